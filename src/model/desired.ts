@@ -1,0 +1,95 @@
+/** What the config declares, normalised: names resolved, sizes in bytes, defaults applied. */
+
+export type WipeMode = 'none' | 'zeroout-on-free' | 'zeroout-on-create';
+export type KnownHostsPolicy = 'strict' | 'accept-new' | 'off';
+
+export interface SshTarget {
+  host: string;
+  user?: string;
+  port?: number;
+  identityFile?: string;
+  knownHosts: KnownHostsPolicy;
+  knownHostsFile?: string;
+}
+
+export interface DesiredHost {
+  name: string;
+  ssh: SshTarget;
+}
+
+export type Reserve = { kind: 'percent'; value: number } | { kind: 'bytes'; value: number };
+
+export interface DesiredVolumeGroup {
+  kind: 'lvm';
+  name: string;
+  /** Host name from `hosts:`; undefined = local. */
+  host?: string;
+  pvs: string[];
+  reserve: Reserve;
+  wipe: WipeMode;
+}
+
+export interface DesiredDirectory {
+  kind: 'dir';
+  name: string;
+  /** Absolute path, resolved against the config file's directory. */
+  path: string;
+  reserve: Reserve;
+}
+
+export type DesiredStorage = DesiredVolumeGroup | DesiredDirectory;
+
+export interface RetentionRules {
+  last?: number;
+  /** Milliseconds. */
+  within?: number;
+  hourly?: number;
+  daily?: number;
+  weekly?: number;
+  monthly?: number;
+  yearly?: number;
+}
+
+export interface DesiredPolicy {
+  name: string;
+  timezone: string;
+  schedule?: string;
+  retention: RetentionRules;
+  maxChainDepth: number;
+  maxDeletesPerRun: number;
+}
+
+export interface DesiredDisk {
+  name: string;
+  storage: string;
+  size: number;
+  protect: boolean;
+  /** The snapshot group: the guest name, or undefined for a standalone disk. */
+  guest?: string;
+  policy?: string;
+  /** Pinned snapshot names, sorted. */
+  pinned: string[];
+}
+
+export interface DesiredGuest {
+  name: string;
+  storage: string;
+  policy?: string;
+  disks: string[];
+  pinned: string[];
+}
+
+export interface Desired {
+  /** Absolute path of the config file, for messages. */
+  source: string;
+  hosts: Record<string, DesiredHost>;
+  storages: Record<string, DesiredStorage>;
+  policies: Record<string, DesiredPolicy>;
+  guests: Record<string, DesiredGuest>;
+  disks: Record<string, DesiredDisk>;
+}
+
+/** The group a disk is snapshotted with: its guest, or the disk alone. */
+export function snapshotGroupOf(disk: DesiredDisk): string {
+  return disk.guest !== undefined ? `guest.${disk.guest}` : `disk.${disk.name}`;
+}

@@ -1,0 +1,81 @@
+/**
+ * Intent records (DESIGN §6): written before an operation changes anything, cleared as its
+ * last step. They live in LV tags or the directory sidecar, so their text form is limited to
+ * LVM's tag characters `A-Za-z0-9_+.-/=!:&#`.
+ */
+
+export type SnapshotKind = 'auto' | 'pinned';
+export type MergeDirection = 'commit' | 'stream';
+
+export type Intent =
+  | { op: 'create'; size: number }
+  | { op: 'grow'; size: number }
+  | { op: 'snapshot'; snap: string; created: string; kind: SnapshotKind }
+  | { op: 'delete'; snap: string; direction: MergeDirection }
+  | { op: 'rollback'; snap: string }
+  | { op: 'destroy' };
+
+export type IntentOp = Intent['op'];
+
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
+const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+
+export function encodeIntent(intent: Intent): string {
+  switch (intent.op) {
+    case 'create':
+    case 'grow':
+      return `${intent.op}/${intent.size}`;
+    case 'snapshot':
+      return `snapshot/${intent.snap}/${intent.created}/${intent.kind}`;
+    case 'delete':
+      return `delete/${intent.snap}/${intent.direction}`;
+    case 'rollback':
+      return `rollback/${intent.snap}`;
+    case 'destroy':
+      return 'destroy';
+  }
+}
+
+/** Parse an encoded intent; undefined when the text is not one lvchain wrote. */
+export function decodeIntent(text: string): Intent | undefined {
+  const [op, a, b, c, ...rest] = text.split('/');
+  if (rest.length > 0) return undefined;
+  switch (op) {
+    case 'create':
+    case 'grow': {
+      const size = Number(a);
+      return a !== undefined && /^\d+$/.test(a) && b === undefined ? { op, size } : undefined;
+    }
+    case 'snapshot':
+      return a && NAME.test(a) && b && ISO.test(b) && (c === 'auto' || c === 'pinned')
+        ? { op, snap: a, created: b, kind: c }
+        : undefined;
+    case 'delete':
+      return a && NAME.test(a) && (b === 'commit' || b === 'stream') && c === undefined
+        ? { op, snap: a, direction: b }
+        : undefined;
+    case 'rollback':
+      return a && NAME.test(a) && b === undefined ? { op, snap: a } : undefined;
+    case 'destroy':
+      return a === undefined ? { op } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+export function describeIntent(intent: Intent): string {
+  switch (intent.op) {
+    case 'create':
+      return 'create disk';
+    case 'grow':
+      return `grow disk to ${intent.size} bytes`;
+    case 'snapshot':
+      return `snapshot ${intent.snap}`;
+    case 'delete':
+      return `delete snapshot ${intent.snap} (${intent.direction})`;
+    case 'rollback':
+      return `roll back to ${intent.snap}`;
+    case 'destroy':
+      return 'destroy disk';
+  }
+}

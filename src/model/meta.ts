@@ -1,0 +1,36 @@
+import type { Intent, SnapshotKind } from './intent.js';
+
+/**
+ * lvchain's metadata on one layer: LV tags on LVM, a sidecar entry on directories.
+ * A layer without it is not owned and is never changed.
+ */
+export interface LayerMeta {
+  disk: string;
+  /** Set on snapshot layers; must agree with the layer's name. */
+  snap?: string;
+  /** UTC instant, ISO 8601. */
+  created?: string;
+  kind?: SnapshotKind;
+  policy?: string;
+  guest?: string;
+  /** Set on the top: destroying this disk is refused. */
+  protect?: boolean;
+  /** The layer is allocated but not yet (completely) formatted. */
+  incomplete?: boolean;
+  intent?: Intent;
+}
+
+export function sameMeta(a: LayerMeta | undefined, b: LayerMeta | undefined): boolean {
+  return JSON.stringify(canonicalMeta(a)) === JSON.stringify(canonicalMeta(b));
+}
+
+export function canonicalMeta(m: LayerMeta | undefined): unknown {
+  if (m === undefined) return null;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(m).sort() as (keyof LayerMeta)[]) {
+    const v = m[key];
+    if (v === undefined || v === false) continue;
+    out[key] = v;
+  }
+  return out;
+}

@@ -1,0 +1,238 @@
+/**
+ * The plan is plain data with a versioned JSON contract (DESIGN §8, STYLE 1 and 9). Its
+ * wire form is snake_case, as Terraform's; the same objects are used in memory, so the JSON,
+ * text and Markdown renderings can never disagree. No behaviour lives here.
+ */
+import { z } from 'zod';
+
+export const PLAN_FORMAT_VERSION = '1.0';
+
+const snapshotName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/);
+
+const baseRef = z.discriminatedUnion('role', [
+  z.strictObject({ role: z.literal('top') }),
+  z.strictObject({ role: z.literal('snapshot'), snap: snapshotName }),
+]);
+
+export const layerRefSchema = z.discriminatedUnion('role', [
+  z.strictObject({ role: z.literal('top') }),
+  z.strictObject({ role: z.literal('snapshot'), snap: snapshotName }),
+  z.strictObject({ role: z.literal('trash'), of: baseRef }),
+]);
+
+const iso = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/);
+const kind = z.enum(['auto', 'pinned']);
+const direction = z.enum(['commit', 'stream']);
+
+export const intentSchema = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('create'), size: z.number().int().nonnegative() }),
+  z.strictObject({ op: z.literal('grow'), size: z.number().int().nonnegative() }),
+  z.strictObject({ op: z.literal('snapshot'), snap: snapshotName, created: iso, kind }),
+  z.strictObject({ op: z.literal('delete'), snap: snapshotName, direction }),
+  z.strictObject({ op: z.literal('rollback'), snap: snapshotName }),
+  z.strictObject({ op: z.literal('destroy') }),
+]);
+
+export const layerMetaSchema = z.strictObject({
+  disk: z.string(),
+  snap: snapshotName.optional(),
+  created: iso.optional(),
+  kind: kind.optional(),
+  policy: z.string().optional(),
+  guest: z.string().optional(),
+  protect: z.boolean().optional(),
+  incomplete: z.boolean().optional(),
+  intent: intentSchema.optional(),
+});
+
+const bytes = z.number().int().nonnegative();
+
+/** Storage operations, not command lines (DESIGN §10). Backends translate them. */
+export const stepSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('set_meta'),
+    layer: layerRefSchema,
+    meta: layerMetaSchema,
+    purpose: z.enum(['record_intent', 'finish', 'update']),
+  }),
+  z.strictObject({ kind: z.literal('allocate'), layer: layerRefSchema, virtual_size: bytes, meta: layerMetaSchema }),
+  z.strictObject({ kind: z.literal('wipe'), layer: layerRefSchema }),
+  z.strictObject({
+    kind: z.literal('format'),
+    layer: layerRefSchema,
+    virtual_size: bytes,
+    backing: layerRefSchema.optional(),
+  }),
+  z.strictObject({ kind: z.literal('extend'), layer: layerRefSchema, virtual_size: bytes }),
+  z.strictObject({
+    kind: z.literal('resize'),
+    layer: layerRefSchema,
+    virtual_size: bytes,
+    preallocation: z.enum(['metadata', 'off']),
+  }),
+  z.strictObject({ kind: z.literal('rename'), from: layerRefSchema, to: layerRefSchema }),
+  z.strictObject({ kind: z.literal('commit'), layer: layerRefSchema, into: layerRefSchema, bytes }),
+  z.strictObject({
+    kind: z.literal('stream'),
+    layer: layerRefSchema,
+    from: layerRefSchema,
+    onto: layerRefSchema.nullable(),
+    bytes,
+  }),
+  z.strictObject({ kind: z.literal('remove'), layer: layerRefSchema, wipe: z.boolean() }),
+]);
+
+/** A step as saved and shown: the operation plus what it will run on this backend. */
+export const plannedStepSchema = z.strictObject({
+  step: stepSchema,
+  description: z.string(),
+  /** argv arrays; empty for steps done in-process (directory metadata writes). */
+  commands: z.array(z.array(z.string())),
+});
+
+export const actionSchema = z.enum(['create', 'update', 'delete', 'no-op']);
+
+export const actionReasonSchema = z.enum([
+  'disk_declared',
+  'size_increased',
+  'protect_changed',
+  'pinned_declared',
+  'schedule_due',
+  'pinned_removed',
+  'retention_expired',
+  'rollback_requested',
+  'rollback_discarded',
+  'destroy_requested',
+  'resume_interrupted',
+]);
+
+export const operationSchema = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('create'), size: bytes }),
+  z.strictObject({ op: z.literal('grow'), from: bytes, to: bytes }),
+  z.strictObject({ op: z.literal('set_protect'), protect: z.boolean() }),
+  z.strictObject({ op: z.literal('snapshot'), snap: snapshotName, kind, policy: z.string().optional() }),
+  z.strictObject({
+    op: z.literal('delete'),
+    snap: snapshotName,
+    /** Terraform-vocabulary name of the merge: merge_commit or merge_stream. */
+    merge: z.enum(['merge_commit', 'merge_stream']),
+    commit_bytes: bytes.nullable(),
+    stream_bytes: bytes.nullable(),
+    /** Why this direction: cheaper, only one possible, or forced by --merge-direction. */
+    chosen_because: z.enum(['cheaper', 'tie', 'forced', 'no_estimate']),
+  }),
+  z.strictObject({ op: z.literal('rollback'), snap: snapshotName, discard: z.array(snapshotName) }),
+  z.strictObject({ op: z.literal('destroy') }),
+  z.strictObject({ op: z.literal('resume'), intent: intentSchema }),
+  z.strictObject({ op: z.literal('cleanup') }),
+]);
+
+export const resourceChangeSchema = z.strictObject({
+  address: z.string(),
+  type: z.enum(['lvchain_disk', 'lvchain_snapshot']),
+  name: z.string(),
+  storage: z.string(),
+  disk: z.string(),
+  /** Changes sharing a group (a guest's snapshot) start together: all intents first. */
+  group: z.string().optional(),
+  change: z.strictObject({
+    actions: z.array(actionSchema).min(1),
+    before: z.record(z.string(), z.unknown()).nullable(),
+    after: z.record(z.string(), z.unknown()).nullable(),
+  }),
+  action_reason: actionReasonSchema,
+  /** Human detail of the reason: the retention rule, the intent being resumed, … */
+  reason_detail: z.string().optional(),
+  /** Data is thrown away for good (rollback --discard-newer, destroy). */
+  irreversible: z.boolean(),
+  operation: operationSchema,
+  /** Digest of the disk's shape this change expects to find; apply re-observes and compares. */
+  expected_shape: z.string(),
+  x_steps: z.array(plannedStepSchema),
+});
+
+export const driftSchema = z.strictObject({
+  address: z.string(),
+  storage: z.string(),
+  disk: z.string(),
+  problems: z.array(z.strictObject({ code: z.string(), message: z.string() })),
+});
+
+export const diagnosticSchema = z.strictObject({
+  severity: z.enum(['error', 'warning', 'info']),
+  summary: z.string(),
+  detail: z.string().optional(),
+  address: z.string().optional(),
+});
+
+export const capacitySchema = z.strictObject({
+  storage: z.string(),
+  kind: z.enum(['lvm', 'dir']),
+  size: bytes,
+  reserve: bytes,
+  free_before: z.number().int(),
+  /** The lowest free space reached at any step of the plan. */
+  free_min: z.number().int(),
+  free_after: z.number().int(),
+  /** VG metadata area, LVM only. */
+  metadata: z
+    .strictObject({ size: bytes, free_before: z.number().int(), free_min: z.number().int() })
+    .optional(),
+  ok: z.boolean(),
+});
+
+export const fingerprintSchema = z.strictObject({
+  digest: z.string(),
+  storages: z.record(z.string(), z.strictObject({ digest: z.string(), items: z.array(z.string()) })),
+});
+
+export const planSchema = z.strictObject({
+  format_version: z.string(),
+  lvchain_version: z.string(),
+  /** The instant the plan was made for; retention and schedules are evaluated at it. */
+  timestamp: iso,
+  /** Unique per plan, shown in `apply` output and events. */
+  plan_id: z.string(),
+  config_path: z.string(),
+  config_digest: z.string(),
+  options: z.strictObject({
+    mode: z.enum(['full', 'reconcile', 'rollback']),
+    allow_destroy: z.boolean(),
+    targets: z.array(z.string()),
+    merge_direction: z.enum(['auto', 'commit', 'stream']),
+  }),
+  observed_fingerprint: fingerprintSchema,
+  applyable: z.boolean(),
+  errored: z.boolean(),
+  resource_changes: z.array(resourceChangeSchema),
+  resource_drift: z.array(driftSchema),
+  capacity: z.array(capacitySchema),
+  diagnostics: z.array(diagnosticSchema),
+  summary: z.strictObject({
+    add: z.number().int(),
+    change: z.number().int(),
+    destroy: z.number().int(),
+    bytes_to_copy: bytes,
+  }),
+});
+
+export type Step = z.infer<typeof stepSchema>;
+export type StepKind = Step['kind'];
+export type PlannedStep = z.infer<typeof plannedStepSchema>;
+export type Action = z.infer<typeof actionSchema>;
+export type ActionReason = z.infer<typeof actionReasonSchema>;
+export type Operation = z.infer<typeof operationSchema>;
+export type ResourceChange = z.infer<typeof resourceChangeSchema>;
+export type Drift = z.infer<typeof driftSchema>;
+export type Diagnostic = z.infer<typeof diagnosticSchema>;
+export type CapacityReport = z.infer<typeof capacitySchema>;
+export type Fingerprint = z.infer<typeof fingerprintSchema>;
+export type Plan = z.infer<typeof planSchema>;
+
+export function planJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(planSchema, { io: 'output', target: 'draft-2020-12' }),
+    $id: 'https://lvchain.dev/schemas/plan.schema.json',
+    title: 'lvchain plan',
+  };
+}

@@ -1,0 +1,237 @@
+/**
+ * From an observed disk to the state the planner works on, plus the problems that make
+ * lvchain refuse to touch it (DESIGN §9: broken chains, dirty or corrupt images, layers it
+ * owns but cannot place, size mismatches).
+ */
+import type { ObservedDisk, ObservedLayer } from '../model/observed.js';
+import { describeRef, refKey, sameRef, snapRef } from '../model/layer.js';
+import { encodeIntent } from '../model/intent.js';
+import type { DiskState, SimLayer, Sizing } from './state.js';
+import { chainOf, findIntents } from './state.js';
+
+export interface Problem {
+  code:
+    | 'not_owned'
+    | 'mixed_ownership'
+    | 'in_use'
+    | 'unreadable'
+    | 'not_qcow2'
+    | 'dirty'
+    | 'corrupt'
+    | 'unexpected_backing'
+    | 'broken_backing'
+    | 'top_missing'
+    | 'unplaceable'
+    | 'meta_mismatch'
+    | 'size_mismatch'
+    | 'incomplete_without_intent'
+    | 'conflicting_intents'
+    | 'unverifiable';
+  message: string;
+}
+
+export interface DiskView {
+  state: DiskState;
+  problems: Problem[];
+  /** False when headers were not read (inactive LVs): the chain comes from names and tags. */
+  verified: boolean;
+  owned: boolean;
+  /** Layers held open by another process (a running VM): any change must wait. */
+  inUse: string[];
+}
+
+function toSimLayer(l: ObservedLayer): SimLayer {
+  const base = {
+    ref: l.ref,
+    meta: l.meta,
+    capacity: l.capacity,
+    bytes: l.bytes,
+    extents: l.extents,
+  };
+  if (l.header.state === 'read') {
+    const h = l.header.header;
+    return {
+      ...base,
+      formatted: true,
+      virtualSize: h.virtualSize,
+      backing:
+        l.header.backing.kind === 'layer'
+          ? l.header.backing.ref
+          : l.header.backing.kind === 'none'
+            ? null
+            : undefined,
+      extendedL2: h.extendedL2,
+    };
+  }
+  // Unread or unreadable: an incomplete layer is unformatted; anything else is assumed formatted.
+  return { ...base, formatted: l.meta?.incomplete !== true, extendedL2: true };
+}
+
+export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
+  const problems: Problem[] = [];
+  const layers: Record<string, SimLayer> = {};
+  for (const l of disk.layers) layers[refKey(l.ref)] = toSimLayer(l);
+  let state: DiskState = { disk: disk.name, layers };
+
+  const ownedCount = disk.layers.filter((l) => l.meta !== undefined).length;
+  const owned = ownedCount > 0;
+  if (!owned) {
+    problems.push({
+      code: 'not_owned',
+      message: `found ${disk.layers.length} layer(s) without lvchain metadata; adopt the chain with "lvchain import"`,
+    });
+  } else if (ownedCount < disk.layers.length) {
+    const foreign = disk.layers.filter((l) => !l.meta).map((l) => l.name);
+    problems.push({
+      code: 'mixed_ownership',
+      message: `layers without lvchain metadata are mixed into the chain: ${foreign.join(', ')}`,
+    });
+  }
+
+  const inUse = disk.layers.filter((l) => l.header.state === 'in-use').map((l) => l.name);
+  const verified = disk.layers.every((l) => l.header.state !== 'not-read');
+  const intents = findIntents(state);
+  const intentTexts = new Set(intents.map((i) => encodeIntent(i.intent)));
+  if (intentTexts.size > 1) {
+    problems.push({
+      code: 'conflicting_intents',
+      message: `layers record different interrupted operations: ${[...intentTexts].join(', ')}`,
+    });
+  }
+  const interrupted = intents.length > 0;
+
+  for (const l of disk.layers) {
+    if (l.meta?.snap !== undefined && (l.ref.role !== 'snapshot' || l.ref.snap !== l.meta.snap)) {
+      problems.push({ code: 'meta_mismatch', message: `${l.name} is tagged as snapshot ${l.meta.snap}` });
+    }
+    if (l.meta?.incomplete && !interrupted) {
+      problems.push({
+        code: 'incomplete_without_intent',
+        message: `${l.name} is marked incomplete but no interrupted operation is recorded`,
+      });
+    }
+    switch (l.header.state) {
+      case 'unreadable':
+        if (!l.meta?.incomplete)
+          problems.push({ code: 'unreadable', message: `${l.name}: ${l.header.error}` });
+        break;
+      case 'read': {
+        const h = l.header.header;
+        if (h.format !== 'qcow2')
+          problems.push({ code: 'not_qcow2', message: `${l.name} is ${h.format}, not qcow2` });
+        if (h.corrupt) problems.push({ code: 'corrupt', message: `${l.name} is marked corrupt by qemu-img` });
+        if (h.dirty)
+          problems.push({ code: 'dirty', message: `${l.name} has the dirty flag set (unclean shutdown?)` });
+        if (l.header.backing.kind === 'invalid') {
+          problems.push({
+            code: 'unexpected_backing',
+            message: `${l.name} has backing file "${l.header.backing.name}": ${l.header.backing.problem}`,
+          });
+        }
+        const capNeed = sizing.capacityFor?.(h.virtualSize);
+        if (l.capacity !== undefined && capNeed !== undefined && l.capacity < capNeed && !l.meta?.intent) {
+          problems.push({
+            code: 'size_mismatch',
+            message: `${l.name} is ${l.capacity} bytes, but a ${h.virtualSize}-byte qcow2 can need ${capNeed}`,
+          });
+        }
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  if (!verified) {
+    const inferred = inferChain(state);
+    if (inferred.problem) problems.push(inferred.problem);
+    else state = inferred.state;
+  }
+
+  // During an interrupted operation the operation's own stage detection judges the layout.
+  if (!interrupted && owned) {
+    const chain = chainOf(state);
+    const top = state.layers['top'];
+    if (!top) {
+      problems.push({ code: 'top_missing', message: `the top layer is missing` });
+    } else if (!chain) {
+      const broken = brokenLink(state);
+      problems.push({ code: 'broken_backing', message: broken });
+    } else {
+      const inChain = new Set(chain.map((l) => refKey(l.ref)));
+      for (const l of Object.values(state.layers)) {
+        if (l.ref.role === 'trash' || inChain.has(refKey(l.ref))) continue;
+        problems.push({ code: 'unplaceable', message: `${describeRef(l.ref)} is not part of the chain` });
+      }
+      for (let i = 1; i < chain.length; i++) {
+        const parent = chain[i - 1] as SimLayer;
+        const child = chain[i] as SimLayer;
+        if (
+          parent.virtualSize !== undefined &&
+          child.virtualSize !== undefined &&
+          child.virtualSize < parent.virtualSize
+        ) {
+          problems.push({
+            code: 'size_mismatch',
+            message: `${describeRef(child.ref)} (${child.virtualSize} bytes) is smaller than its backing ${describeRef(parent.ref)} (${parent.virtualSize} bytes)`,
+          });
+        }
+      }
+    }
+  }
+
+  return { state, problems, verified, owned, inUse };
+}
+
+function brokenLink(state: DiskState): string {
+  let cur = state.layers['top'];
+  const seen = new Set<string>();
+  while (cur) {
+    if (cur.backing === undefined) return `the backing of ${describeRef(cur.ref)} could not be resolved`;
+    if (cur.backing === null) break;
+    const key = refKey(cur.backing);
+    if (seen.has(key)) return `the chain loops at ${describeRef(cur.backing)}`;
+    seen.add(key);
+    const next = state.layers[key];
+    if (!next)
+      return `${describeRef(cur.ref)} is backed by ${describeRef(cur.backing)}, which does not exist`;
+    cur = next;
+  }
+  return 'the chain is broken';
+}
+
+/**
+ * Without headers (inactive LVs), order snapshot layers by their creation tags, oldest
+ * first, with the top last. Apply verifies this against the real headers before acting.
+ */
+function inferChain(state: DiskState): { state: DiskState; problem?: undefined } | { problem: Problem } {
+  const snaps = Object.values(state.layers).filter((l) => l.ref.role === 'snapshot');
+  const missing = snaps.filter((l) => !l.meta?.created);
+  if (missing.length > 0) {
+    return {
+      problem: {
+        code: 'unverifiable',
+        message: `the chain is inactive and ${missing.map((l) => describeRef(l.ref)).join(', ')} carry no creation time; activate it or run "lvchain import"`,
+      },
+    };
+  }
+  const ordered = [...snaps].sort(
+    (a, b) =>
+      (a.meta?.created as string).localeCompare(b.meta?.created as string) ||
+      refKey(a.ref).localeCompare(refKey(b.ref)),
+  );
+  const layers = { ...state.layers };
+  let below: SimLayer | undefined;
+  for (const l of ordered) {
+    layers[refKey(l.ref)] = { ...l, backing: below ? below.ref : null, backingInferred: true };
+    below = l;
+  }
+  const top = layers['top'];
+  if (top) layers['top'] = { ...top, backing: below ? below.ref : null, backingInferred: true };
+  return { state: { ...state, layers } };
+}
+
+/** Is `ref` a snapshot of this chain? */
+export function hasSnapshot(state: DiskState, snap: string): boolean {
+  return Object.values(state.layers).some((l) => sameRef(l.ref, snapRef(snap)));
+}

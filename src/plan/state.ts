@@ -1,0 +1,245 @@
+/**
+ * A disk as the planner reasons about it, and the transition function of the storage
+ * operations. The planner simulates every step with `applyStep`, so the state a change
+ * expects is exactly the state the previous change leaves behind.
+ */
+import type { LayerRef } from '../model/layer.js';
+import { refKey, sameRef } from '../model/layer.js';
+import type { LayerMeta } from '../model/meta.js';
+import type { Extents } from '../model/extents.js';
+import type { Step } from '../model/plan.js';
+import type { Intent } from '../model/intent.js';
+import { afterCommit, afterStream, NO_EXTENTS } from './extents.js';
+
+export interface SimLayer {
+  ref: LayerRef;
+  meta?: LayerMeta;
+  /** False for an allocated layer whose qcow2 header is not (completely) written. */
+  formatted: boolean;
+  virtualSize?: number;
+  /** null: no backing file. undefined: not known (header not read). */
+  backing?: LayerRef | null;
+  /** True when `backing` was inferred from names and tags, not read from a header. */
+  backingInferred?: boolean;
+  extendedL2: boolean;
+  /** LV size; undefined on directories. */
+  capacity?: number;
+  /** Space occupied on the storage. */
+  bytes: number;
+  extents?: Extents;
+}
+
+export interface DiskState {
+  disk: string;
+  layers: Readonly<Record<string, SimLayer>>;
+}
+
+/** Per-storage sizing used when simulating allocations. */
+export interface Sizing {
+  /** LV size needed for a qcow2 of this virtual size; undefined on directories. */
+  capacityFor?: (virtualSize: number) => number;
+  /** Bytes a freshly formatted image of this size occupies (metadata preallocation). */
+  formattedBytes: (virtualSize: number) => number;
+}
+
+export function layerAt(state: DiskState, ref: LayerRef): SimLayer | undefined {
+  return state.layers[refKey(ref)];
+}
+
+export function hasLayer(state: DiskState, ref: LayerRef): boolean {
+  return layerAt(state, ref) !== undefined;
+}
+
+function withLayer(state: DiskState, layer: SimLayer): DiskState {
+  return { ...state, layers: { ...state.layers, [refKey(layer.ref)]: layer } };
+}
+
+function withoutLayer(state: DiskState, ref: LayerRef): DiskState {
+  const layers = { ...state.layers };
+  delete layers[refKey(ref)];
+  return { ...state, layers };
+}
+
+function requireLayer(state: DiskState, ref: LayerRef, step: Step): SimLayer {
+  const layer = layerAt(state, ref);
+  if (!layer) throw new Error(`step ${step.kind} on ${refKey(ref)}: no such layer in ${state.disk}`);
+  return layer;
+}
+
+export function applyStep(state: DiskState, step: Step, sizing: Sizing): DiskState {
+  switch (step.kind) {
+    case 'set_meta': {
+      const layer = requireLayer(state, step.layer, step);
+      return withLayer(state, { ...layer, meta: step.meta });
+    }
+    case 'allocate': {
+      const capacity = sizing.capacityFor?.(step.virtual_size);
+      return withLayer(state, {
+        ref: step.layer,
+        meta: step.meta,
+        formatted: false,
+        extendedL2: true,
+        capacity,
+        bytes: capacity ?? 0,
+        backing: null,
+      });
+    }
+    case 'wipe':
+      requireLayer(state, step.layer, step);
+      return state;
+    case 'format': {
+      const layer = requireLayer(state, step.layer, step);
+      return withLayer(state, {
+        ...layer,
+        formatted: true,
+        virtualSize: step.virtual_size,
+        backing: step.backing ?? null,
+        backingInferred: false,
+        extendedL2: true,
+        bytes: layer.capacity ?? sizing.formattedBytes(step.virtual_size),
+        extents: NO_EXTENTS,
+      });
+    }
+    case 'extend': {
+      const layer = requireLayer(state, step.layer, step);
+      const capacity = sizing.capacityFor?.(step.virtual_size);
+      if (capacity === undefined || layer.capacity === undefined) return state;
+      const grown = Math.max(layer.capacity, capacity);
+      return withLayer(state, { ...layer, capacity: grown, bytes: grown });
+    }
+    case 'resize': {
+      const layer = requireLayer(state, step.layer, step);
+      const growth =
+        layer.capacity === undefined && layer.virtualSize !== undefined
+          ? Math.max(0, sizing.formattedBytes(step.virtual_size) - sizing.formattedBytes(layer.virtualSize))
+          : 0;
+      return withLayer(state, { ...layer, virtualSize: step.virtual_size, bytes: layer.bytes + growth });
+    }
+    case 'rename': {
+      const layer = requireLayer(state, step.from, step);
+      if (hasLayer(state, step.to)) throw new Error(`rename onto existing layer ${refKey(step.to)}`);
+      return withLayer(withoutLayer(state, step.from), { ...layer, ref: step.to });
+    }
+    case 'commit': {
+      const child = requireLayer(state, step.layer, step);
+      const base = requireLayer(state, step.into, step);
+      const extents = base.extents && child.extents ? afterCommit(base.extents, child.extents) : undefined;
+      const bytes = base.capacity === undefined ? base.bytes + step.bytes : base.bytes;
+      return withLayer(state, { ...base, extents, bytes });
+    }
+    case 'stream': {
+      const child = requireLayer(state, step.layer, step);
+      const from = requireLayer(state, step.from, step);
+      const extents = from.extents && child.extents ? afterStream(from.extents, child.extents) : undefined;
+      const bytes = child.capacity === undefined ? child.bytes + step.bytes : child.bytes;
+      return withLayer(state, { ...child, backing: step.onto, backingInferred: false, extents, bytes });
+    }
+    case 'remove':
+      requireLayer(state, step.layer, step);
+      return withoutLayer(state, step.layer);
+  }
+}
+
+export function applySteps(state: DiskState, steps: readonly Step[], sizing: Sizing): DiskState {
+  return steps.reduce((s, step) => applyStep(s, step, sizing), state);
+}
+
+/** The layer whose backing is `ref`, if any. */
+export function childOf(state: DiskState, ref: LayerRef): SimLayer | undefined {
+  return Object.values(state.layers).find((l) => l.backing && sameRef(l.backing, ref));
+}
+
+/** The intent recorded on any layer of the disk, with the layer holding it. */
+export function findIntents(state: DiskState): { layer: SimLayer; intent: Intent }[] {
+  const out: { layer: SimLayer; intent: Intent }[] = [];
+  for (const key of Object.keys(state.layers).sort()) {
+    const layer = state.layers[key] as SimLayer;
+    if (layer.meta?.intent) out.push({ layer, intent: layer.meta.intent });
+  }
+  return out;
+}
+
+/**
+ * The chain from base to top, following backing links down from the top.
+ * Undefined when the top is missing or a link does not resolve.
+ */
+export function chainOf(state: DiskState): SimLayer[] | undefined {
+  const top = state.layers['top'];
+  if (!top) return undefined;
+  const chain: SimLayer[] = [top];
+  const seen = new Set(['top']);
+  let cur = top;
+  while (cur.backing) {
+    const key = refKey(cur.backing);
+    const next = state.layers[key];
+    if (!next || seen.has(key)) return undefined;
+    seen.add(key);
+    chain.push(next);
+    cur = next;
+  }
+  if (cur.backing === undefined) return undefined;
+  return chain.reverse();
+}
+
+/** Snapshot layers of the chain, oldest first. */
+export function snapshotsOf(chain: readonly SimLayer[]): SimLayer[] {
+  return chain.filter((l) => l.ref.role === 'snapshot');
+}
+
+/** Canonical text of what a change expects to find: layers, metadata, links and sizes. */
+export function shapeOf(state: DiskState): string {
+  const entries = Object.keys(state.layers)
+    .sort()
+    .map((key) => {
+      const l = state.layers[key] as SimLayer;
+      return {
+        key,
+        meta: l.meta ? canonicalMetaText(l.meta) : null,
+        formatted: l.formatted,
+        backing: l.backing === undefined ? '?' : l.backing === null ? null : refKey(l.backing),
+        virtualSize: l.virtualSize ?? null,
+        capacity: l.capacity ?? null,
+      };
+    });
+  return JSON.stringify(entries);
+}
+
+function canonicalMetaText(m: LayerMeta): string {
+  const keys = Object.keys(m).sort() as (keyof LayerMeta)[];
+  const obj: Record<string, unknown> = {};
+  for (const k of keys) if (m[k] !== undefined && m[k] !== false) obj[k] = m[k];
+  return JSON.stringify(obj);
+}
+
+interface ShapeEntry {
+  key: string;
+  meta: string | null;
+  formatted: boolean;
+  backing: string | null;
+  virtualSize: number | null;
+  capacity: number | null;
+}
+
+/**
+ * Does a freshly observed shape match the one a change was planned against? Facts the plan
+ * could not see (an inactive LV's header) are unknown in `expected` and match anything.
+ */
+export function shapeMatches(expected: string, actual: string): { ok: true } | { ok: false; why: string } {
+  const e = JSON.parse(expected) as ShapeEntry[];
+  const a = JSON.parse(actual) as ShapeEntry[];
+  const ek = e.map((x) => x.key).join(',');
+  const ak = a.map((x) => x.key).join(',');
+  if (ek !== ak) return { ok: false, why: `layers were [${ek}], now [${ak}]` };
+  for (let i = 0; i < e.length; i++) {
+    const x = e[i] as ShapeEntry;
+    const y = a[i] as ShapeEntry;
+    if (x.meta !== y.meta) return { ok: false, why: `metadata of ${x.key} changed` };
+    if (x.formatted !== y.formatted) return { ok: false, why: `format state of ${x.key} changed` };
+    if (x.capacity !== y.capacity) return { ok: false, why: `size of ${x.key} changed` };
+    if (x.backing !== '?' && x.backing !== y.backing)
+      return { ok: false, why: `backing of ${x.key} was ${x.backing ?? 'none'}, now ${y.backing ?? 'none'}` };
+    if (x.virtualSize !== null && x.virtualSize !== y.virtualSize)
+      return { ok: false, why: `virtual size of ${x.key} changed` };
+  }
+  return { ok: true };
+}

@@ -2,7 +2,18 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'stacks/node_modules/', 'stacks/cdktf.out/', '.lvchain-lab/', '.cache/', 'coverage/', '.scratch/'] },
+  {
+    ignores: [
+      'dist/',
+      'node_modules/',
+      'stacks/node_modules/',
+      'stacks/cdktf.out/',
+      '.lvchain-lab/',
+      '.cache/',
+      'coverage/',
+      '.scratch/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -23,24 +34,32 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
-    files: ['src/plan/**'],
+    files: ['src/**'],
     rules: {
       'no-restricted-imports': [
         'error',
         {
           patterns: [
-            { group: ['node:*', 'execa', '**/exec/**', '**/backends/**', '**/apply/**'], message: 'plan/ is pure: no I/O imports.' },
+            { group: ['cdktf', 'cdktf/*', '@cdktf/*', 'constructs'], message: 'CDKTF stays inside stacks/.' },
           ],
         },
       ],
     },
   },
   {
-    files: ['src/**'],
+    files: ['src/plan/**'],
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['cdktf', 'cdktf/*', '@cdktf/*', 'constructs'], message: 'CDKTF stays inside stacks/.' }] },
+        {
+          patterns: [
+            {
+              group: ['node:*', 'execa', '**/exec/**', '**/backends/**', '**/apply/**', '**/observe/**'],
+              message: 'plan/ is pure: no I/O imports.',
+            },
+            { group: ['cdktf', 'cdktf/*', '@cdktf/*', 'constructs'], message: 'CDKTF stays inside stacks/.' },
+          ],
+        },
       ],
     },
   },

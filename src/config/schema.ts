@@ -125,7 +125,9 @@ const retention = z
     within: duration.optional().describe('Keep every snapshot newer than this.'),
     hourly: count('Keep the newest snapshot of each of the N most recent hours that have one.').optional(),
     daily: count('Keep the newest snapshot of each of the N most recent days that have one.').optional(),
-    weekly: count('Keep the newest snapshot of each of the N most recent ISO weeks that have one.').optional(),
+    weekly: count(
+      'Keep the newest snapshot of each of the N most recent ISO weeks that have one.',
+    ).optional(),
     monthly: count('Keep the newest snapshot of each of the N most recent months that have one.').optional(),
     yearly: count('Keep the newest snapshot of each of the N most recent years that have one.').optional(),
   })
@@ -156,10 +158,7 @@ const policy = z
   .describe('A snapshot schedule plus retention rules.');
 
 const pinned = z
-  .union([
-    z.null(),
-    z.strictObject({ description: z.string().max(200).optional() }),
-  ])
+  .union([z.null(), z.strictObject({ description: z.string().max(200).optional() })])
   .describe('A pinned snapshot: kept until it is removed from this file.');
 
 const snapshots = z.record(snapshotName, pinned).optional().describe('Pinned snapshots by name.');

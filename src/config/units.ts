@@ -17,7 +17,9 @@ export function parseSize(text: string): number | { error: string } {
   if (!m) {
     const decimal = /^\d+(\.\d+)?\s*(k|K|M|G|T|KB|MB|GB|TB|k?b)$/.exec(text.trim());
     const hint = decimal ? ' (decimal units are not accepted; use KiB, MiB, GiB or TiB)' : '';
-    return { error: `"${text}" is not a size; write a whole number with a binary unit, e.g. 32GiB or 512MiB${hint}` };
+    return {
+      error: `"${text}" is not a size; write a whole number with a binary unit, e.g. 32GiB or 512MiB${hint}`,
+    };
   }
   const bytes = Number(m[1]) * (SIZE_UNITS[m[2] as string] as number);
   if (!Number.isSafeInteger(bytes)) return { error: `"${text}" is too large` };

@@ -1,5 +1,8 @@
 import type { Intent, SnapshotKind } from './intent.js';
 
+/** `external`: adopted by `lvchain import`; never deleted unless declared and then removed. */
+export type LayerKind = SnapshotKind | 'external';
+
 /**
  * lvchain's metadata on one layer: LV tags on LVM, a sidecar entry on directories.
  * A layer without it is not owned and is never changed.
@@ -10,7 +13,7 @@ export interface LayerMeta {
   snap?: string;
   /** UTC instant, ISO 8601. */
   created?: string;
-  kind?: SnapshotKind;
+  kind?: LayerKind;
   policy?: string;
   guest?: string;
   /** Set on the top: destroying this disk is refused. */

@@ -37,7 +37,7 @@ export const layerMetaSchema = z.strictObject({
   disk: z.string(),
   snap: snapshotName.optional(),
   created: iso.optional(),
-  kind: kind.optional(),
+  kind: z.enum(['auto', 'pinned', 'external']).optional(),
   policy: z.string().optional(),
   guest: z.string().optional(),
   protect: z.boolean().optional(),
@@ -55,7 +55,12 @@ export const stepSchema = z.discriminatedUnion('kind', [
     meta: layerMetaSchema,
     purpose: z.enum(['record_intent', 'finish', 'update']),
   }),
-  z.strictObject({ kind: z.literal('allocate'), layer: layerRefSchema, virtual_size: bytes, meta: layerMetaSchema }),
+  z.strictObject({
+    kind: z.literal('allocate'),
+    layer: layerRefSchema,
+    virtual_size: bytes,
+    meta: layerMetaSchema,
+  }),
   z.strictObject({ kind: z.literal('wipe'), layer: layerRefSchema }),
   z.strictObject({
     kind: z.literal('format'),
@@ -110,7 +115,13 @@ export const operationSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('create'), size: bytes }),
   z.strictObject({ op: z.literal('grow'), from: bytes, to: bytes }),
   z.strictObject({ op: z.literal('set_protect'), protect: z.boolean() }),
-  z.strictObject({ op: z.literal('snapshot'), snap: snapshotName, kind, policy: z.string().optional() }),
+  z.strictObject({
+    op: z.literal('snapshot'),
+    snap: snapshotName,
+    kind,
+    created: iso,
+    policy: z.string().optional(),
+  }),
   z.strictObject({
     op: z.literal('delete'),
     snap: snapshotName,
@@ -146,8 +157,11 @@ export const resourceChangeSchema = z.strictObject({
   /** Data is thrown away for good (rollback --discard-newer, destroy). */
   irreversible: z.boolean(),
   operation: operationSchema,
-  /** Digest of the disk's shape this change expects to find; apply re-observes and compares. */
+  /** The disk's shape this change expects to find; apply re-observes and compares. */
   expected_shape: z.string(),
+  /** Metadata a finished top carries, so apply can recompute the steps from what it finds. */
+  x_top_meta: layerMetaSchema,
+  x_policy: z.string().optional(),
   x_steps: z.array(plannedStepSchema),
 });
 

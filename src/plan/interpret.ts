@@ -75,6 +75,7 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
 
   const ownedCount = disk.layers.filter((l) => l.meta !== undefined).length;
   const owned = ownedCount > 0;
+  if (disk.layers.length === 0) return { state, problems, verified: true, owned: false, inUse: [] };
   if (!owned) {
     problems.push({
       code: 'not_owned',

@@ -150,6 +150,18 @@ function preallocationFor(layer: SimLayer): 'metadata' | 'off' {
   return layer.extendedL2 ? 'metadata' : 'off';
 }
 
+// ---------------------------------------------------------------- top metadata
+
+/** Bring the top's disk-level metadata (protect, guest) in line with the config. */
+export function updateTopMeta(state: DiskState, ctx: OpContext): OpResult {
+  const top = layerAt(state, TOP);
+  if (!top || !isComplete(top)) return fail('updating metadata needs a complete top layer');
+  const meta: LayerMeta = { ...(top.meta ?? { disk: state.disk }), ...ctx.topMeta };
+  if (!ctx.topMeta.protect) delete meta.protect;
+  if (ctx.topMeta.guest === undefined) delete meta.guest;
+  return ok([{ kind: 'set_meta', layer: TOP, meta, purpose: 'update' }]);
+}
+
 // ---------------------------------------------------------------- snapshot
 
 export function snapshotMeta(

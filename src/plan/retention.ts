@@ -4,7 +4,7 @@
  * anything ambient.
  */
 import type { RetentionRules } from '../model/desired.js';
-import { assertTimeZone, bucketKeys, CALENDAR_RULES, type BucketKeys } from './calendar.js';
+import { assertTimeZone, bucketKeys, CALENDAR_RULES } from './calendar.js';
 
 export type { RetentionRules };
 
@@ -69,11 +69,7 @@ export interface RetentionOptions {
 
 /** A policy without any positive rule; it keeps everything rather than only the newest. */
 export function isEmptyPolicy(rules: RetentionRules): boolean {
-  return (
-    !((rules.last ?? 0) > 0) &&
-    !((rules.within ?? 0) > 0) &&
-    CALENDAR_RULES.every((r) => !((rules[r] ?? 0) > 0))
-  );
+  return !(['last', 'within', ...CALENDAR_RULES] as const).some((rule) => (rules[rule] ?? 0) > 0);
 }
 
 export function decideRetention(
@@ -106,18 +102,17 @@ export function decideRetention(
 
   const doomed = eligible.filter((s) => reasons.get(s.id)?.length === 0).map((s) => s.id);
   const refusal = guardRefusal(ordered, doomed.length, opts);
-  if (refusal && opts.allowMassDelete)
-    warnings.push(`guard overridden (allowMassDelete): ${refusal.message}`);
-  const refused = refusal !== undefined && !opts.allowMassDelete;
+  const blocking = opts.allowMassDelete ? undefined : refusal;
+  if (refusal && !blocking) warnings.push(`guard overridden (allowMassDelete): ${refusal.message}`);
 
   const decisions = ordered.map((s): RetentionDecision => {
     const [first, ...rest] = reasons.get(s.id) ?? [];
     if (first !== undefined) return { id: s.id, action: 'keep', reasons: [first, ...rest] };
-    if (refused) return { id: s.id, action: 'keep', reasons: ['guard:refused'], refusedDelete: true };
+    if (blocking) return { id: s.id, action: 'keep', reasons: ['guard:refused'], refusedDelete: true };
     return { id: s.id, action: 'delete', reasons: ['expired'] };
   });
-  return refused && refusal
-    ? { status: 'refused', refusal, decisions, warnings }
+  return blocking
+    ? { status: 'refused', refusal: blocking, decisions, warnings }
     : { status: 'ok', decisions, warnings };
 }
 
@@ -161,32 +156,28 @@ function* ruleKeeps(
 
   const calendar = CALENDAR_RULES.filter((r) => (rules[r] ?? 0) > 0);
   if (calendar.length === 0) return;
-  const keys = new Map<string, BucketKeys>(eligible.map((s) => [s.id, bucketKeys(s.created, opts.timezone)]));
+  const keyed = eligible.map((s) => ({ id: s.id, keys: bucketKeys(s.created, opts.timezone) }));
   for (const rule of calendar) {
     // Walking newest first, the first member seen of a bucket is its newest, and buckets are
     // ranked by that member; buckets without snapshots never count, so downtime costs nothing.
     const seen = new Set<string>();
     const count = rules[rule] ?? 0;
-    for (const s of eligible) {
+    for (const { id, keys } of keyed) {
       if (seen.size === count) break;
-      const key = keys.get(s.id)?.[rule] ?? '';
-      if (seen.has(key)) continue;
-      seen.add(key);
-      yield [s.id, `${rule} ${key}`];
+      if (seen.has(keys[rule])) continue;
+      seen.add(keys[rule]);
+      yield [id, `${rule} ${keys[rule]}`];
     }
   }
 }
 
 function guardRefusal(
-  all: readonly RetentionInput[],
+  ordered: readonly RetentionInput[],
   deletions: number,
   opts: RetentionOptions,
 ): RetentionRefusal | undefined {
   // Any kind counts: a snapshot stamped ahead of our clock says our clock, not the policy, is off.
-  const newest = all.reduce<RetentionInput | undefined>(
-    (a, s) => (a && a.created >= s.created ? a : s),
-    undefined,
-  );
+  const newest = ordered[0];
   if (newest && opts.now < newest.created - CLOCK_SKEW_TOLERANCE_MS) {
     return {
       code: 'clock_behind',
@@ -213,10 +204,10 @@ function checkArguments(
   assertTimeZone(opts.timezone);
   if (!Number.isFinite(opts.now))
     throw new RangeError(`now must be a finite epoch-ms instant, got ${opts.now}`);
-  for (const [name, value] of Object.entries(rules) as [string, number | undefined][]) {
+  for (const [name, value] of Object.entries(rules)) {
+    if (value === undefined) continue;
     const ok =
-      value === undefined ||
-      (name === 'within' ? value >= 0 && Number.isFinite(value) : Number.isSafeInteger(value) && value >= 0);
+      name === 'within' ? Number.isFinite(value) && value >= 0 : Number.isSafeInteger(value) && value >= 0;
     if (!ok)
       throw new RangeError(
         `retention rule ${name} must be a non-negative ${name === 'within' ? 'duration' : 'whole number'}, got ${value}`,

@@ -73,12 +73,14 @@ function assertResumableEverywhere(start: DiskState, steps: Step[], sizing: Sizi
     if (intents.length > 0) {
       const texts = new Set(intents.map((i) => JSON.stringify(i.intent)));
       expect(texts.size, `one intent after ${k} steps`).toBe(1);
-      rest = mustSteps(resume(crashed, (intents[0] as { intent: never }).intent, ctx));
+      rest = mustSteps(resume(crashed, intents[0]!.intent, ctx));
     } else {
       rest = cleanupLeftovers(crashed, ctx);
     }
     const resumed = applySteps(crashed, rest, sizing);
-    expect(shapeOf(resumed), `resume after ${k}/${steps.length} steps: ${steps[k - 1]?.kind}`).toBe(shapeOf(end));
+    expect(shapeOf(resumed), `resume after ${k}/${steps.length} steps: ${steps[k - 1]?.kind}`).toBe(
+      shapeOf(end),
+    );
     // Resuming is itself interruptible: the resumed steps are a suffix of some valid run.
     expect(rest.length).toBeLessThanOrEqual(steps.length);
   }
@@ -134,17 +136,23 @@ describe('operations resume from every step boundary', () => {
       fc.property(
         sizingArb,
         fc.boolean(),
-        fc.integer({ min: 1, max: 5 }).chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 0, max: n - 1 }))),
+        fc
+          .integer({ min: 1, max: 5 })
+          .chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 0, max: n - 1 }))),
         fc.constantFrom('commit' as const, 'stream' as const),
         fc.boolean(),
         ([, sizing], wipe, [n, victim], direction, grown) => {
           const ctx = ctxFor(sizing, wipe);
           const start = chain(n, sizing, grown ? [64 * MiB, 64 * MiB, 128 * MiB, 256 * MiB] : [64 * MiB]);
-          const steps = mustSteps(deleteSnapshot(start, `s${victim}`, direction, { commitBytes: 7, streamBytes: 9 }, ctx));
+          const steps = mustSteps(
+            deleteSnapshot(start, `s${victim}`, direction, { commitBytes: 7, streamBytes: 9 }, ctx),
+          );
           assertResumableEverywhere(start, steps, sizing, ctx);
           const end = applySteps(start, steps, sizing);
           const order = chainOf(end)?.map((l) => refKey(l.ref));
-          const expected = [...Array.from({ length: n }, (_, i) => `snap:s${i}`), 'top'].filter((k) => k !== `snap:s${victim}`);
+          const expected = [...Array.from({ length: n }, (_, i) => `snap:s${i}`), 'top'].filter(
+            (k) => k !== `snap:s${victim}`,
+          );
           expect(order).toEqual(expected);
           // The child keeps its own metadata, whichever layer now holds its data.
           const childKey = victim + 1 < n ? `snap:s${victim + 1}` : 'top';
@@ -161,7 +169,9 @@ describe('operations resume from every step boundary', () => {
       fc.property(
         sizingArb,
         fc.boolean(),
-        fc.integer({ min: 1, max: 5 }).chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 0, max: n - 1 }))),
+        fc
+          .integer({ min: 1, max: 5 })
+          .chain((n) => fc.tuple(fc.constant(n), fc.integer({ min: 0, max: n - 1 }))),
         ([, sizing], wipe, [n, target]) => {
           const ctx = ctxFor(sizing, wipe);
           const start = chain(n, sizing, [64 * MiB]);
@@ -196,7 +206,10 @@ describe('states that are not an interrupted operation are refused, not guessed'
       ...start,
       layers: {
         ...start.layers,
-        'snap:s0': { ...(start.layers['snap:s0'] as SimLayer), meta: { disk: 'd', snap: 's0', intent: { op: 'rollback', snap: 's0' } } },
+        'snap:s0': {
+          ...(start.layers['snap:s0'] as SimLayer),
+          meta: { disk: 'd', snap: 's0', intent: { op: 'rollback', snap: 's0' } },
+        },
       },
     };
     const r = rollback(marked, 's0', ctxFor(dirSizing, false));

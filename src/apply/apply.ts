@@ -1,0 +1,255 @@
+/**
+ * Executes a plan's changes through the backends (DESIGN §5, §6). Before a change touches a
+ * disk, the disk is observed again; the change runs only if the disk is still as planned and
+ * no other process holds it. A failure skips the rest of that disk and of its guest group;
+ * other disks go on.
+ */
+import type { Plan, ResourceChange, Step } from '../model/plan.js';
+import type { Observed, ObservedStorage } from '../model/observed.js';
+import type { Desired } from '../model/desired.js';
+import type { Backend } from '../backends/backend.js';
+import { interpretDisk } from '../plan/interpret.js';
+import { shapeMatches, shapeOf } from '../plan/state.js';
+import { sizingFor } from '../plan/plan.js';
+import { sameSteps, stepsForOperation } from '../plan/recompute.js';
+import type { OpContext } from '../plan/ops.js';
+import { LvchainError, isLvchainError } from '../errors.js';
+import type { ApplyHook, ApplyOutcome } from './events.js';
+
+export interface ApplyContext {
+  desired: Desired;
+  /** A fresh observation of the storages, for sizing (extent size, measurements). */
+  observed: Observed;
+  backend: (storage: string) => Backend;
+  onEvent: ApplyHook;
+  /** Checked between steps: stop cleanly after the step in flight (Ctrl-C). */
+  signal?: AbortSignal;
+}
+
+export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyOutcome> {
+  const outcome: ApplyOutcome = { applied: [], failed: [], skipped: [], interrupted: false };
+  const byStorage = new Map<string, ResourceChange[]>();
+  for (const c of plan.resource_changes) {
+    const list = byStorage.get(c.storage) ?? [];
+    list.push(c);
+    byStorage.set(c.storage, list);
+  }
+  // Storages are independent: they run side by side; inside one, changes run in plan order.
+  await Promise.all(
+    [...byStorage.entries()].map(([storage, changes]) => applyStorage(storage, changes, ctx, outcome)),
+  );
+  return outcome;
+}
+
+interface Prepared {
+  change: ResourceChange;
+  steps: Step[];
+}
+
+async function applyStorage(
+  storage: string,
+  changes: ResourceChange[],
+  ctx: ApplyContext,
+  outcome: ApplyOutcome,
+): Promise<void> {
+  const backend = ctx.backend(storage);
+  const observedStorage = ctx.observed.storages[storage];
+  const failedDisks = new Set<string>();
+  const failedGroups = new Set<string>();
+  let i = 0;
+  while (i < changes.length) {
+    // A guest's snapshot changes run as one batch: every intent is recorded before any
+    // disk's top is renamed, so an interruption leaves each disk resumable.
+    const first = changes[i] as ResourceChange;
+    const batch = [first];
+    while (first.group !== undefined && changes[i + batch.length]?.group === first.group)
+      batch.push(changes[i + batch.length] as ResourceChange);
+    i += batch.length;
+    if (ctx.signal?.aborted) {
+      for (const c of batch) outcome.skipped.push({ address: c.address, reason: 'interrupted' });
+      outcome.interrupted = true;
+      continue;
+    }
+    const blocked = batch.find(
+      (c) => failedDisks.has(c.disk) || (c.group !== undefined && failedGroups.has(c.group)),
+    );
+    if (blocked) {
+      for (const c of batch) {
+        const reason = `an earlier change of ${failedDisks.has(c.disk) ? c.disk : c.group} failed`;
+        outcome.skipped.push({ address: c.address, reason });
+        ctx.onEvent({ type: 'change_skipped', address: c.address, reason });
+      }
+      continue;
+    }
+    const prepared: Prepared[] = [];
+    let ok = true;
+    for (const change of batch) {
+      ctx.onEvent({ type: 'apply_start', address: change.address, actions: change.change.actions });
+      try {
+        prepared.push({ change, steps: await prepare(change, backend, observedStorage, ctx) });
+      } catch (e) {
+        fail(change, e, ctx, outcome, failedDisks, failedGroups);
+        ok = false;
+        break;
+      }
+    }
+    if (!ok) {
+      for (const c of batch.slice(prepared.length + 1))
+        outcome.skipped.push({ address: c.address, reason: 'a change of the same group failed' });
+      for (const p of prepared) {
+        outcome.skipped.push({ address: p.change.address, reason: 'a change of the same group failed' });
+        await backend.releaseDisk(p.change.disk).catch(() => undefined);
+      }
+      continue;
+    }
+    const started = new Map<string, number>();
+    const runFrom = async (p: Prepared, from: number, to: number): Promise<void> => {
+      for (let s = from; s < to; s++) {
+        if (ctx.signal?.aborted)
+          throw new LvchainError('aborted', 'interrupted; run "lvchain apply" again to resume');
+        const step = p.steps[s] as Step;
+        const t0 = performance.now();
+        ctx.onEvent({
+          type: 'step_start',
+          address: p.change.address,
+          index: s,
+          count: p.steps.length,
+          kind: step.kind,
+          description: backend.describe(p.change.disk, step).description,
+        });
+        await backend.execute(p.change.disk, step, (fraction) =>
+          ctx.onEvent({ type: 'step_progress', address: p.change.address, index: s, fraction }),
+        );
+        ctx.onEvent({
+          type: 'step_complete',
+          address: p.change.address,
+          index: s,
+          kind: step.kind,
+          elapsed_ms: Math.round(performance.now() - t0),
+        });
+      }
+    };
+    const done = new Set<Prepared>();
+    try {
+      for (const p of prepared) {
+        started.set(p.change.address, performance.now());
+        // In a group, only the intent records run now; the rest follows below.
+        await runFrom(p, 0, batch.length > 1 ? leadingIntentSteps(p.steps) : p.steps.length);
+      }
+      for (const p of prepared) {
+        if (batch.length > 1) await runFrom(p, leadingIntentSteps(p.steps), p.steps.length);
+        done.add(p);
+        outcome.applied.push(p.change.address);
+        ctx.onEvent({
+          type: 'apply_complete',
+          address: p.change.address,
+          elapsed_ms: Math.round(performance.now() - (started.get(p.change.address) ?? 0)),
+        });
+      }
+    } catch (e) {
+      const current = prepared.find((p) => !done.has(p)) as Prepared;
+      if (isLvchainError(e) && e.code === 'aborted') outcome.interrupted = true;
+      fail(current.change, e, ctx, outcome, failedDisks, failedGroups);
+      for (const p of prepared)
+        if (!done.has(p) && p !== current)
+          outcome.skipped.push({ address: p.change.address, reason: 'a change of the same group failed' });
+    } finally {
+      for (const p of prepared) await backend.releaseDisk(p.change.disk).catch(() => undefined);
+    }
+  }
+}
+
+function leadingIntentSteps(steps: readonly Step[]): number {
+  let n = 0;
+  while (
+    n < steps.length &&
+    steps[n]?.kind === 'set_meta' &&
+    (steps[n] as { purpose: string }).purpose === 'record_intent'
+  )
+    n++;
+  return n;
+}
+
+function fail(
+  change: ResourceChange,
+  e: unknown,
+  ctx: ApplyContext,
+  outcome: ApplyOutcome,
+  failedDisks: Set<string>,
+  failedGroups: Set<string>,
+): void {
+  const message = e instanceof Error ? e.message : String(e);
+  const code = isLvchainError(e) ? e.code : 'internal';
+  failedDisks.add(change.disk);
+  if (change.group !== undefined) failedGroups.add(change.group);
+  outcome.failed.push({ address: change.address, message });
+  ctx.onEvent({ type: 'apply_errored', address: change.address, message, code });
+}
+
+/** Re-observe the disk and confirm the change still applies; returns the steps to run. */
+async function prepare(
+  change: ResourceChange,
+  backend: Backend,
+  storage: ObservedStorage | undefined,
+  ctx: ApplyContext,
+): Promise<Step[]> {
+  if (!storage)
+    throw new LvchainError('plan_stale', `storage ${change.storage} was not observed before applying`);
+  const declared = Object.values(ctx.desired.disks)
+    .filter((d) => d.storage === change.storage)
+    .map((d) => d.name);
+  const observed = await backend.prepareDisk(change.disk, declared);
+  const sizing = sizingFor(storage);
+  const view = interpretDisk(observed, sizing);
+  const expectsIntent = change.operation.op === 'resume';
+  const problems = view.problems.filter((p) => !(expectsIntent && p.code === 'incomplete_without_intent'));
+  if (problems.length > 0) {
+    throw new LvchainError('drift', `${change.address}: ${problems[0]?.message}; the disk is left alone`);
+  }
+  const shape = shapeMatches(change.expected_shape, shapeOf(view.state));
+  if (!shape.ok) {
+    throw new LvchainError(
+      'plan_stale',
+      `${change.address} changed since the plan (${shape.why}); nothing was done to it. Run "lvchain plan" again.`,
+    );
+  }
+  const inUse = await backend.layersInUse(observed);
+  if (inUse.length > 0) {
+    throw new LvchainError(
+      'image_in_use',
+      `${change.address}: ${inUse.join(', ')} ${inUse.length > 1 ? 'are' : 'is'} in use by another process (a running VM?); lvchain changes disks offline only. Nothing was done.`,
+    );
+  }
+  const wipe = ctx.desired.storages[change.storage];
+  const opCtx: OpContext = {
+    sizing,
+    wipeOnFree: wipe?.kind === 'lvm' && wipe.wipe === 'zeroout-on-free',
+    wipeOnCreate: wipe?.kind === 'lvm' && wipe.wipe === 'zeroout-on-create',
+    topMeta: change.x_top_meta,
+    ...(change.x_policy !== undefined ? { policy: change.x_policy } : {}),
+  };
+  const planned = change.x_steps.map((s) => s.step);
+  const result = stepsForOperation(change.operation, view.state, opCtx, ctx.desired.disks[change.disk]?.size);
+  if (!result.ok)
+    throw new LvchainError('plan_stale', `${change.address} can no longer be applied: ${result.reason}`);
+  if (!sameSteps(planned, result.steps)) {
+    if (
+      view.verified &&
+      !change.expected_shape.includes('"backing":"?"') &&
+      !change.expected_shape.includes('"virtualSize":null')
+    ) {
+      throw new LvchainError(
+        'plan_stale',
+        `${change.address}: the steps needed now differ from the planned ones; the disk changed since the plan. Run "lvchain plan" again.`,
+      );
+    }
+    // The plan was made without the headers (inactive LVs); what was read now decides.
+    ctx.onEvent({
+      type: 'steps_adjusted',
+      address: change.address,
+      reason: 'the chain was verified after activation; steps recomputed',
+    });
+  }
+  // Keep the planned byte estimates for display; the structure is identical.
+  return sameSteps(planned, result.steps) ? planned : result.steps;
+}

@@ -1,0 +1,55 @@
+/**
+ * A backend translates storage operations into commands and command output into
+ * observations (DESIGN §10). It makes no decisions.
+ */
+import type { ObservedDisk, ObservedStorage } from '../model/observed.js';
+import type { Step } from '../model/plan.js';
+
+export interface ObserveRequest {
+  /** Disks the config declares on this storage: names are parsed against them. */
+  disks: string[];
+  /** Virtual sizes the plan may need measured (declared sizes). */
+  sizes: number[];
+}
+
+export interface StepDescription {
+  description: string;
+  /** argv arrays the step runs; empty for in-process metadata writes. */
+  commands: string[][];
+}
+
+export interface Backend {
+  readonly kind: 'lvm' | 'dir';
+  readonly storage: string;
+  /** For messages: a path, or "vg_san1 on pve1". */
+  readonly location: string;
+  observe(request: ObserveRequest): Promise<ObservedStorage>;
+  /** Read the allocation of every readable layer of these disks, for merge costs. Read-only. */
+  readExtents(observed: ObservedStorage, disks: readonly string[]): Promise<void>;
+  /** Make a disk's layers readable (activation) and observe it afresh, before changing it. */
+  prepareDisk(disk: string, declared: readonly string[]): Promise<ObservedDisk>;
+  /** Undo what prepareDisk changed. */
+  releaseDisk(disk: string): Promise<void>;
+  /** Names of layers that another process (a running VM) holds open. */
+  layersInUse(disk: ObservedDisk): Promise<string[]>;
+  describe(disk: string, step: Step): StepDescription;
+  execute(disk: string, step: Step, onProgress?: (fraction: number) => void): Promise<void>;
+}
+
+/** Parses qemu-img's `-p` progress, "    (42.00/100%)", into a fraction. */
+export function progressParser(
+  onProgress: ((fraction: number) => void) | undefined,
+): ((chunk: string) => void) | undefined {
+  if (!onProgress) return undefined;
+  let last = -1;
+  return (chunk: string) => {
+    const matches = [...chunk.matchAll(/\(\s*([\d.]+)\/100%\)/g)];
+    const m = matches[matches.length - 1];
+    if (!m) return;
+    const f = Number(m[1]) / 100;
+    if (f !== last) {
+      last = f;
+      onProgress(f);
+    }
+  };
+}

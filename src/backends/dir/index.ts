@@ -1,0 +1,368 @@
+import { lstat, mkdir, readdir, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Backend, ObserveRequest, StepDescription } from '../backend.js';
+import { progressParser } from '../backend.js';
+import type { Executor } from '../../exec/executor.js';
+import { ok } from '../../exec/executor.js';
+import type { DesiredDirectory } from '../../model/desired.js';
+import type {
+  ForeignObject,
+  Measurement,
+  ObservedDirectory,
+  ObservedDisk,
+  ObservedLayer,
+  ObservedStorage,
+} from '../../model/observed.js';
+import type { Step } from '../../model/plan.js';
+import type { LayerRef } from '../../model/layer.js';
+import { describeRef } from '../../model/layer.js';
+import {
+  layerAloneSpec,
+  measureArgv,
+  parseLayerMap,
+  parseMeasure,
+  QCOW2_OPTIONS,
+} from '../../observe/qemu.js';
+import { readHeaders, resolveBacking } from '../headers.js';
+import { diskDir, imagesDir, layerFileName, parseLayerFileName, SIDECAR_SUFFIX } from './layout.js';
+import { fsyncDir, readSidecar, updateSidecar } from './sidecar.js';
+import { LvchainError } from '../../errors.js';
+
+/** A directory of qcow2 files on this machine. */
+export class DirBackend implements Backend {
+  readonly kind = 'dir' as const;
+  readonly storage: string;
+  readonly location: string;
+  private readonly root: string;
+  private readonly exec: Executor;
+
+  constructor(config: DesiredDirectory, exec: Executor) {
+    this.storage = config.name;
+    this.root = config.path;
+    this.location = config.path;
+    this.exec = exec;
+  }
+
+  private path(disk: string, ref: LayerRef): string {
+    return join(diskDir(this.root, disk), layerFileName(disk, ref));
+  }
+
+  async observe(request: ObserveRequest): Promise<ObservedStorage> {
+    const fsInfo = await statfs(await nearestExisting(this.root));
+    const exists = await isDir(this.root);
+    const foreign: ForeignObject[] = [];
+    const disks: Record<string, ObservedDisk> = {};
+    const dirs = new Map<string, Set<string>>();
+    for (const disk of request.disks) {
+      const d = diskDir(this.root, disk);
+      if (!dirs.has(d)) dirs.set(d, new Set());
+      dirs.get(d)?.add(disk);
+    }
+    for (const sub of await listDirs(imagesDir(this.root))) if (!dirs.has(sub)) dirs.set(sub, new Set());
+    for (const [dir, known] of [...dirs.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      const found = await this.observeDir(dir, known);
+      Object.assign(disks, found.disks);
+      foreign.push(...found.foreign);
+    }
+    await this.fillHeaders(Object.values(disks));
+    const sizes = new Set(request.sizes);
+    for (const d of Object.values(disks))
+      for (const l of d.layers) if (l.header.state === 'read') sizes.add(l.header.header.virtualSize);
+    return {
+      kind: 'dir',
+      name: this.storage,
+      path: this.root,
+      exists,
+      free: Number(fsInfo.bavail) * Number(fsInfo.bsize),
+      size: Number(fsInfo.blocks) * Number(fsInfo.bsize),
+      disks,
+      foreign,
+      measurements: await measureSizes(this.exec, [...sizes]),
+      errors: [],
+    } satisfies ObservedDirectory;
+  }
+
+  /** Layers and sidecars of the disks in one directory. */
+  private async observeDir(
+    dir: string,
+    known: Set<string>,
+  ): Promise<{ disks: Record<string, ObservedDisk>; foreign: ForeignObject[] }> {
+    const entries = await listFiles(dir);
+    for (const e of entries)
+      if (e.name.endsWith(SIDECAR_SUFFIX)) known.add(e.name.slice(0, -SIDECAR_SUFFIX.length));
+    const names = [...known];
+    const disks: Record<string, ObservedDisk> = {};
+    const metas = new Map<string, Awaited<ReturnType<typeof readSidecar>>>();
+    for (const disk of names) metas.set(disk, await readSidecar(dir, disk));
+    const foreign: ForeignObject[] = [];
+    for (const e of entries) {
+      if (e.name.endsWith(SIDECAR_SUFFIX) || e.name.includes(`${SIDECAR_SUFFIX}.tmp-`)) continue;
+      const parsed = parseLayerFileName(e.name, names);
+      if (!parsed) {
+        foreign.push({
+          name: join(dir, e.name),
+          bytes: e.bytes,
+          note: 'not an lvchain or Proxmox layer name',
+        });
+        continue;
+      }
+      const disk = (disks[parsed.disk] ??= { name: parsed.disk, storage: this.storage, layers: [] });
+      const layer: ObservedLayer = {
+        ref: parsed.ref,
+        name: e.name,
+        header: { state: 'not-read', reason: 'pending' },
+        bytes: e.bytes,
+      };
+      const meta = metas.get(parsed.disk)?.layers[e.name];
+      if (meta) layer.meta = meta;
+      disk.layers.push(layer);
+    }
+    return { disks, foreign };
+  }
+
+  private async fillHeaders(disks: readonly ObservedDisk[]): Promise<void> {
+    const targets = disks.map((d) => {
+      const paths = new Map(d.layers.map((l) => [l.name, this.path(d.name, l.ref)]));
+      const top = d.layers.find((l) => l.ref.role === 'top')?.name;
+      return top ? { paths, top } : { paths };
+    });
+    const headers = await readHeaders(this.exec, targets);
+    for (const d of disks) {
+      const known = [d.name];
+      for (const l of d.layers) {
+        const h = headers.get(this.path(d.name, l.ref));
+        if (!h) continue;
+        l.header =
+          h.state === 'read'
+            ? { ...h, backing: resolveBacking(h.header, (n) => parseLayerFileName(n, known), d.name) }
+            : h;
+      }
+    }
+  }
+
+  async readExtents(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
+    const layers = disks.flatMap((name) =>
+      (observed.disks[name]?.layers ?? [])
+        .filter((l) => l.header.state === 'read')
+        .map((l) => ({ l, path: this.path(name, l.ref) })),
+    );
+    const results = await this.exec.runBatch(
+      layers.map(({ path }) => ['qemu-img', 'map', '--output=json', '-U', layerAloneSpec('file', path)]),
+    );
+    layers.forEach(({ l }, i) => {
+      const r = results[i];
+      if (r && !r.failed) l.extents = parseLayerMap(r.stdout);
+    });
+  }
+
+  async prepareDisk(disk: string, declared: readonly string[]): Promise<ObservedDisk> {
+    const dir = diskDir(this.root, disk);
+    const known = new Set([disk, ...declared.filter((d) => diskDir(this.root, d) === dir)]);
+    const found = await this.observeDir(dir, known);
+    const observed = found.disks[disk] ?? { name: disk, storage: this.storage, layers: [] };
+    await this.fillHeaders([observed]);
+    return observed;
+  }
+
+  async releaseDisk(): Promise<void> {}
+
+  async layersInUse(disk: ObservedDisk): Promise<string[]> {
+    const layers = disk.layers.filter((l) => l.header.state === 'read');
+    // Without -U, qemu-img takes the image lock, which fails while a VM has the image open.
+    const results = await this.exec.runBatch(
+      layers.map((l) => ['qemu-img', 'info', '--output=json', '-f', 'qcow2', this.path(disk.name, l.ref)]),
+    );
+    return layers
+      .filter((_, i) => results[i]?.failed && /lock/i.test(results[i]?.stderr ?? ''))
+      .map((l) => l.name);
+  }
+
+  describe(disk: string, step: Step): StepDescription {
+    const name = (ref: LayerRef) => layerFileName(disk, ref);
+    const path = (ref: LayerRef) => this.path(disk, ref);
+    switch (step.kind) {
+      case 'set_meta':
+        return {
+          description: `${step.purpose === 'record_intent' ? 'record intent on' : step.purpose === 'finish' ? 'finish metadata of' : 'update metadata of'} ${name(step.layer)}`,
+          commands: [],
+        };
+      case 'allocate':
+        return { description: `allocate ${name(step.layer)} (sidecar entry and empty file)`, commands: [] };
+      case 'wipe':
+        throw new LvchainError('plan_invalid', `wipe is not available on directory storage ${this.storage}`);
+      case 'format': {
+        const argv = ['qemu-img', 'create', '-q', '-f', 'qcow2', '-o', QCOW2_OPTIONS];
+        if (step.backing) argv.push('-F', 'qcow2', '-b', name(step.backing));
+        argv.push(path(step.layer), String(step.virtual_size));
+        return {
+          description: `format ${name(step.layer)}${step.backing ? ` on ${name(step.backing)}` : ''}`,
+          commands: [argv],
+        };
+      }
+      case 'extend':
+        return { description: `${name(step.layer)} grows as a file; nothing to extend`, commands: [] };
+      case 'resize':
+        return {
+          description: `grow ${name(step.layer)} to ${step.virtual_size} bytes`,
+          commands: [
+            [
+              'qemu-img',
+              'resize',
+              '-q',
+              '-f',
+              'qcow2',
+              `--preallocation=${step.preallocation}`,
+              path(step.layer),
+              String(step.virtual_size),
+            ],
+          ],
+        };
+      case 'rename':
+        return { description: `rename ${name(step.from)} to ${name(step.to)}`, commands: [] };
+      case 'commit':
+        return {
+          description: `commit ${name(step.layer)} into ${name(step.into)} (${step.bytes} bytes)`,
+          commands: [
+            ['qemu-img', 'commit', '-p', '-f', 'qcow2', '-d', '-b', path(step.into), path(step.layer)],
+          ],
+        };
+      case 'stream': {
+        const argv = ['qemu-img', 'rebase', '-p', '-f', 'qcow2'];
+        argv.push(...(step.onto ? ['-F', 'qcow2', '-b', name(step.onto)] : ['-b', '']), path(step.layer));
+        return {
+          description: `stream ${name(step.from)} into ${name(step.layer)} (${step.bytes} bytes), new backing ${step.onto ? name(step.onto) : 'none'}`,
+          commands: [argv],
+        };
+      }
+      case 'remove':
+        return { description: `remove ${name(step.layer)}`, commands: [] };
+    }
+  }
+
+  async execute(disk: string, step: Step, onProgress?: (fraction: number) => void): Promise<void> {
+    const dir = diskDir(this.root, disk);
+    const name = (ref: LayerRef) => layerFileName(disk, ref);
+    const run = async (what: string) => {
+      for (const argv of this.describe(disk, step).commands) {
+        ok(await this.exec.run(argv, { onStdout: progressParser(onProgress) }), what);
+      }
+    };
+    switch (step.kind) {
+      case 'set_meta':
+        await updateSidecar(dir, disk, (layers) => {
+          layers[name(step.layer)] = step.meta;
+        });
+        return;
+      case 'allocate': {
+        await mkdir(dir, { recursive: true });
+        await updateSidecar(dir, disk, (layers) => {
+          layers[name(step.layer)] = step.meta;
+        });
+        await writeFile(join(dir, name(step.layer)), '', { flag: 'wx' });
+        await fsyncDir(dir);
+        return;
+      }
+      case 'wipe':
+      case 'extend':
+        this.describe(disk, step);
+        return;
+      case 'format':
+      case 'resize':
+      case 'commit':
+      case 'stream':
+        await run(`${step.kind} of ${describeRef(step.layer)} of ${disk}`);
+        return;
+      case 'rename': {
+        const from = join(dir, name(step.from));
+        const to = join(dir, name(step.to));
+        if (await exists(to))
+          throw new LvchainError(
+            'drift',
+            `cannot rename ${name(step.from)}: ${name(step.to)} already exists`,
+          );
+        const meta = (await readSidecar(dir, disk))?.layers[name(step.from)];
+        // Metadata first under both names, then the file, then drop the old name: at every
+        // instant the file's current name has its metadata.
+        if (meta) await updateSidecar(dir, disk, (layers) => void (layers[name(step.to)] = meta));
+        await rename(from, to);
+        await fsyncDir(dir);
+        await updateSidecar(dir, disk, (layers) => void delete layers[name(step.from)]);
+        return;
+      }
+      case 'remove': {
+        await unlink(join(dir, name(step.layer))).catch((e: NodeJS.ErrnoException) => {
+          if (e.code !== 'ENOENT') throw e;
+        });
+        await fsyncDir(dir);
+        await updateSidecar(dir, disk, (layers) => void delete layers[name(step.layer)]);
+        return;
+      }
+    }
+  }
+}
+
+export async function measureSizes(
+  exec: Executor,
+  sizes: readonly number[],
+): Promise<Record<number, Measurement>> {
+  const unique = [...new Set(sizes)].sort((a, b) => a - b);
+  const results = await exec.runBatch(unique.map(measureArgv));
+  const out: Record<number, Measurement> = {};
+  unique.forEach((size, i) => {
+    out[size] = parseMeasure(
+      ok(results[i] as NonNullable<(typeof results)[number]>, `qemu-img measure ${size}`).stdout,
+    );
+  });
+  return out;
+}
+
+async function nearestExisting(path: string): Promise<string> {
+  let p = path;
+  for (;;) {
+    if (await exists(p)) return p;
+    const parent = dirname(p);
+    if (parent === p) return p;
+    p = parent;
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function isDir(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function listDirs(path: string): Promise<string[]> {
+  try {
+    const entries = await readdir(path, { withFileTypes: true });
+    return entries.filter((e) => e.isDirectory()).map((e) => join(path, e.name));
+  } catch {
+    return [];
+  }
+}
+
+async function listFiles(dir: string): Promise<{ name: string; bytes: number }[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+  const out: { name: string; bytes: number }[] = [];
+  for (const e of entries.filter((x) => x.isFile()).sort((a, b) => a.name.localeCompare(b.name))) {
+    const st = await stat(join(dir, e.name));
+    out.push({ name: e.name, bytes: st.blocks * 512 });
+  }
+  return out;
+}

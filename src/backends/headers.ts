@@ -1,0 +1,92 @@
+/**
+ * Reading qcow2 headers for a storage in at most two batches: `info --backing-chain` on each
+ * top, then plain `info` (which never opens the backing file, so it works on broken chains)
+ * for layers the first pass did not reach.
+ */
+import { dirname } from 'node:path/posix';
+import type { Executor } from '../exec/executor.js';
+import type { BackingLink, HeaderObservation, LayerHeader } from '../model/observed.js';
+import type { LayerRef } from '../model/layer.js';
+import { isLockError, parseInfo, qemuError } from '../observe/qemu.js';
+
+export interface HeaderTarget {
+  /** Absolute path of every layer to read, keyed by layer name. */
+  paths: Map<string, string>;
+  /** Name of the top layer, if there is one. */
+  top?: string;
+}
+
+export async function readHeaders(
+  exec: Executor,
+  targets: readonly HeaderTarget[],
+): Promise<Map<string, HeaderObservation>> {
+  const out = new Map<string, HeaderObservation>();
+  const withTop = targets.filter((t) => t.top !== undefined);
+  const chains = await exec.runBatch(
+    withTop.map((t) => [
+      'qemu-img',
+      'info',
+      '--backing-chain',
+      '-U',
+      '--output=json',
+      '-f',
+      'qcow2',
+      t.paths.get(t.top as string) as string,
+    ]),
+  );
+  withTop.forEach((t, i) => {
+    const r = chains[i];
+    if (!r || r.failed) return;
+    const dir = dirname(t.paths.get(t.top as string) as string);
+    for (const info of parseInfo(r.stdout)) {
+      // Only entries in the disk's own directory are its layers; anything else is a foreign backing.
+      if (dirname(info.filename) !== dir) break;
+      out.set(info.filename, { state: 'read', header: info.header, backing: { kind: 'none' } });
+    }
+  });
+  const rest = targets.flatMap((t) => [...t.paths.values()].filter((p) => !out.has(p)));
+  const singles = await exec.runBatch(
+    rest.map((p) => ['qemu-img', 'info', '-U', '--output=json', '-f', 'qcow2', p]),
+  );
+  rest.forEach((path, i) => {
+    const r = singles[i];
+    if (!r) return;
+    if (r.failed) {
+      out.set(
+        path,
+        isLockError(r.stderr)
+          ? { state: 'in-use', error: qemuError(r.stderr) }
+          : { state: 'unreadable', error: qemuError(r.stderr) },
+      );
+      return;
+    }
+    const [info] = parseInfo(r.stdout);
+    if (info) out.set(path, { state: 'read', header: info.header, backing: { kind: 'none' } });
+  });
+  return out;
+}
+
+/** Resolve a header's backing string against this disk's layer names. */
+export function resolveBacking(
+  header: LayerHeader,
+  parse: (name: string) => { disk: string; ref: LayerRef } | undefined,
+  disk: string,
+): BackingLink {
+  const name = header.backingName;
+  if (name === undefined || name === '') return { kind: 'none' };
+  if (header.backingFormat !== 'qcow2') {
+    return {
+      kind: 'invalid',
+      name,
+      problem: header.backingFormat
+        ? `backing format is ${header.backingFormat}, not qcow2`
+        : 'no backing format is recorded',
+    };
+  }
+  if (name.includes('/'))
+    return { kind: 'invalid', name, problem: 'expected the relative name of a layer in the same directory' };
+  const parsed = parse(name);
+  if (!parsed || parsed.disk !== disk) return { kind: 'invalid', name, problem: 'not a layer of this disk' };
+  if (parsed.ref.role === 'trash') return { kind: 'invalid', name, problem: 'a layer being removed' };
+  return { kind: 'layer', ref: parsed.ref };
+}

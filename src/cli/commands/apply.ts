@@ -1,0 +1,145 @@
+import type { GlobalOptions, Io } from '../context.js';
+import { Session, makePlan, observeStorages } from '../../pipeline.js';
+import type { PlanOptions } from '../../pipeline.js';
+import type { Plan } from '../../model/plan.js';
+import type { Observed } from '../../model/observed.js';
+import { printer, type Printer } from '../output.js';
+import { readPlanFile } from '../planfile.js';
+import { applyPlan } from '../../apply/apply.js';
+import { fingerprint, fingerprintChanges } from '../../observe/fingerprint.js';
+import { LvchainError } from '../../errors.js';
+
+export interface ApplyCommandOptions {
+  json: boolean;
+  autoApprove: boolean;
+  allowDestroy: boolean;
+  target: string[];
+  now?: number;
+  mergeDirection: PlanOptions['mergeDirection'];
+  allowMassDelete: boolean;
+  signal?: AbortSignal;
+}
+
+export async function applyCommand(
+  g: GlobalOptions,
+  planFile: string | undefined,
+  o: ApplyCommandOptions,
+  io: Io,
+): Promise<number> {
+  const p = printer(io, o.json);
+  if (planFile !== undefined) return applySaved(g, planFile, o, io, p);
+  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
+  try {
+    const { plan, observed } = await makePlan(session, {
+      now: o.now ?? io.clock(),
+      mode: 'full',
+      allowDestroy: o.allowDestroy,
+      targets: o.target,
+      mergeDirection: o.mergeDirection,
+      allowMassDelete: o.allowMassDelete,
+    });
+    p.plan(plan);
+    if (plan.errored) return 1;
+    if (plan.resource_changes.length === 0) return 0;
+    if (!(await confirm(io, o, plan))) {
+      io.err('Apply cancelled.');
+      return 1;
+    }
+    return await execute(session, plan, observed, o, io, p);
+  } finally {
+    await session.close();
+  }
+}
+
+/** Interactive approval: only "yes" proceeds (Terraform's rule). */
+export async function confirm(
+  io: Io,
+  o: { autoApprove: boolean; json: boolean },
+  plan: Plan,
+): Promise<boolean> {
+  if (o.autoApprove) return true;
+  if (!io.interactive || o.json) {
+    throw new LvchainError(
+      'usage',
+      'apply needs approval: stdin is not a terminal (or --json is set); pass --auto-approve, or apply a saved plan',
+    );
+  }
+  const destroys = plan.summary.destroy > 0 || plan.resource_changes.some((c) => c.irreversible);
+  io.out('');
+  io.out(io.style.bold('Do you want to perform these actions?'));
+  io.out(
+    `  lvchain will perform the actions described above.${destroys ? ' Some of them destroy data; there is no undo.' : ''}`,
+  );
+  io.out("  Only 'yes' will be accepted to approve.");
+  const answer = await io.ask('\n  Enter a value: ');
+  return answer.trim() === 'yes';
+}
+
+async function execute(
+  session: Session,
+  plan: Plan,
+  observed: Observed,
+  o: ApplyCommandOptions,
+  io: Io,
+  p: Printer,
+): Promise<number> {
+  const outcome = await applyPlan(plan, {
+    desired: session.desired,
+    observed,
+    backend: (s) => session.backend(s),
+    onEvent: (e) => p.event(e),
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  if (!o.json) io.out('');
+  p.outcome(plan, outcome);
+  return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
+}
+
+async function applySaved(
+  g: GlobalOptions,
+  file: string,
+  o: ApplyCommandOptions,
+  io: Io,
+  p: Printer,
+): Promise<number> {
+  const plan = await readPlanFile(file);
+  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
+  try {
+    if (session.config.digest !== plan.config_digest) {
+      throw new LvchainError(
+        'plan_stale',
+        `Saved plan is stale: the config ${session.desired.source} changed since the plan was made`,
+        {
+          hints: ['Run "lvchain plan --out FILE" again and review the new plan.'],
+        },
+      );
+    }
+    const observed = await observeStorages(session, Object.keys(plan.observed_fingerprint.storages));
+    const now = fingerprint(observed);
+    if (now.digest !== plan.observed_fingerprint.digest) {
+      const changes = fingerprintChanges(plan.observed_fingerprint, now);
+      throw new LvchainError(
+        'plan_stale',
+        'Saved plan is stale: the storage changed since the plan was made, so it can no longer be applied',
+        {
+          details: { changes },
+          hints: [
+            ...changes.slice(0, 20).map((c) => `  ${c}`),
+            ...(changes.length > 20 ? [`  … and ${changes.length - 20} more`] : []),
+            'Run "lvchain plan --out FILE" again and review the new plan.',
+          ],
+        },
+      );
+    }
+    if (plan.errored)
+      throw new LvchainError('plan_errored', `the saved plan ${file} has errors and cannot be applied`);
+    if (plan.resource_changes.length === 0) {
+      p.message('No changes. Your storage matches the configuration.');
+      return 0;
+    }
+    p.plan(plan);
+    return await execute(session, plan, observed, o, io, p);
+  } finally {
+    await session.close();
+  }
+}

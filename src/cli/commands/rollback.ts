@@ -1,0 +1,48 @@
+import type { GlobalOptions, Io } from '../context.js';
+import { Session, makePlan } from '../../pipeline.js';
+import { printer } from '../output.js';
+import { applyPlan } from '../../apply/apply.js';
+import { confirm } from './apply.js';
+import { LvchainError } from '../../errors.js';
+
+export async function rollbackCommand(
+  g: GlobalOptions,
+  disk: string,
+  snap: string,
+  o: { discardNewer: boolean; autoApprove: boolean; json: boolean; planOnly: boolean; signal?: AbortSignal },
+  io: Io,
+): Promise<number> {
+  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
+  try {
+    const declared = session.desired.disks[disk];
+    if (!declared)
+      throw new LvchainError('not_found', `disk ${disk} is not declared in ${session.desired.source}`);
+    const { plan, observed } = await makePlan(session, {
+      now: io.clock(),
+      mode: 'rollback',
+      allowDestroy: false,
+      targets: [],
+      mergeDirection: 'auto',
+      rollback: { disk, snap, discardNewer: o.discardNewer },
+    });
+    const p = printer(io, o.json);
+    p.plan(plan);
+    if (plan.errored || plan.resource_changes.length === 0) return 1;
+    if (o.planOnly) return 2;
+    if (!(await confirm(io, o, plan))) {
+      io.err('Rollback cancelled.');
+      return 1;
+    }
+    const outcome = await applyPlan(plan, {
+      desired: session.desired,
+      observed,
+      backend: (s) => session.backend(s),
+      onEvent: (e) => p.event(e),
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    p.outcome(plan, outcome);
+    return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * What every command gets from the CLI: where to write, whether to colour, whether a person
+ * is there to answer, and the clock. Nothing below cli/ reads process state directly.
+ */
+import type { Style } from '../render/style.js';
+import { makeStyle } from '../render/style.js';
+import type { CommandEvent } from '../exec/executor.js';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  style: Style;
+  /** stdin and stdout are terminals: prompts and progress bars are possible. */
+  interactive: boolean;
+  /** TF_IN_AUTOMATION / LVCHAIN_IN_AUTOMATION: no "run this next" hints. */
+  automation: boolean;
+  clock: () => number;
+  ask(question: string): Promise<string>;
+  /** Where --command-log sends command events, if given. */
+  onCommand?: (e: CommandEvent) => void;
+}
+
+export interface GlobalOptions {
+  config: string;
+  color: boolean;
+  commandLog?: string;
+}
+
+export function styleFor(color: boolean): Style {
+  return makeStyle(color);
+}

@@ -1,0 +1,318 @@
+#!/usr/bin/env node
+/**
+ * The lvchain command line. Wiring only: parse options, build the Io, call a command, and
+ * turn its result or error into an exit code. Nothing else in lvchain exits the process.
+ */
+import { appendFileSync } from 'node:fs';
+import { createInterface } from 'node:readline/promises';
+import { Command, Option } from 'commander';
+import type { GlobalOptions, Io } from './context.js';
+import { styleFor } from './context.js';
+import { collect, parseDirection, parseInstant } from './parse.js';
+import { ConfigError, formatIssue, isLvchainError } from '../errors.js';
+import { renderDiagnostic } from '../render/text.js';
+import { LVCHAIN_VERSION } from '../version.js';
+import { planCommand } from './commands/plan.js';
+import { applyCommand } from './commands/apply.js';
+import { validateCommand } from './commands/validate.js';
+import { showCommand } from './commands/show.js';
+import { rollbackCommand } from './commands/rollback.js';
+import { schemaCommand } from './commands/schema.js';
+
+const EXIT_HELP = `
+Exit codes:
+  0  success; with --detailed-exitcode: no changes and no drift
+  1  error: invalid config, unreachable host, refused or stale plan, failed apply
+  2  with --detailed-exitcode: the plan has changes or reports drift
+
+Environment:
+  NO_COLOR                 disable colour (also --no-color; colour is off when stdout is not a terminal)
+  LVCHAIN_IN_AUTOMATION    drop "run this next" hints (TF_IN_AUTOMATION works too)
+
+Docs: README.md (quickstart, config reference), schemas/lvchain.schema.json for editors.`;
+
+function makeIo(color: boolean, commandLog: string | undefined): Io {
+  const io: Io = {
+    out: (t) => void process.stdout.write(`${t}\n`),
+    err: (t) => void process.stderr.write(`${t}\n`),
+    style: styleFor(color),
+    interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+    automation: Boolean(process.env['LVCHAIN_IN_AUTOMATION'] || process.env['TF_IN_AUTOMATION']),
+    clock: () => Date.now(),
+    ask: async (q) => {
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      try {
+        return await rl.question(q);
+      } finally {
+        rl.close();
+      }
+    },
+  };
+  if (commandLog !== undefined) {
+    // Appended synchronously, line by line, so the log survives a killed process.
+    io.onCommand = (e) =>
+      appendFileSync(commandLog, `${JSON.stringify({ ...e, time: new Date().toISOString() })}\n`);
+  }
+  return io;
+}
+
+function globals(program: Command): GlobalOptions {
+  const o = program.opts<{ config: string; color: boolean; commandLog?: string }>();
+  const color = o.color && !process.env['NO_COLOR'] && Boolean(process.stdout.isTTY);
+  return { config: o.config, color, ...(o.commandLog !== undefined ? { commandLog: o.commandLog } : {}) };
+}
+
+/** First Ctrl-C stops after the step in flight; a second one exits at once. */
+function interruptSignal(io: Io): AbortSignal {
+  const controller = new AbortController();
+  process.on('SIGINT', () => {
+    if (controller.signal.aborted) process.exit(130);
+    io.err(
+      '\nInterrupt received. Stopping after the current step; press Ctrl-C again to quit at once (the operation can be resumed).',
+    );
+    controller.abort();
+  });
+  return controller.signal;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = new Command();
+  const run = (fn: (g: GlobalOptions, io: Io) => Promise<number>) => async () => {
+    const g = globals(program);
+    code = await fn(g, makeIo(g.color, g.commandLog));
+  };
+  program
+    .name('lvchain')
+    .description(
+      'Declarative qcow2 snapshot chains on thick LVM and directories, in the Proxmox VE 9 layout.\nDeclare disks, snapshots and retention in YAML; plan shows the diff against the real chains; apply executes it crash-safely.',
+    )
+    .version(LVCHAIN_VERSION)
+    .option('-c, --config <file>', 'config file', 'lvchain.yaml')
+    .option('--no-color', 'disable colour')
+    .option(
+      '--command-log <file>',
+      'append every command run (argv, host, exit code, duration) to FILE as NDJSON',
+    )
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_HELP);
+
+  const destroyOpt = () =>
+    new Option(
+      '--allow-destroy',
+      'plan the destruction of owned disks that are no longer declared (refused for protect: true)',
+    );
+  const targetOpt = () =>
+    new Option(
+      '--target <address>',
+      'limit to disk.<name>, guest.<name> or snapshot.<disk>@<name> (repeatable; exceptional use)',
+    )
+      .argParser(collect)
+      .default([]);
+  const nowOpt = () =>
+    new Option(
+      '--now <instant>',
+      'evaluate schedules and retention at this instant (ISO 8601), e.g. to preview Sunday 03:00',
+    ).argParser(parseInstant);
+  const mergeOpt = () =>
+    new Option('--merge-direction <how>', 'auto (cheaper by bytes), commit or stream')
+      .argParser(parseDirection)
+      .default('auto');
+  const massOpt = () =>
+    new Option(
+      '--allow-mass-delete',
+      'accept more deletions than maxDeletesPerRun, or a clock behind the newest snapshot',
+    );
+
+  program
+    .command('validate')
+    .description(
+      'check the config file: syntax, schema, references, names, time zones, cron, chain depth. Touches no host.',
+    )
+    .option('--json', 'print the result as JSON')
+    .action(async (o: { json?: boolean }) =>
+      run((g, io) => validateCommand(g, { json: Boolean(o.json) }, io))(),
+    );
+
+  program
+    .command('plan')
+    .description(
+      'observe the storage and show what apply would change, with reasons, steps, bytes to copy and free space. Changes nothing.',
+    )
+    .option('--out <file>', 'save the plan, to apply exactly it later with "lvchain apply FILE"')
+    .option('--json', 'stream NDJSON events instead of text')
+    .option('--detailed-exitcode', 'exit 0 for no changes, 1 for errors, 2 for changes or drift')
+    .addOption(destroyOpt())
+    .addOption(targetOpt())
+    .addOption(nowOpt())
+    .addOption(mergeOpt())
+    .addOption(massOpt())
+    .action(
+      async (o: {
+        out?: string;
+        json?: boolean;
+        detailedExitcode?: boolean;
+        allowDestroy?: boolean;
+        target: string[];
+        now?: number;
+        mergeDirection: 'auto' | 'commit' | 'stream';
+        allowMassDelete?: boolean;
+      }) =>
+        run((g, io) =>
+          planCommand(
+            g,
+            {
+              ...(o.out !== undefined ? { out: o.out } : {}),
+              json: Boolean(o.json),
+              detailedExitcode: Boolean(o.detailedExitcode),
+              allowDestroy: Boolean(o.allowDestroy),
+              target: o.target,
+              ...(o.now !== undefined ? { now: o.now } : {}),
+              mergeDirection: o.mergeDirection,
+              allowMassDelete: Boolean(o.allowMassDelete),
+            },
+            io,
+          ),
+        )(),
+    );
+
+  program
+    .command('apply')
+    .argument(
+      '[planfile]',
+      'a plan saved with "plan --out"; it is applied only if the storage is unchanged, and only once',
+    )
+    .description(
+      'make the storage match the config: plan, ask for approval, execute. With a plan file, execute exactly that plan.',
+    )
+    .option('--auto-approve', 'skip the interactive approval')
+    .option('--json', 'stream NDJSON events instead of text')
+    .addOption(destroyOpt())
+    .addOption(targetOpt())
+    .addOption(nowOpt())
+    .addOption(mergeOpt())
+    .addOption(massOpt())
+    .action(
+      async (
+        planfile: string | undefined,
+        o: {
+          autoApprove?: boolean;
+          json?: boolean;
+          allowDestroy?: boolean;
+          target: string[];
+          now?: number;
+          mergeDirection: 'auto' | 'commit' | 'stream';
+          allowMassDelete?: boolean;
+        },
+      ) =>
+        run((g, io) =>
+          applyCommand(
+            g,
+            planfile,
+            {
+              json: Boolean(o.json),
+              autoApprove: Boolean(o.autoApprove) || planfile !== undefined,
+              allowDestroy: Boolean(o.allowDestroy),
+              target: o.target,
+              ...(o.now !== undefined ? { now: o.now } : {}),
+              mergeDirection: o.mergeDirection,
+              allowMassDelete: Boolean(o.allowMassDelete),
+              signal: interruptSignal(io),
+            },
+            io,
+          ),
+        )(),
+    );
+
+  program
+    .command('show')
+    .argument('<disk>', 'disk name, e.g. vm-401-disk-0')
+    .description(
+      "draw a disk's chain as a tree: layer, snapshot name, created time, bytes allocated. Read-only.",
+    )
+    .option('--json', 'print the observed layers as JSON')
+    .action(async (disk: string, o: { json?: boolean }) =>
+      run((g, io) => showCommand(g, disk, { json: Boolean(o.json) }, io))(),
+    );
+
+  program
+    .command('rollback')
+    .argument('<disk>', 'disk name')
+    .argument('<snapshot>', 'snapshot to roll back to')
+    .description(
+      'discard what the disk holds since a snapshot and continue from it. Shows a plan and asks first.',
+    )
+    .option('--discard-newer', 'also drop snapshots newer than the target, without merging (irreversible)')
+    .option('--auto-approve', 'skip the interactive approval')
+    .option('--plan-only', 'show the rollback plan and exit 2 without changing anything')
+    .option('--json', 'stream NDJSON events instead of text')
+    .action(
+      async (
+        disk: string,
+        snapshot: string,
+        o: { discardNewer?: boolean; autoApprove?: boolean; planOnly?: boolean; json?: boolean },
+      ) =>
+        run((g, io) =>
+          rollbackCommand(
+            g,
+            disk,
+            snapshot,
+            {
+              discardNewer: Boolean(o.discardNewer),
+              autoApprove: Boolean(o.autoApprove),
+              json: Boolean(o.json),
+              planOnly: Boolean(o.planOnly),
+              signal: interruptSignal(io),
+            },
+            io,
+          ),
+        )(),
+    );
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of the config file (or, with --plan, of saved plans)')
+    .option('--plan', 'the plan schema instead of the config schema')
+    .option('--write <dir>', 'write lvchain.schema.json and plan.schema.json into DIR')
+    .action(async (o: { plan?: boolean; write?: string }) =>
+      run((_g, io) =>
+        schemaCommand({ plan: Boolean(o.plan), ...(o.write !== undefined ? { write: o.write } : {}) }, io),
+      )(),
+    );
+
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    const g = globals(program);
+    const st = styleFor(g.color);
+    if (e instanceof ConfigError) {
+      for (const issue of e.issues)
+        process.stderr.write(`${renderDiagnostic({ severity: 'error', summary: formatIssue(issue) }, st)}\n`);
+      process.stderr.write(`${e.issues.length} problem(s) in the config; nothing was changed.\n`);
+      return 1;
+    }
+    if (isLvchainError(e)) {
+      const detail = e.hints.length > 0 ? e.hints.join('\n') : undefined;
+      process.stderr.write(
+        `${renderDiagnostic({ severity: 'error', summary: e.message, ...(detail ? { detail } : {}) }, st)}\n`,
+      );
+      return 1;
+    }
+    process.stderr.write(
+      `${renderDiagnostic({ severity: 'error', summary: `internal error: ${e instanceof Error ? e.message : String(e)}`, detail: 'This is a bug in lvchain. Set LVCHAIN_DEBUG=1 for the stack trace.' }, st)}\n`,
+    );
+    if (process.env['LVCHAIN_DEBUG'] && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+    return 1;
+  }
+  return code;
+}
+
+main(process.argv).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.stderr.write(`fatal: ${String(e)}\n`);
+    process.exitCode = 1;
+  },
+);

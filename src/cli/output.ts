@@ -1,0 +1,123 @@
+/** Printing plans and apply progress, as text or NDJSON. */
+import type { Plan } from '../model/plan.js';
+import type { ApplyEvent, ApplyOutcome } from '../apply/events.js';
+import { renderDiagnostic, renderPlanText } from '../render/text.js';
+import type { NdjsonWriter } from '../render/ndjson.js';
+import { ndjsonWriter, writeApplyEvent, writePlan, writeVersion } from '../render/ndjson.js';
+import { formatBytes } from '../config/units.js';
+import type { Io } from './context.js';
+
+export interface Printer {
+  plan(plan: Plan): void;
+  event(e: ApplyEvent): void;
+  outcome(plan: Plan, outcome: ApplyOutcome): void;
+  message(text: string): void;
+}
+
+export function printer(io: Io, json: boolean): Printer {
+  if (json) {
+    const w: NdjsonWriter = ndjsonWriter(io.out, io.clock);
+    writeVersion(w);
+    return {
+      plan: (plan) => writePlan(w, plan),
+      event: (e) => writeApplyEvent(w, e),
+      outcome: (plan, o) => {
+        const s = countApplied(plan, o);
+        w.write(
+          'change_summary',
+          `Apply ${o.failed.length > 0 ? 'failed' : 'complete'}! Resources: ${s.add} added, ${s.change} changed, ${s.destroy} destroyed.`,
+          {
+            changes: { add: s.add, change: s.change, remove: s.destroy, operation: 'apply' },
+            failed: o.failed,
+            skipped: o.skipped,
+          },
+          o.failed.length > 0 ? 'error' : 'info',
+        );
+      },
+      message: (text) => w.write('log', text),
+    };
+  }
+  const st = io.style;
+  const lastFraction = new Map<string, number>();
+  return {
+    plan: (plan) => io.out(renderPlanText(plan, { style: st })),
+    event: (e) => {
+      switch (e.type) {
+        case 'apply_start':
+          io.out(
+            `${e.address}: ${e.actions.includes('delete') && e.actions.includes('create') ? 'Replacing' : e.actions.includes('create') ? 'Creating' : e.actions.includes('delete') ? 'Destroying' : 'Modifying'}...`,
+          );
+          break;
+        case 'step_start':
+          io.out(st.dim(`${e.address}: [${e.index + 1}/${e.count}] ${e.description}`));
+          break;
+        case 'step_progress': {
+          // A line per 10 %, so logs stay readable; a TTY gets the same lines.
+          const tenth = Math.floor(e.fraction * 10);
+          const key = `${e.address}#${e.index}`;
+          if ((lastFraction.get(key) ?? -1) < tenth) {
+            lastFraction.set(key, tenth);
+            io.out(
+              st.dim(`${e.address}: [${e.index + 1}] ${bar(e.fraction)} ${Math.round(e.fraction * 100)}%`),
+            );
+          }
+          break;
+        }
+        case 'step_complete':
+          break;
+        case 'apply_complete':
+          io.out(`${e.address}: Complete after ${(e.elapsed_ms / 1000).toFixed(1)}s`);
+          break;
+        case 'apply_errored':
+          io.err(renderDiagnostic({ severity: 'error', summary: e.message, address: e.address }, st));
+          break;
+        case 'change_skipped':
+          io.out(st.yellow(`${e.address}: skipped: ${e.reason}`));
+          break;
+        case 'steps_adjusted':
+          io.out(st.yellow(`${e.address}: ${e.reason}`));
+          break;
+      }
+    },
+    outcome: (plan, o) => {
+      const s = countApplied(plan, o);
+      const line = `Resources: ${s.add} added, ${s.change} changed, ${s.destroy} destroyed.`;
+      if (o.failed.length > 0 || o.interrupted) {
+        io.err(
+          st.red(st.bold(`Apply ${o.interrupted ? 'interrupted' : 'failed'}.`)) +
+            ` ${line}` +
+            (o.skipped.length > 0 ? ` ${o.skipped.length} change(s) skipped.` : ''),
+        );
+        if (!io.automation)
+          io.err('Run "lvchain plan" to see what remains; "lvchain apply" resumes interrupted operations.');
+      } else {
+        io.out(st.green(st.bold(`Apply complete! ${line}`)));
+        if (plan.summary.bytes_to_copy > 0)
+          io.out(`Merges copied up to ${formatBytes(plan.summary.bytes_to_copy)}.`);
+      }
+    },
+    message: (text) => io.out(text),
+  };
+}
+
+function bar(f: number): string {
+  const n = Math.round(f * 20);
+  return `[${'#'.repeat(n)}${'.'.repeat(20 - n)}]`;
+}
+
+export function countApplied(plan: Plan, o: ApplyOutcome): { add: number; change: number; destroy: number } {
+  // One address can carry several changes (a resume, then a grow): count occurrences.
+  const done = new Map<string, number>();
+  for (const a of o.applied) done.set(a, (done.get(a) ?? 0) + 1);
+  const out = { add: 0, change: 0, destroy: 0 };
+  for (const c of plan.resource_changes) {
+    const left = done.get(c.address) ?? 0;
+    if (left === 0) continue;
+    done.set(c.address, left - 1);
+    if (c.change.actions.includes('create')) out.add++;
+    if (c.change.actions.includes('update')) out.change++;
+    if (c.change.actions.includes('delete')) out.destroy++;
+    if (c.operation.op === 'rollback') out.destroy += c.operation.discard.length;
+  }
+  return out;
+}

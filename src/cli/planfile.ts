@@ -1,0 +1,48 @@
+/** Saved plans: `plan --out FILE` writes the plan data; `apply FILE` reads and validates it. */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import type { Plan } from '../model/plan.js';
+import { PLAN_FORMAT_VERSION, planSchema } from '../model/plan.js';
+import { LvchainError } from '../errors.js';
+
+export async function writePlanFile(file: string, plan: Plan): Promise<void> {
+  const path = resolve(file);
+  const tmp = `${path}.tmp-${process.pid}`;
+  await writeFile(tmp, `${JSON.stringify(plan, null, 2)}\n`);
+  await rename(tmp, path);
+}
+
+export async function readPlanFile(file: string): Promise<Plan> {
+  let text: string;
+  try {
+    text = await readFile(resolve(file), 'utf8');
+  } catch (e) {
+    throw new LvchainError(
+      'not_found',
+      `cannot read plan file ${file}: ${(e as NodeJS.ErrnoException).code ?? String(e)}`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    throw new LvchainError('plan_invalid', `${file} is not a saved lvchain plan (not JSON)`);
+  }
+  const major = (v: unknown) => (typeof v === 'string' ? v.split('.')[0] : undefined);
+  const fv = (json as { format_version?: unknown } | null)?.format_version;
+  if (major(fv) !== major(PLAN_FORMAT_VERSION)) {
+    throw new LvchainError(
+      'plan_invalid',
+      `${file} has plan format ${String(fv)}; this lvchain reads ${PLAN_FORMAT_VERSION}`,
+    );
+  }
+  const parsed = planSchema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new LvchainError(
+      'plan_invalid',
+      `${file} is not a valid lvchain plan: ${first?.path.join('.')}: ${first?.message}`,
+    );
+  }
+  return parsed.data;
+}

@@ -1,0 +1,103 @@
+/**
+ * One result shape for every command run (STYLE 12): argv, exit code, output, duration,
+ * and the original error as `cause`. Commands are argv arrays; strings are for display only.
+ */
+import { LvchainError } from '../errors.js';
+import { displayArgv } from './quote.js';
+
+export interface CommandResult {
+  argv: string[];
+  /** Where it ran: "local" or the ssh destination. */
+  host: string;
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  failed: boolean;
+  /** Set when the process could not start or was killed. */
+  cause?: unknown;
+}
+
+export interface RunOptions {
+  input?: string;
+  timeoutMs?: number;
+  /** Called with each chunk of stdout as it arrives (progress of long data moves). */
+  onStdout?: (chunk: string) => void;
+}
+
+export interface CommandEvent {
+  host: string;
+  argv: string[];
+  exitCode: number;
+  durationMs: number;
+  /** Commands folded into one remote round trip count once. */
+  batched?: number;
+}
+
+export interface Executor {
+  /** "local", or the ssh destination. */
+  readonly host: string;
+  run(argv: readonly string[], opts?: RunOptions): Promise<CommandResult>;
+  /**
+   * Run several independent commands. Remote executors send them in one round trip, so a
+   * plan's command count grows with hosts and storages, not with disks (DESIGN §5).
+   */
+  runBatch(argvs: readonly (readonly string[])[]): Promise<CommandResult[]>;
+  /** Start a long-lived process (lock holders); it dies with its handle or its parent. */
+  spawn(argv: readonly string[]): Promise<LongRunning>;
+  close(): Promise<void>;
+}
+
+export interface LongRunning {
+  /** Resolves with the first stdout line, or rejects if the process ends first. */
+  firstLine(timeoutMs: number): Promise<string>;
+  /** Resolves when the process ends. */
+  exited: Promise<CommandResult>;
+  stop(): Promise<void>;
+}
+
+export class CommandError extends LvchainError {
+  readonly result: CommandResult;
+
+  constructor(result: CommandResult, what?: string) {
+    const detail = result.stderr.trim().split('\n').slice(-3).join(' / ') || `exit code ${result.exitCode}`;
+    super('command_failed', `${what ?? displayArgv(result.argv)} failed on ${result.host}: ${detail}`, {
+      details: { argv: result.argv, host: result.host, exitCode: result.exitCode, stderr: result.stderr },
+      cause: result.cause,
+    });
+    this.name = 'CommandError';
+    this.result = result;
+  }
+}
+
+/** The result, or a CommandError when it failed. */
+export function ok(result: CommandResult, what?: string): CommandResult {
+  if (result.failed) throw new CommandError(result, what);
+  return result;
+}
+
+/** Package that provides a tool on Debian, for "not installed" hints. */
+export function packageFor(tool: string): string | undefined {
+  const base = tool.split('/').pop() ?? tool;
+  if (['qemu-img', 'qemu-io'].includes(base)) return 'qemu-utils';
+  if (
+    [
+      'lvm',
+      'lvs',
+      'vgs',
+      'pvs',
+      'lvcreate',
+      'lvremove',
+      'lvrename',
+      'lvchange',
+      'lvextend',
+      'vgcreate',
+      'pvcreate',
+      'vgchange',
+    ].includes(base)
+  )
+    return 'lvm2';
+  if (['blkdiscard', 'flock', 'wipefs', 'blkid'].includes(base)) return 'util-linux';
+  if (base === 'ssh') return 'openssh-client';
+  return undefined;
+}

@@ -1,0 +1,142 @@
+import { execa } from 'execa';
+import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } from './executor.js';
+import { LvchainError } from '../errors.js';
+import { packageFor } from './executor.js';
+
+interface ExecaLikeError {
+  code?: string;
+}
+
+/** Runs commands on this machine with execa. */
+export class LocalExecutor implements Executor {
+  readonly host = 'local';
+  private readonly listeners: ((e: CommandEvent) => void)[];
+  private readonly children = new Set<LongRunning>();
+
+  constructor(listeners: ((e: CommandEvent) => void)[] = []) {
+    this.listeners = listeners;
+  }
+
+  async run(argv: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const [file, ...args] = argv;
+    if (file === undefined) throw new Error('empty command');
+    const started = performance.now();
+    const child = execa(file, args, {
+      reject: false,
+      input: opts.input,
+      timeout: opts.timeoutMs,
+      stripFinalNewline: false,
+      env: { LC_ALL: 'C' },
+    });
+    if (opts.onStdout) {
+      const listen = opts.onStdout;
+      child.stdout?.on('data', (chunk: Buffer) => listen(chunk.toString('utf8')));
+    }
+    const r = await child;
+    const durationMs = Math.round(performance.now() - started);
+    const cause = r.failed && r.exitCode === undefined ? r : undefined;
+    if ((cause as ExecaLikeError | undefined)?.code === 'ENOENT') {
+      const pkg = packageFor(file);
+      throw new LvchainError(
+        'tool_missing',
+        `${file} is not installed on this machine${pkg ? ` (Debian package ${pkg})` : ''}`,
+        {
+          details: { tool: file, host: 'local' },
+        },
+      );
+    }
+    const result: CommandResult = {
+      argv: [...argv],
+      host: this.host,
+      exitCode: r.exitCode ?? -1,
+      stdout: typeof r.stdout === 'string' ? r.stdout : '',
+      stderr: typeof r.stderr === 'string' ? r.stderr : '',
+      durationMs,
+      failed: r.failed,
+      cause,
+    };
+    for (const l of this.listeners)
+      l({ host: this.host, argv: result.argv, exitCode: result.exitCode, durationMs });
+    return result;
+  }
+
+  async runBatch(argvs: readonly (readonly string[])[]): Promise<CommandResult[]> {
+    // Locally there is no round trip to save; a small pool keeps both cores busy.
+    const results: CommandResult[] = new Array(argvs.length);
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < argvs.length) {
+        const i = next++;
+        results[i] = await this.run(argvs[i] as readonly string[]);
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    return results;
+  }
+
+  async spawn(argv: readonly string[]): Promise<LongRunning> {
+    const [file, ...args] = argv;
+    if (file === undefined) throw new Error('empty command');
+    const started = performance.now();
+    const child = execa(file, args, {
+      reject: false,
+      stdin: 'pipe',
+      stripFinalNewline: false,
+      env: { LC_ALL: 'C' },
+    });
+    let buffered = '';
+    const firstLine = new Promise<string>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        const nl = buffered.indexOf('\n');
+        if (nl >= 0) resolve(buffered.slice(0, nl));
+      });
+      void child.then((r) =>
+        reject(new Error(`${file} ended before it was ready: ${String(r.stderr).trim()}`)),
+      );
+    });
+    firstLine.catch(() => undefined);
+    const exited = child.then((r): CommandResult => ({
+      argv: [...argv],
+      host: this.host,
+      exitCode: r.exitCode ?? -1,
+      stdout: typeof r.stdout === 'string' ? r.stdout : '',
+      stderr: typeof r.stderr === 'string' ? r.stderr : '',
+      durationMs: Math.round(performance.now() - started),
+      failed: r.failed,
+    }));
+    const handle: LongRunning = {
+      firstLine: (timeoutMs) =>
+        withTimeout(firstLine, timeoutMs, `${file} did not answer within ${timeoutMs} ms`),
+      exited,
+      stop: async () => {
+        this.children.delete(handle);
+        child.stdin?.end();
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
+    this.children.add(handle);
+    return handle;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.children].map((c) => c.stop()));
+  }
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(message)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}

@@ -1,0 +1,119 @@
+/** Parsers for qemu-img's JSON output (QEMU 7.2 and later). Facts in, no decisions. */
+import { z } from 'zod';
+import type { LayerHeader, Measurement } from '../model/observed.js';
+import type { Extents } from '../model/extents.js';
+import { normalize } from '../plan/extents.js';
+
+const imageInfo = z.looseObject({
+  filename: z.string(),
+  format: z.string(),
+  'virtual-size': z.number(),
+  'cluster-size': z.number().optional(),
+  'dirty-flag': z.boolean().optional(),
+  'backing-filename': z.string().optional(),
+  'full-backing-filename': z.string().optional(),
+  'backing-filename-format': z.string().optional(),
+  'format-specific': z
+    .looseObject({
+      type: z.string(),
+      data: z
+        .looseObject({ corrupt: z.boolean().optional(), 'extended-l2': z.boolean().optional() })
+        .optional(),
+    })
+    .optional(),
+});
+
+export interface ParsedInfo {
+  filename: string;
+  fullBackingFilename?: string;
+  header: LayerHeader;
+}
+
+function toParsed(raw: z.infer<typeof imageInfo>): ParsedInfo {
+  const data = raw['format-specific']?.data;
+  const header: LayerHeader = {
+    format: raw.format,
+    virtualSize: raw['virtual-size'],
+    clusterSize: raw['cluster-size'],
+    extendedL2: data?.['extended-l2'] === true,
+    dirty: raw['dirty-flag'] === true,
+    corrupt: data?.corrupt === true,
+  };
+  if (raw['backing-filename'] !== undefined) header.backingName = raw['backing-filename'];
+  if (raw['backing-filename-format'] !== undefined) header.backingFormat = raw['backing-filename-format'];
+  const parsed: ParsedInfo = { filename: raw.filename, header };
+  if (raw['full-backing-filename'] !== undefined) parsed.fullBackingFilename = raw['full-backing-filename'];
+  return parsed;
+}
+
+/** `qemu-img info --output=json`, with or without `--backing-chain` (array or object). */
+export function parseInfo(stdout: string): ParsedInfo[] {
+  const json: unknown = JSON.parse(stdout);
+  const list = Array.isArray(json) ? json : [json];
+  return list.map((item) => toParsed(imageInfo.parse(item)));
+}
+
+/** qemu-img's error line, without the program prefix and repeated "Could not open" wrappers. */
+export function qemuError(stderr: string): string {
+  const line = stderr.trim().split('\n').filter(Boolean).pop() ?? 'unknown error';
+  const cleaned = line.replace(/^qemu-img:\s*/, '');
+  // qemu nests the same "Could not open 'X': " prefix once per block layer.
+  return cleaned.replace(/(Could not open '[^']*': )(?:\1)+/g, '$1');
+}
+
+/** Does this failure mean another process (a running VM) holds the image? */
+export function isLockError(stderr: string): boolean {
+  return /Failed to get ".*" lock|Is another process using the image/.test(stderr);
+}
+
+const mapEntry = z.looseObject({
+  start: z.number(),
+  length: z.number(),
+  depth: z.number(),
+  present: z.boolean(),
+  zero: z.boolean(),
+  data: z.boolean(),
+});
+
+/** `qemu-img map --output=json` of one layer opened with its backing cut off. */
+export function parseLayerMap(stdout: string): Extents {
+  const entries = z.array(mapEntry).parse(JSON.parse(stdout));
+  const data: [number, number][] = [];
+  const zero: [number, number][] = [];
+  for (const e of entries) {
+    if (e.depth !== 0 || !e.present) continue;
+    (e.data ? data : zero).push([e.start, e.start + e.length]);
+  }
+  return { data: normalize(data), zero: normalize(zero) };
+}
+
+const measure = z.looseObject({ required: z.number(), 'fully-allocated': z.number() });
+
+export function parseMeasure(stdout: string): Measurement {
+  const m = measure.parse(JSON.parse(stdout));
+  return { required: m.required, fullyAllocated: m['fully-allocated'] };
+}
+
+/** The options every lvchain image is created with (DESIGN §3). */
+export const QCOW2_OPTIONS = 'extended_l2=on,cluster_size=128k,preallocation=metadata';
+/** The same options as `qemu-img measure` accepts them, so measured sizes fit. */
+export const QCOW2_MEASURE_OPTIONS = 'extended_l2=on,cluster_size=128k';
+
+export function measureArgv(virtualSize: number): string[] {
+  return [
+    'qemu-img',
+    'measure',
+    '--output=json',
+    '-O',
+    'qcow2',
+    '--size',
+    String(virtualSize),
+    '-o',
+    QCOW2_MEASURE_OPTIONS,
+  ];
+}
+
+/** `json:` spec opening one layer alone, so its allocation is read without its backing chain. */
+export function layerAloneSpec(driver: 'file' | 'host_device', filename: string): string {
+  return `json:${JSON.stringify({ driver: 'qcow2', file: { driver, filename }, backing: null })}`;
+}

@@ -1,0 +1,134 @@
+/**
+ * The pipeline of DESIGN §5, as the commands use it: load and validate the config, build one
+ * executor per host and one backend per storage, observe, plan, finalize.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Desired } from './model/desired.js';
+import type { Observed, ObservedStorage } from './model/observed.js';
+import type { Plan } from './model/plan.js';
+import type { Backend } from './backends/backend.js';
+import { createBackend } from './backends/index.js';
+import type { CommandEvent, Executor } from './exec/executor.js';
+import { LocalExecutor } from './exec/local.js';
+import { loadConfigFile, type LoadedConfig } from './config/load.js';
+import { planChanges, type PlanMode, type PlanRequest } from './plan/plan.js';
+import { finalizePlan } from './plan/finalize.js';
+import { fingerprint } from './observe/fingerprint.js';
+import type { DirectionOverride } from './plan/merge.js';
+import { LVCHAIN_VERSION } from './version.js';
+import { LvchainError } from './errors.js';
+
+export interface SessionOptions {
+  /** Told about every command run, on any host (`--command-log`). */
+  onCommand?: (e: CommandEvent) => void;
+}
+
+export class Session {
+  readonly config: LoadedConfig;
+  private readonly executors = new Map<string, Executor>();
+  private readonly backends = new Map<string, Backend>();
+  private readonly listeners: ((e: CommandEvent) => void)[];
+
+  private constructor(config: LoadedConfig, opts: SessionOptions) {
+    this.config = config;
+    this.listeners = opts.onCommand ? [opts.onCommand] : [];
+  }
+
+  static async open(configPath: string, opts: SessionOptions = {}): Promise<Session> {
+    return new Session(await loadConfigFile(configPath), opts);
+  }
+
+  get desired(): Desired {
+    return this.config.desired;
+  }
+
+  executor(host: string | undefined): Executor {
+    const key = host ?? 'local';
+    let exec = this.executors.get(key);
+    if (!exec) {
+      if (host !== undefined) {
+        throw new LvchainError('usage', `host ${host}: remote hosts are not available in this build`);
+      }
+      exec = new LocalExecutor(this.listeners);
+      this.executors.set(key, exec);
+    }
+    return exec;
+  }
+
+  backend(storage: string): Backend {
+    let b = this.backends.get(storage);
+    if (!b) {
+      const s = this.desired.storages[storage];
+      if (!s) throw new LvchainError('not_found', `no storage named ${storage} in ${this.desired.source}`);
+      b = createBackend(s, this.executor(s.kind === 'lvm' ? s.host : undefined));
+      this.backends.set(storage, b);
+    }
+    return b;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.executors.values()].map((e) => e.close()));
+  }
+}
+
+export async function observeStorages(session: Session, storages?: readonly string[]): Promise<Observed> {
+  const names = storages ?? Object.keys(session.desired.storages).sort();
+  const results = await Promise.all(
+    names.map(async (name): Promise<[string, ObservedStorage]> => {
+      const disks = Object.values(session.desired.disks).filter((d) => d.storage === name);
+      const observed = await session.backend(name).observe({
+        disks: disks.map((d) => d.name),
+        sizes: disks.map((d) => d.size),
+      });
+      return [name, observed];
+    }),
+  );
+  return { storages: Object.fromEntries(results) };
+}
+
+export interface PlanOptions {
+  now: number;
+  mode: PlanMode;
+  allowDestroy: boolean;
+  targets: readonly string[];
+  mergeDirection: DirectionOverride;
+  rollback?: PlanRequest['rollback'];
+  conservativeRetention?: boolean;
+  allowMassDelete?: boolean;
+}
+
+export async function makePlan(
+  session: Session,
+  opts: PlanOptions,
+): Promise<{ plan: Plan; observed: Observed }> {
+  const observed = await observeStorages(session);
+  const request: PlanRequest = { desired: session.desired, observed, ...opts };
+  let draft = planChanges(request);
+  const needed = Object.entries(draft.needExtents);
+  if (needed.length > 0) {
+    // Merge costs need each layer's allocation: read it only for disks with deletions.
+    await Promise.all(
+      needed.map(([storage, disks]) =>
+        session.backend(storage).readExtents(observed.storages[storage] as ObservedStorage, disks),
+      ),
+    );
+    draft = planChanges(request);
+  }
+  const plan = finalizePlan(
+    draft,
+    {
+      lvchainVersion: LVCHAIN_VERSION,
+      planId: randomUUID(),
+      now: opts.now,
+      configPath: session.desired.source,
+      configDigest: session.config.digest,
+      fingerprint: fingerprint(observed),
+      mode: opts.mode,
+      allowDestroy: opts.allowDestroy,
+      targets: opts.targets,
+      mergeDirection: opts.mergeDirection,
+    },
+    (storage, disk, step) => session.backend(storage).describe(disk, step),
+  );
+  return { plan, observed };
+}

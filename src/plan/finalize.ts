@@ -1,0 +1,93 @@
+/**
+ * Draft → Plan: attach what each step will run (from the backend's pure describer) and the
+ * summary. The result is the versioned plan data that every renderer reads.
+ */
+import type { Fingerprint, Plan, PlannedStep, ResourceChange, Step } from '../model/plan.js';
+import { PLAN_FORMAT_VERSION } from '../model/plan.js';
+import type { PlanDraft, PlanMode } from './plan.js';
+import type { DirectionOverride } from './merge.js';
+
+export interface PlanIdentity {
+  lvchainVersion: string;
+  planId: string;
+  now: number;
+  configPath: string;
+  configDigest: string;
+  fingerprint: Fingerprint;
+  mode: PlanMode;
+  allowDestroy: boolean;
+  targets: readonly string[];
+  mergeDirection: DirectionOverride;
+}
+
+export type Describe = (
+  storage: string,
+  disk: string,
+  step: Step,
+) => { description: string; commands: string[][] };
+
+export function finalizePlan(draft: PlanDraft, id: PlanIdentity, describe: Describe): Plan {
+  const changes: ResourceChange[] = draft.changes.map((c) => {
+    const rc: ResourceChange = {
+      address: c.address,
+      type: c.type,
+      name: c.name,
+      storage: c.storage,
+      disk: c.disk,
+      change: { actions: c.actions, before: c.before, after: c.after },
+      action_reason: c.reason,
+      irreversible: c.irreversible,
+      operation: c.operation,
+      expected_shape: c.expectedShape,
+      x_top_meta: c.topMeta,
+      x_steps: c.steps.map((step): PlannedStep => ({ step, ...describe(c.storage, c.disk, step) })),
+    };
+    if (c.group !== undefined) rc.group = c.group;
+    if (c.reasonDetail !== undefined) rc.reason_detail = c.reasonDetail;
+    if (c.policy !== undefined) rc.x_policy = c.policy;
+    return rc;
+  });
+  return {
+    format_version: PLAN_FORMAT_VERSION,
+    lvchain_version: id.lvchainVersion,
+    timestamp: isoSeconds(id.now),
+    plan_id: id.planId,
+    config_path: id.configPath,
+    config_digest: id.configDigest,
+    options: {
+      mode: id.mode,
+      allow_destroy: id.allowDestroy,
+      targets: [...id.targets],
+      merge_direction: id.mergeDirection,
+    },
+    observed_fingerprint: id.fingerprint,
+    applyable: draft.applyable,
+    errored: draft.errored,
+    resource_changes: changes,
+    resource_drift: draft.drift,
+    capacity: draft.capacity,
+    diagnostics: draft.diagnostics,
+    summary: summarize(changes),
+  };
+}
+
+export function summarize(changes: readonly ResourceChange[]): Plan['summary'] {
+  let add = 0;
+  let change = 0;
+  let destroy = 0;
+  let bytes = 0;
+  for (const c of changes) {
+    const a = c.change.actions;
+    if (a.includes('create')) add++;
+    if (a.includes('update')) change++;
+    if (a.includes('delete')) destroy++;
+    if (c.operation.op === 'rollback') destroy += c.operation.discard.length;
+    for (const s of c.x_steps)
+      if (s.step.kind === 'commit' || s.step.kind === 'stream') bytes += s.step.bytes;
+  }
+  return { add, change, destroy, bytes_to_copy: bytes };
+}
+
+export function isoSeconds(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

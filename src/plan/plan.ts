@@ -1,0 +1,865 @@
+/**
+ * The planner: a pure function of (desired, observed, now, options) (DESIGN §5). Every change
+ * is computed on a simulated disk state, so a disk's second change starts where its first
+ * ends, capacity is known at every step, and the order is deterministic whatever the input
+ * order.
+ */
+import type { Desired, DesiredDisk, DesiredPolicy, DesiredStorage } from '../model/desired.js';
+import type { ObservedDisk, ObservedStorage, Observed } from '../model/observed.js';
+import type {
+  Action,
+  ActionReason,
+  CapacityReport,
+  Diagnostic,
+  Drift,
+  Operation,
+  Step,
+} from '../model/plan.js';
+import type { LayerMeta } from '../model/meta.js';
+import type { Intent } from '../model/intent.js';
+import { describeIntent, encodeIntent } from '../model/intent.js';
+import { TOP } from '../model/layer.js';
+import type { DiskState, SimLayer, Sizing } from './state.js';
+import { applyStep, chainOf, findIntents, layerAt, shapeOf, snapshotsOf } from './state.js';
+import type { DiskView } from './interpret.js';
+import { interpretDisk } from './interpret.js';
+import type { OpContext, OpResult } from './ops.js';
+import {
+  cleanupLeftovers,
+  createDisk,
+  deleteSnapshot,
+  destroyDisk,
+  growDisk,
+  layersAbove,
+  resume,
+  rollback,
+  takeSnapshot,
+  updateTopMeta,
+} from './ops.js';
+import type { DirectionOverride } from './merge.js';
+import { chooseMerge } from './merge.js';
+import type { SpaceDelta } from './capacity.js';
+import { capacityReport, deltaBetween } from './capacity.js';
+import { decideRetention } from './retention.js';
+import type { RetentionInput } from './retention.js';
+import { autoSnapshotName, isDue } from './schedule.js';
+import { selectTargets } from './targets.js';
+
+export type PlanMode = 'full' | 'reconcile' | 'rollback';
+
+export interface PlanRequest {
+  desired: Desired;
+  observed: Observed;
+  /** Epoch ms: schedules and retention are evaluated at this instant. */
+  now: number;
+  mode: PlanMode;
+  allowDestroy: boolean;
+  targets: readonly string[];
+  mergeDirection: DirectionOverride;
+  rollback?: { disk: string; snap: string; discardNewer: boolean };
+  /** Prune with count rules only: this run's snapshot step failed (DESIGN §7). */
+  conservativeRetention?: boolean;
+  /** Accept more deletions than maxDeletesPerRun, or a clock behind the newest snapshot. */
+  allowMassDelete?: boolean;
+}
+
+export interface DraftChange {
+  address: string;
+  type: 'lvchain_disk' | 'lvchain_snapshot';
+  name: string;
+  storage: string;
+  disk: string;
+  group?: string;
+  actions: Action[];
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  reason: ActionReason;
+  reasonDetail?: string;
+  irreversible: boolean;
+  operation: Operation;
+  expectedShape: string;
+  topMeta: LayerMeta;
+  policy?: string;
+  steps: Step[];
+}
+
+export interface PlanDraft {
+  changes: DraftChange[];
+  drift: Drift[];
+  diagnostics: Diagnostic[];
+  capacity: CapacityReport[];
+  /** Disks with deletions whose layer extents were not provided; observe them and plan again. */
+  needExtents: Record<string, string[]>;
+  applyable: boolean;
+  errored: boolean;
+}
+
+export function sizingFor(storage: ObservedStorage): Sizing {
+  const measure = (v: number) => {
+    const m = storage.measurements[v];
+    if (!m) throw new Error(`no qemu-img measurement of ${v} bytes for storage ${storage.name}`);
+    return m;
+  };
+  if (storage.kind === 'lvm') {
+    const extent = storage.extentSize;
+    return {
+      capacityFor: (v) => Math.ceil(measure(v).fullyAllocated / extent) * extent,
+      formattedBytes: (v) => measure(v).required,
+    };
+  }
+  return { formattedBytes: (v) => measure(v).required };
+}
+
+/** Collects changes of one storage in order, simulating every step. */
+class StoragePlanner {
+  readonly changes: DraftChange[] = [];
+  readonly deltas: SpaceDelta[] = [];
+  readonly drift: Drift[] = [];
+  readonly diagnostics: Diagnostic[] = [];
+  readonly needExtents = new Set<string>();
+  readonly sizing: Sizing;
+
+  constructor(
+    readonly req: PlanRequest,
+    readonly storage: DesiredStorage,
+    readonly observed: ObservedStorage,
+  ) {
+    this.sizing = sizingFor(observed);
+  }
+
+  ctx(disk: string, topMeta: LayerMeta, policy?: string): OpContext {
+    const wipe = this.storage.kind === 'lvm' ? this.storage.wipe : 'none';
+    const c: OpContext = {
+      sizing: this.sizing,
+      wipeOnFree: wipe === 'zeroout-on-free',
+      wipeOnCreate: wipe === 'zeroout-on-create',
+      topMeta: { ...topMeta, disk },
+    };
+    if (policy !== undefined) c.policy = policy;
+    return c;
+  }
+
+  /** Simulate and record a change; returns the state after it, or undefined if the steps are inconsistent. */
+  add(
+    state: DiskState,
+    change: Omit<DraftChange, 'expectedShape' | 'storage' | 'disk' | 'steps'>,
+    result: OpResult,
+    ctx: OpContext,
+  ): DiskState | undefined {
+    if (!result.ok) {
+      this.diagnostics.push({
+        severity: 'error',
+        summary: `cannot plan ${change.address}: ${result.reason}`,
+        address: change.address,
+      });
+      return undefined;
+    }
+    let cur = state;
+    const deltas: SpaceDelta[] = [];
+    try {
+      for (const step of result.steps) {
+        const next = applyStep(cur, step, ctx.sizing);
+        deltas.push(deltaBetween(cur, next));
+        cur = next;
+      }
+    } catch (e) {
+      this.diagnostics.push({
+        severity: 'error',
+        summary: `internal: steps of ${change.address} do not apply: ${String(e)}`,
+        address: change.address,
+      });
+      return undefined;
+    }
+    this.deltas.push(...deltas);
+    this.changes.push({
+      ...change,
+      storage: this.storage.name,
+      disk: state.disk,
+      expectedShape: shapeOf(state),
+      steps: result.steps,
+    });
+    return cur;
+  }
+}
+
+export function planChanges(req: PlanRequest): PlanDraft {
+  const storages = [
+    ...new Set([...Object.keys(req.desired.storages), ...Object.keys(req.observed.storages)]),
+  ].sort();
+  const all: StoragePlanner[] = [];
+  const diagnostics: Diagnostic[] = [];
+  for (const name of storages) {
+    const desired = req.desired.storages[name];
+    const observed = req.observed.storages[name];
+    if (!desired) continue;
+    if (!observed) {
+      diagnostics.push({ severity: 'error', summary: `storage ${name} was not observed` });
+      continue;
+    }
+    if (observed.errors.length > 0) {
+      for (const e of observed.errors)
+        diagnostics.push({ severity: 'error', summary: `storage ${name}: ${e}` });
+      continue;
+    }
+    const sp = new StoragePlanner(req, desired, observed);
+    planStorage(sp);
+    all.push(sp);
+  }
+
+  const changes = all.flatMap((sp) => sp.changes);
+  const selected = selectTargets(changes, req.targets, req.desired);
+  diagnostics.push(...selected.diagnostics);
+  const capacity: CapacityReport[] = [];
+  for (const sp of all) {
+    const kept = new Set(selected.changes.filter((c) => c.storage === sp.storage.name));
+    // Capacity is re-simulated over the selected changes only.
+    const deltas = kept.size === sp.changes.length ? sp.deltas : deltasOf(sp, kept);
+    const report = capacityReport(sp.observed, sp.storage.reserve, deltas);
+    capacity.push(report);
+    if (!report.ok) diagnostics.push(capacityDiagnostic(report));
+  }
+  for (const sp of all) diagnostics.push(...sp.diagnostics);
+  const needExtents: Record<string, string[]> = {};
+  for (const sp of all)
+    if (sp.needExtents.size > 0) needExtents[sp.storage.name] = [...sp.needExtents].sort();
+  const errored = diagnostics.some((d) => d.severity === 'error');
+  return {
+    changes: selected.changes,
+    drift: all.flatMap((sp) => sp.drift),
+    diagnostics,
+    capacity,
+    needExtents,
+    errored,
+    applyable: !errored && selected.changes.length > 0,
+  };
+}
+
+function deltasOf(sp: StoragePlanner, kept: Set<DraftChange>): SpaceDelta[] {
+  const out: SpaceDelta[] = [];
+  let i = 0;
+  for (const c of sp.changes) {
+    const n = c.steps.length;
+    if (kept.has(c)) out.push(...sp.deltas.slice(i, i + n));
+    i += n;
+  }
+  return out;
+}
+
+function capacityDiagnostic(r: CapacityReport): Diagnostic {
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  if (r.metadata && r.metadata.free_min < 0) {
+    return {
+      severity: 'error',
+      summary: `the plan would fill the LVM metadata area of ${r.storage}`,
+      detail: `metadata area ${mb(r.metadata.size)}, free ${r.metadata.free_before} bytes, projected ${r.metadata.free_min} bytes at the fullest point. Remove LVs, or create the VG with a larger --metadatasize.`,
+    };
+  }
+  return {
+    severity: 'error',
+    summary: `the plan does not fit on ${r.storage}: free space would drop to ${mb(r.free_min)}, below the reserve of ${mb(r.reserve)}`,
+    detail: `size ${mb(r.size)}, free now ${mb(r.free_before)}, lowest point ${mb(r.free_min)}, after ${mb(r.free_after)}. Free space, lower the reserve, or plan fewer changes at once.`,
+  };
+}
+
+interface Group {
+  id: string;
+  guest?: string;
+  disks: DesiredDisk[];
+  pinned: string[];
+  policy?: DesiredPolicy;
+}
+
+function planStorage(sp: StoragePlanner): void {
+  const { req, storage, observed } = sp;
+  if (!observed.exists && storage.kind === 'lvm') {
+    sp.diagnostics.push({
+      severity: 'error',
+      summary: `volume group ${storage.name} does not exist${storage.host ? ` on host ${storage.host}` : ''}`,
+      detail:
+        storage.pvs.length > 0
+          ? undefined
+          : 'Create it, or declare pvs: so lvchain creates it on blank devices.',
+    });
+    return;
+  }
+  if (req.mode === 'rollback') {
+    if (req.rollback) planRollback(sp, req.rollback);
+    return;
+  }
+  if (observed.foreign.length > 0 && req.mode === 'full') {
+    const names = observed.foreign.map((f) => f.name);
+    sp.diagnostics.push({
+      severity: 'info',
+      summary: `${names.length} object(s) on ${storage.name} are not lvchain's and are left alone`,
+      detail: names.slice(0, 10).join(', ') + (names.length > 10 ? ', …' : ''),
+    });
+  }
+  const declared = Object.values(req.desired.disks).filter((d) => d.storage === storage.name);
+  const groups = new Map<string, Group>();
+  for (const d of declared.sort((a, b) => a.name.localeCompare(b.name))) {
+    const id = d.guest !== undefined ? `guest.${d.guest}` : `disk.${d.name}`;
+    const pinned = d.guest !== undefined ? (req.desired.guests[d.guest]?.pinned ?? []) : d.pinned;
+    const policy = d.policy !== undefined ? req.desired.policies[d.policy] : undefined;
+    const g = groups.get(id) ?? {
+      id,
+      disks: [],
+      pinned,
+      ...(d.guest !== undefined ? { guest: d.guest } : {}),
+      ...(policy ? { policy } : {}),
+    };
+    g.disks.push(d);
+    groups.set(id, g);
+  }
+  for (const id of [...groups.keys()].sort()) planGroup(sp, groups.get(id) as Group);
+  const declaredNames = new Set(declared.map((d) => d.name));
+  for (const name of Object.keys(observed.disks).sort()) {
+    if (!declaredNames.has(name) && !req.desired.disks[name])
+      planUndeclared(sp, observed.disks[name] as ObservedDisk);
+  }
+}
+
+function viewOf(sp: StoragePlanner, name: string): DiskView {
+  const obs = sp.observed.disks[name] ?? { name, storage: sp.storage.name, layers: [] };
+  return interpretDisk(obs, sp.sizing);
+}
+
+/** Drift and in-use disks are reported and left alone. */
+function blockedReason(sp: StoragePlanner, view: DiskView, address: string): string | undefined {
+  if (view.problems.length > 0) {
+    sp.drift.push({
+      address,
+      storage: sp.storage.name,
+      disk: view.state.disk,
+      problems: view.problems.map((p) => ({ code: p.code, message: p.message })),
+    });
+    const summary = `${address} is left alone: ${view.problems[0]?.message}${view.problems.length > 1 ? ` (and ${view.problems.length - 1} more problems)` : ''}`;
+    sp.diagnostics.push({ severity: 'warning', summary, address });
+    return summary;
+  }
+  if (view.inUse.length > 0) {
+    const summary = `${address} is in use by another process (${view.inUse.join(', ')}); lvchain changes disks offline only`;
+    sp.diagnostics.push({ severity: 'warning', summary, address });
+    return summary;
+  }
+  return undefined;
+}
+
+function topMetaOf(disk: DesiredDisk): LayerMeta {
+  const m: LayerMeta = { disk: disk.name };
+  if (disk.guest !== undefined) m.guest = disk.guest;
+  if (disk.protect) m.protect = true;
+  return m;
+}
+
+const intentActions: Record<Intent['op'], Action[]> = {
+  create: ['create'],
+  grow: ['update'],
+  snapshot: ['create'],
+  delete: ['delete'],
+  rollback: ['delete', 'create'],
+  destroy: ['delete'],
+};
+
+/** Finish an interrupted operation, then clean leftovers. Returns the state after both. */
+function planResume(
+  sp: StoragePlanner,
+  state: DiskState,
+  topMeta: LayerMeta,
+  policy: string | undefined,
+): DiskState | undefined {
+  const disk = state.disk;
+  const intents = findIntents(state);
+  let cur: DiskState | undefined = state;
+  const first = intents[0];
+  if (first) {
+    const ctx = sp.ctx(disk, topMeta, policy);
+    const intent = first.intent;
+    const result = resume(state, intent, ctx);
+    const snapOps = intent.op === 'snapshot' || intent.op === 'delete';
+    const address = snapOps ? `snapshot.${disk}@${intent.snap}` : `disk.${disk}`;
+    if (!result.ok) {
+      sp.drift.push({
+        address,
+        storage: sp.storage.name,
+        disk,
+        problems: [
+          {
+            code: 'unresumable',
+            message: `an interrupted ${describeIntent(intent)} cannot be resumed: ${result.reason}`,
+          },
+        ],
+      });
+      sp.diagnostics.push({
+        severity: 'warning',
+        summary: `${address} is left alone: the interrupted ${describeIntent(intent)} cannot be resumed: ${result.reason}`,
+        address,
+      });
+      return undefined;
+    }
+    cur = sp.add(
+      state,
+      {
+        address,
+        type: snapOps ? 'lvchain_snapshot' : 'lvchain_disk',
+        name: snapOps ? intent.snap : disk,
+        actions: intentActions[intent.op],
+        before: null,
+        after: null,
+        reason: 'resume_interrupted',
+        reasonDetail: `finish the interrupted ${describeIntent(intent)} (intent ${encodeIntent(intent)})`,
+        irreversible: intent.op === 'rollback' || intent.op === 'destroy',
+        operation: { op: 'resume', intent },
+        topMeta: ctx.topMeta,
+        ...(policy !== undefined ? { policy } : {}),
+      },
+      result,
+      ctx,
+    );
+  }
+  if (!cur) return undefined;
+  const ctx = sp.ctx(disk, topMeta, policy);
+  const leftovers = cleanupLeftovers(cur, ctx);
+  if (leftovers.length > 0) {
+    cur = sp.add(
+      cur,
+      {
+        address: `disk.${disk}`,
+        type: 'lvchain_disk',
+        name: disk,
+        actions: ['update'],
+        before: null,
+        after: null,
+        reason: 'resume_interrupted',
+        reasonDetail: 'remove layers left renamed aside by an interrupted merge (their data was merged)',
+        irreversible: false,
+        operation: { op: 'cleanup' },
+        topMeta: ctx.topMeta,
+      },
+      { ok: true, steps: leftovers },
+      ctx,
+    );
+  }
+  return cur;
+}
+
+function planGroup(sp: StoragePlanner, group: Group): void {
+  const { req } = sp;
+  const policyName = group.policy?.name;
+  const states = new Map<string, DiskState>();
+  const blocked: string[] = [];
+  const nowIso = new Date(req.now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+  // Phase A: interrupted work, creation, metadata and growth, disk by disk.
+  for (const disk of group.disks) {
+    const address = `disk.${disk.name}`;
+    const view = viewOf(sp, disk.name);
+    if (blockedReason(sp, view, address)) {
+      blocked.push(disk.name);
+      continue;
+    }
+    const topMeta = topMetaOf(disk);
+    let state: DiskState | undefined = planResume(sp, view.state, topMeta, policyName);
+    if (!state) {
+      blocked.push(disk.name);
+      continue;
+    }
+    const ctx = sp.ctx(disk.name, topMeta, policyName);
+    const top = layerAt(state, TOP);
+    if (req.mode === 'full') {
+      if (!top) {
+        state = sp.add(
+          state,
+          {
+            address,
+            type: 'lvchain_disk',
+            name: disk.name,
+            actions: ['create'],
+            before: null,
+            after: { size: disk.size, protect: disk.protect },
+            reason: 'disk_declared',
+            reasonDetail: 'declared in the config and not found on the storage',
+            irreversible: false,
+            operation: { op: 'create', size: disk.size },
+            topMeta: ctx.topMeta,
+          },
+          createDisk(state, disk.size, ctx),
+          ctx,
+        );
+      } else {
+        if ((top.meta?.protect ?? false) !== disk.protect || (top.meta?.guest ?? undefined) !== disk.guest) {
+          state = sp.add(
+            state,
+            {
+              address,
+              type: 'lvchain_disk',
+              name: disk.name,
+              actions: ['update'],
+              before: { protect: top.meta?.protect ?? false, guest: top.meta?.guest ?? null },
+              after: { protect: disk.protect, guest: disk.guest ?? null },
+              reason: 'protect_changed',
+              reasonDetail: 'protect or guest membership changed in the config',
+              irreversible: false,
+              operation: { op: 'set_protect', protect: disk.protect },
+              topMeta: ctx.topMeta,
+            },
+            updateTopMeta(state, ctx),
+            ctx,
+          );
+        }
+        const current = state ? layerAt(state, TOP)?.virtualSize : undefined;
+        if (state && current !== undefined && disk.size < current) {
+          sp.diagnostics.push({
+            severity: 'error',
+            summary: `disk.${disk.name}: the declared size ${disk.size} is below the current size ${current}; shrinking is refused`,
+            address,
+          });
+        } else if (state && current !== undefined && disk.size > current) {
+          state = sp.add(
+            state,
+            {
+              address,
+              type: 'lvchain_disk',
+              name: disk.name,
+              actions: ['update'],
+              before: { size: current },
+              after: { size: disk.size },
+              reason: 'size_increased',
+              reasonDetail: `the declared size grew from ${current} to ${disk.size} bytes`,
+              irreversible: false,
+              operation: { op: 'grow', from: current, to: disk.size },
+              topMeta: ctx.topMeta,
+            },
+            growDisk(state, disk.size, ctx),
+            ctx,
+          );
+        }
+      }
+    }
+    if (state) states.set(disk.name, state);
+    else blocked.push(disk.name);
+  }
+
+  // Phase B: the group's new snapshots, all disks under one name and one time.
+  const newSnapshots: { name: string; created: number; kind: 'auto' | 'pinned' }[] = [];
+  if (blocked.length > 0) {
+    if (group.disks.length > 1)
+      sp.diagnostics.push({
+        severity: 'warning',
+        summary: `${group.id}: no snapshots are taken while ${blocked.join(', ')} ${blocked.length > 1 ? 'are' : 'is'} left alone, so the guest's disks stay consistent`,
+        address: group.id,
+      });
+  } else {
+    if (req.mode === 'full') {
+      for (const snap of group.pinned) {
+        if ([...states.values()].some((s) => !layerAt(s, { role: 'snapshot', snap })))
+          newSnapshots.push({ name: snap, created: req.now, kind: 'pinned' });
+      }
+    }
+    const policy = group.policy;
+    if (policy?.schedule !== undefined) {
+      const spec = { cron: policy.schedule, timezone: policy.timezone };
+      const stream = groupStream(states, policy.name);
+      // Only this policy's own complete snapshots satisfy its schedule; a pinned one does not.
+      const due = isDue(
+        spec,
+        req.now,
+        stream.filter((s) => s.complete && s.kind === 'auto').map((s) => s.created),
+      );
+      if (due.due) {
+        const name = autoSnapshotName(req.now);
+        if ([...states.values()].some((s) => layerAt(s, { role: 'snapshot', snap: name }))) {
+          sp.diagnostics.push({
+            severity: 'warning',
+            summary: `${group.id}: a snapshot named ${name} already exists; the due snapshot is skipped`,
+            address: group.id,
+          });
+        } else newSnapshots.push({ name, created: req.now, kind: 'auto' });
+      }
+    }
+    for (const ns of newSnapshots) {
+      const groupId = `${group.id}@${ns.name}`;
+      for (const disk of group.disks) {
+        const state = states.get(disk.name) as DiskState;
+        if (layerAt(state, { role: 'snapshot', snap: ns.name })) continue;
+        const ctx = sp.ctx(disk.name, topMetaOf(disk), policyName);
+        const next = sp.add(
+          state,
+          {
+            address: `snapshot.${disk.name}@${ns.name}`,
+            type: 'lvchain_snapshot',
+            name: ns.name,
+            ...(group.disks.length > 1 ? { group: groupId } : {}),
+            actions: ['create'],
+            before: null,
+            after: {
+              name: ns.name,
+              kind: ns.kind,
+              created: nowIso,
+              ...(ns.kind === 'auto' && policyName ? { policy: policyName } : {}),
+            },
+            reason: ns.kind === 'pinned' ? 'pinned_declared' : 'schedule_due',
+            reasonDetail:
+              ns.kind === 'pinned'
+                ? 'declared as a pinned snapshot in the config'
+                : `schedule "${group.policy?.schedule}" in ${group.policy?.timezone} is due`,
+            irreversible: false,
+            operation: {
+              op: 'snapshot',
+              snap: ns.name,
+              kind: ns.kind,
+              created: nowIso,
+              ...(ns.kind === 'auto' && policyName ? { policy: policyName } : {}),
+            },
+            topMeta: ctx.topMeta,
+            ...(policyName !== undefined ? { policy: policyName } : {}),
+          },
+          takeSnapshot(state, ns.name, nowIso, ns.kind, ctx, disk.size),
+          ctx,
+        );
+        if (next) states.set(disk.name, next);
+      }
+    }
+  }
+
+  // Phase C: deletions, oldest first on each disk.
+  const toDelete = new Map<string, { reason: ActionReason; detail: string }>();
+  if (req.mode === 'full') {
+    const pinned = new Set(group.pinned);
+    for (const state of states.values()) {
+      for (const l of Object.values(state.layers)) {
+        if (l.ref.role === 'snapshot' && l.meta?.kind === 'pinned' && !pinned.has(l.ref.snap)) {
+          toDelete.set(l.ref.snap, { reason: 'pinned_removed', detail: 'no longer declared in the config' });
+        }
+      }
+    }
+  }
+  const policy = group.policy;
+  if (policy && Object.keys(policy.retention).length > 0 && blocked.length === 0) {
+    const stream = groupStream(states, policy.name);
+    const result = decideRetention(stream, policy.retention, {
+      timezone: policy.timezone,
+      now: req.now,
+      maxDeletesPerRun: policy.maxDeletesPerRun,
+      ...(req.conservativeRetention ? { conservative: true } : {}),
+      ...(req.allowMassDelete ? { allowMassDelete: true } : {}),
+    });
+    for (const w of result.warnings)
+      sp.diagnostics.push({ severity: 'warning', summary: `${group.id}: ${w}`, address: group.id });
+    if (result.status === 'refused') {
+      sp.diagnostics.push({
+        severity: 'error',
+        summary: `${group.id}: retention refused: ${result.refusal.message}`,
+        detail: 'Nothing is deleted. Check the policy and the clock; pass --allow-mass-delete to accept it.',
+        address: group.id,
+      });
+    }
+    for (const d of result.decisions)
+      if (d.action === 'delete')
+        toDelete.set(d.id, {
+          reason: 'retention_expired',
+          detail: `retention expired: kept by no rule of policy ${policy.name}`,
+        });
+  }
+  for (const disk of group.disks) {
+    let state = states.get(disk.name);
+    if (!state) continue;
+    const chain = chainOf(state);
+    const order = (chain ? snapshotsOf(chain) : [])
+      .map((l) => (l.ref.role === 'snapshot' ? l.ref.snap : ''))
+      .filter((s) => toDelete.has(s));
+    for (const snap of order) {
+      const why = toDelete.get(snap) as { reason: ActionReason; detail: string };
+      state = planDelete(sp, disk, state, snap, why.reason, why.detail, policyName);
+      if (!state) break;
+    }
+    if (state) states.set(disk.name, state);
+  }
+}
+
+/** The group's snapshot stream for retention: names across its disks, complete where all disks have them. */
+function groupStream(states: Map<string, DiskState>, policy: string): RetentionInput[] {
+  const byName = new Map<string, { created: number; kind: RetentionInput['kind']; count: number }>();
+  for (const state of states.values()) {
+    for (const l of Object.values(state.layers)) {
+      if (l.ref.role !== 'snapshot' || !l.meta?.created) continue;
+      const kind: RetentionInput['kind'] =
+        l.meta.kind === 'auto'
+          ? l.meta.policy === policy
+            ? 'auto'
+            : 'foreign'
+          : l.meta.kind === 'pinned'
+            ? 'pinned'
+            : 'foreign';
+      const prev = byName.get(l.ref.snap);
+      byName.set(l.ref.snap, { created: Date.parse(l.meta.created), kind, count: (prev?.count ?? 0) + 1 });
+    }
+  }
+  return [...byName.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([id, v]) => ({ id, created: v.created, kind: v.kind, complete: v.count === states.size }));
+}
+
+function planDelete(
+  sp: StoragePlanner,
+  disk: DesiredDisk,
+  state: DiskState,
+  snap: string,
+  reason: ActionReason,
+  detail: string,
+  policy: string | undefined,
+): DiskState | undefined {
+  const layer = layerAt(state, { role: 'snapshot', snap }) as SimLayer;
+  const choice = chooseMerge(state, snap, sp.req.mergeDirection);
+  if (
+    choice.because === 'no_estimate' &&
+    Object.values(state.layers).some((l) => l.extents === undefined && l.formatted)
+  ) {
+    sp.needExtents.add(disk.name);
+  }
+  const ctx = sp.ctx(disk.name, topMetaOf(disk), policy);
+  return sp.add(
+    state,
+    {
+      address: `snapshot.${disk.name}@${snap}`,
+      type: 'lvchain_snapshot',
+      name: snap,
+      actions: ['delete'],
+      before: { name: snap, kind: layer.meta?.kind ?? null, created: layer.meta?.created ?? null },
+      after: null,
+      reason,
+      reasonDetail: detail,
+      irreversible: false,
+      operation: {
+        op: 'delete',
+        snap,
+        merge: choice.direction === 'commit' ? 'merge_commit' : 'merge_stream',
+        commit_bytes: choice.commitBytes,
+        stream_bytes: choice.streamBytes,
+        chosen_because: choice.because,
+      },
+      topMeta: ctx.topMeta,
+      ...(policy !== undefined ? { policy } : {}),
+    },
+    deleteSnapshot(
+      state,
+      snap,
+      choice.direction,
+      {
+        ...(choice.commitBytes !== null ? { commitBytes: choice.commitBytes } : {}),
+        ...(choice.streamBytes !== null ? { streamBytes: choice.streamBytes } : {}),
+      },
+      ctx,
+    ),
+    ctx,
+  );
+}
+
+function planUndeclared(sp: StoragePlanner, disk: ObservedDisk): void {
+  const { req } = sp;
+  const view = interpretDisk(disk, sp.sizing);
+  const address = `disk.${disk.name}`;
+  if (!view.owned) return;
+  if (blockedReason(sp, view, address)) return;
+  const topMeta: LayerMeta = { ...(layerAt(view.state, TOP)?.meta ?? { disk: disk.name }) };
+  delete topMeta.intent;
+  delete topMeta.incomplete;
+  const state = planResume(sp, view.state, topMeta, undefined);
+  if (!state || req.mode !== 'full') return;
+  if (!req.allowDestroy) {
+    sp.diagnostics.push({
+      severity: 'info',
+      summary: `${address} exists on ${sp.storage.name} but is no longer declared; it is kept (destroying it needs --allow-destroy)`,
+      address,
+    });
+    return;
+  }
+  if (Object.values(state.layers).some((l) => l.meta?.protect)) {
+    sp.diagnostics.push({
+      severity: 'error',
+      summary: `${address} cannot be destroyed: it is protected (protect: true)`,
+      detail: 'Declare it again with protect: false, apply, then remove it to destroy it.',
+      address,
+    });
+    return;
+  }
+  const ctx = sp.ctx(disk.name, topMeta);
+  const chain = chainOf(state);
+  sp.add(
+    state,
+    {
+      address,
+      type: 'lvchain_disk',
+      name: disk.name,
+      actions: ['delete'],
+      before: { layers: chain?.length ?? Object.keys(state.layers).length },
+      after: null,
+      reason: 'destroy_requested',
+      reasonDetail: 'not declared in the config, and --allow-destroy was given',
+      irreversible: true,
+      operation: { op: 'destroy' },
+      topMeta: ctx.topMeta,
+    },
+    destroyDisk(state, ctx),
+    ctx,
+  );
+}
+
+function planRollback(sp: StoragePlanner, r: { disk: string; snap: string; discardNewer: boolean }): void {
+  const { req } = sp;
+  const address = `disk.${r.disk}`;
+  const desired = req.desired.disks[r.disk];
+  const view = viewOf(sp, r.disk);
+  const error = (summary: string, detail?: string): void => {
+    sp.diagnostics.push({ severity: 'error', summary, address, ...(detail ? { detail } : {}) });
+  };
+  if (view.state.layers['top'] === undefined && Object.keys(view.state.layers).length === 0)
+    return error(`${address} does not exist on ${sp.storage.name}`);
+  if (blockedReason(sp, view, address))
+    return error(`${address} cannot be rolled back while it is left alone`);
+  if (findIntents(view.state).length > 0)
+    return error(`${address} has an interrupted operation`, 'Run "lvchain apply" to finish it first.');
+  const S = { role: 'snapshot' as const, snap: r.snap };
+  if (!layerAt(view.state, S)) {
+    const chain = chainOf(view.state);
+    const names = chain ? snapshotsOf(chain).map((l) => (l.ref.role === 'snapshot' ? l.ref.snap : '')) : [];
+    return error(
+      `${address} has no snapshot ${r.snap}`,
+      names.length > 0 ? `Its snapshots: ${names.join(', ')}.` : 'It has no snapshots.',
+    );
+  }
+  const newer = layersAbove(view.state, S)
+    .filter((l) => l.ref.role === 'snapshot')
+    .map((l) => (l.ref.role === 'snapshot' ? l.ref.snap : ''));
+  if (newer.length > 0 && !r.discardNewer) {
+    return error(
+      `${r.snap} is not the newest snapshot of ${r.disk}; newer: ${newer.slice().reverse().join(', ')}`,
+      'Rolling back drops them. Pass --discard-newer to drop them without merging (irreversible).',
+    );
+  }
+  const topMeta: LayerMeta = desired
+    ? topMetaOf(desired)
+    : { ...(layerAt(view.state, TOP)?.meta ?? { disk: r.disk }) };
+  delete topMeta.intent;
+  const ctx = sp.ctx(r.disk, topMeta);
+  sp.add(
+    view.state,
+    {
+      address,
+      type: 'lvchain_disk',
+      name: r.disk,
+      actions: ['delete', 'create'],
+      before: { top: 'current data', newer_snapshots: newer },
+      after: { top: `empty overlay on ${r.snap}` },
+      reason: 'rollback_requested',
+      reasonDetail:
+        newer.length > 0
+          ? `roll back to ${r.snap}, discarding the current top and the newer snapshots ${newer.join(', ')}`
+          : `roll back to ${r.snap}, discarding what the top holds since it`,
+      irreversible: true,
+      operation: { op: 'rollback', snap: r.snap, discard: newer },
+      topMeta: ctx.topMeta,
+    },
+    rollback(view.state, r.snap, ctx, desired?.size),
+    ctx,
+  );
+}

@@ -1,0 +1,186 @@
+/** The plan for people, in Terraform's idiom (DESIGN §8; reference gitops-conventions §1.4). */
+import type { CapacityReport, Diagnostic, Plan, ResourceChange } from '../model/plan.js';
+import { formatBytes } from '../config/units.js';
+import { displayArgv } from '../exec/quote.js';
+import type { Style } from './style.js';
+import { stripVTControlCharacters } from 'node:util';
+
+export interface TextOptions {
+  style: Style;
+}
+
+type Symbol = '+' | '~' | '-' | '-/+';
+
+function symbolOf(c: ResourceChange): Symbol {
+  const a = c.change.actions;
+  if (a.includes('delete') && a.includes('create')) return '-/+';
+  if (a.includes('create')) return '+';
+  if (a.includes('delete')) return '-';
+  return '~';
+}
+
+function colorOf(sym: Symbol, st: Style): (s: string) => string {
+  return sym === '+' ? st.green : sym === '-' ? st.red : sym === '~' ? st.yellow : st.yellow;
+}
+
+function headline(c: ResourceChange): string {
+  if (c.operation.op === 'resume') return `${c.address} will finish an interrupted operation`;
+  if (c.operation.op === 'cleanup') return `${c.address} will be cleaned up`;
+  if (c.operation.op === 'rollback') return `${c.address} will be rolled back to ${c.operation.snap}`;
+  switch (symbolOf(c)) {
+    case '+':
+      return `${c.address} will be created`;
+    case '-':
+      return `${c.address} will be destroyed`;
+    case '-/+':
+      return `${c.address} must be replaced`;
+    case '~':
+      return `${c.address} will be updated in-place`;
+  }
+}
+
+function valueText(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(valueText).join(', ')}]`;
+  return String(v);
+}
+
+function attributes(c: ResourceChange, sym: Symbol, st: Style): string[] {
+  const before = c.change.before ?? {};
+  const after = c.change.after ?? {};
+  const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])];
+  const width = Math.max(0, ...keys.map((k) => k.length));
+  const color = colorOf(sym, st);
+  return keys.map((k) => {
+    const b = before[k];
+    const a = after[k];
+    const show = (v: unknown) =>
+      (k === 'size' || k === 'from' || k === 'to') && typeof v === 'number'
+        ? `${formatBytes(v)} (${v})`
+        : valueText(v);
+    if (!(k in before)) return `      ${color('+')} ${k.padEnd(width)} = ${show(a)}`;
+    if (!(k in after)) return `      ${color('-')} ${k.padEnd(width)} = ${show(b)}`;
+    return `      ${color('~')} ${k.padEnd(width)} = ${show(b)} -> ${show(a)}`;
+  });
+}
+
+function mergeLine(c: ResourceChange): string | undefined {
+  if (c.operation.op !== 'delete') return undefined;
+  const { merge, commit_bytes, stream_bytes, chosen_because } = c.operation;
+  const fig = (n: number | null) => (n === null ? 'unknown' : `${formatBytes(n)} (${n} bytes)`);
+  const chosen = merge === 'merge_commit' ? 'commit' : 'stream';
+  const why = {
+    cheaper: 'cheaper',
+    tie: 'equal cost; streaming keeps the child in place',
+    forced: 'forced by --merge-direction',
+    no_estimate: 'no estimate: the chain is not readable now',
+  }[chosen_because];
+  return `merge: ${chosen} (${why}); commit would copy ${fig(commit_bytes)}, stream would copy ${fig(stream_bytes)}`;
+}
+
+export function renderChange(c: ResourceChange, st: Style): string {
+  const sym = symbolOf(c);
+  const color = colorOf(sym, st);
+  const lines: string[] = [];
+  lines.push(st.bold(`  # ${headline(c)}`));
+  const because = c.reason_detail ?? c.action_reason.replace(/_/g, ' ');
+  lines.push(`  # (because ${because})`);
+  if (c.irreversible) lines.push(st.red(`  # irreversible: data is thrown away`));
+  const kind = c.type === 'lvchain_disk' ? 'disk' : 'snapshot';
+  const label = c.type === 'lvchain_disk' ? c.disk : `${c.disk}@${c.name}`;
+  const attrs = attributes(c, sym, st);
+  lines.push(
+    `${sym === '-/+' ? color('-/+') : `  ${color(sym)}`} ${kind} "${label}" {${attrs.length === 0 ? ' }' : ''}`,
+  );
+  if (attrs.length > 0) lines.push(...attrs, '    }');
+  const merge = mergeLine(c);
+  if (merge) lines.push(`    ${st.cyan(merge)}`);
+  lines.push(`    steps on ${c.storage}:`);
+  c.x_steps.forEach((s, i) => {
+    lines.push(`      ${String(i + 1).padStart(2)}. ${s.description}`);
+    for (const argv of s.commands) lines.push(st.dim(`          $ ${displayArgv(argv)}`));
+  });
+  return lines.join('\n');
+}
+
+export function renderDiagnostic(d: Diagnostic, st: Style): string {
+  const title =
+    d.severity === 'error'
+      ? st.red(st.bold('Error: '))
+      : d.severity === 'warning'
+        ? st.yellow(st.bold('Warning: '))
+        : st.bold('Note: ');
+  const edge = d.severity === 'error' ? st.red : d.severity === 'warning' ? st.yellow : (s: string) => s;
+  const body = [`${title}${d.summary}`];
+  if (d.address) body.push('', `  on ${d.address}`);
+  if (d.detail) body.push('', ...d.detail.split('\n'));
+  return [edge('╷'), ...body.map((l) => `${edge('│')} ${l}`), edge('╵')].join('\n');
+}
+
+export function renderCapacity(reports: readonly CapacityReport[], st: Style): string {
+  if (reports.length === 0) return '';
+  const rows = reports.map((r) => [
+    r.storage,
+    formatBytes(r.free_before),
+    formatBytes(r.free_min),
+    formatBytes(r.free_after),
+    formatBytes(r.reserve),
+    r.ok ? 'ok' : st.red('REFUSED'),
+  ]);
+  const head = ['Storage', 'Free now', 'Lowest', 'After', 'Reserve', ''];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => stripAnsi(r[i] as string).length)));
+  const fmt = (r: string[]) =>
+    '  ' +
+    r
+      .map((c, i) => c + ' '.repeat((widths[i] as number) - stripAnsi(c).length))
+      .join('  ')
+      .trimEnd();
+  return ['Free space during the plan:', fmt(head), ...rows.map(fmt)].join('\n');
+}
+
+function stripAnsi(s: string): string {
+  return stripVTControlCharacters(s);
+}
+
+export function renderPlanText(plan: Plan, opts: TextOptions): string {
+  const st = opts.style;
+  const out: string[] = [];
+  if (plan.resource_drift.length > 0) {
+    out.push(st.bold('Note: Objects have changed outside of lvchain'), '');
+    out.push(
+      'lvchain found these disks in a state it will not touch until they are repaired or adopted:',
+      '',
+    );
+    for (const d of plan.resource_drift) {
+      out.push(`  # ${d.address} on ${d.storage} is left alone:`);
+      for (const p of d.problems) out.push(`  #   ${p.code}: ${p.message}`);
+    }
+    out.push('');
+  }
+  const changes = plan.resource_changes;
+  if (changes.length === 0) {
+    out.push(st.green(st.bold('No changes.')) + st.bold(' Your storage matches the configuration.'));
+  } else {
+    const used = new Set(changes.map(symbolOf));
+    out.push(
+      'lvchain used the observed storage to build the following execution plan. Resource actions are indicated with the following symbols:',
+    );
+    if (used.has('+')) out.push(`  ${st.green('+')} create`);
+    if (used.has('~')) out.push(`  ${st.yellow('~')} update in-place`);
+    if (used.has('-')) out.push(`  ${st.red('-')} destroy`);
+    if (used.has('-/+')) out.push(`${st.yellow('-/+')} destroy and then create replacement`);
+    out.push('', 'lvchain will perform the following actions:', '');
+    for (const c of changes) out.push(renderChange(c, st), '');
+    const s = plan.summary;
+    out.push(st.bold(`Plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`));
+    if (s.bytes_to_copy > 0)
+      out.push(`Merges will copy ${formatBytes(s.bytes_to_copy)} (${s.bytes_to_copy} bytes).`);
+  }
+  const cap = renderCapacity(
+    plan.capacity.filter((r) => r.free_min !== r.free_before || !r.ok),
+    st,
+  );
+  if (cap) out.push('', cap);
+  for (const d of plan.diagnostics) out.push('', renderDiagnostic(d, st));
+  return out.join('\n');
+}

@@ -1,0 +1,49 @@
+/** `lvchain show <disk>`: the chain as a tree, top first, down to the base. */
+import type { ObservedDisk, ObservedLayer } from '../model/observed.js';
+import type { DiskView } from '../plan/interpret.js';
+import { chainOf } from '../plan/state.js';
+import { refKey } from '../model/layer.js';
+import { formatBytes } from '../config/units.js';
+import type { Style } from './style.js';
+
+export function renderDiskTree(
+  disk: ObservedDisk,
+  view: DiskView,
+  opts: { storage: string; location: string; style: Style },
+): string {
+  const st = opts.style;
+  const byKey = new Map(disk.layers.map((l) => [refKey(l.ref), l]));
+  const chain = chainOf(view.state);
+  const ordered: ObservedLayer[] = chain
+    ? chain.map((l) => byKey.get(refKey(l.ref)) as ObservedLayer).reverse()
+    : [...disk.layers];
+  const rest = disk.layers.filter((l) => !ordered.includes(l));
+  const top = ordered[0];
+  const size =
+    top && top.header.state === 'read' ? formatBytes(top.header.header.virtualSize) : 'unknown size';
+  const lines = [
+    st.bold(`disk.${disk.name}`) +
+      `  ${size}, ${ordered.length} layer(s) on ${opts.storage} (${opts.location})${view.verified ? '' : st.yellow('  [not verified: inactive]')}`,
+  ];
+  const rows = ordered.map((l, i) => {
+    const indent = i === 0 ? '' : `${'  '.repeat(i - 1)}└─ `;
+    return [
+      indent + l.name,
+      l.ref.role === 'top' ? '(top)' : l.ref.role === 'snapshot' ? l.ref.snap : 'trash',
+      l.meta?.created ?? '',
+      l.meta?.kind ?? (l.meta ? '' : 'not owned'),
+      formatBytes(l.bytes),
+    ];
+  });
+  for (const l of rest)
+    rows.push([`? ${l.name}`, l.ref.role, l.meta?.created ?? '', 'not in chain', formatBytes(l.bytes)]);
+  const head = ['LAYER', 'SNAPSHOT', 'CREATED', 'KIND', 'ALLOCATED'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => (i === r.length - 1 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))
+      .join('  ');
+  lines.push(st.dim(fmt(head)), ...rows.map(fmt));
+  for (const p of view.problems) lines.push(st.yellow(`problem: ${p.code}: ${p.message}`));
+  return lines.join('\n');
+}

@@ -9,7 +9,7 @@ import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
 import type { Backend } from '../backends/backend.js';
 import { interpretDisk } from '../plan/interpret.js';
-import { shapeMatches, shapeOf } from '../plan/state.js';
+import { shapeHasUnknowns, shapeMatches, shapeOf } from '../plan/state.js';
 import { sizingFor } from '../plan/plan.js';
 import { sameSteps, stepsForOperation } from '../plan/recompute.js';
 import type { OpContext } from '../plan/ops.js';
@@ -233,11 +233,7 @@ async function prepare(
   if (!result.ok)
     throw new LvchainError('plan_stale', `${change.address} can no longer be applied: ${result.reason}`);
   if (!sameSteps(planned, result.steps)) {
-    if (
-      view.verified &&
-      !change.expected_shape.includes('"backing":"?"') &&
-      !change.expected_shape.includes('"virtualSize":null')
-    ) {
+    if (view.verified && !shapeHasUnknowns(change.expected_shape)) {
       throw new LvchainError(
         'plan_stale',
         `${change.address}: the steps needed now differ from the planned ones; the disk changed since the plan. Run "lvchain plan" again.`,

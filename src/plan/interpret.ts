@@ -40,40 +40,45 @@ export interface DiskView {
   inUse: string[];
 }
 
+/** One object shape for every layer: this runs for every layer of every disk in a plan. */
 function toSimLayer(l: ObservedLayer): SimLayer {
-  const base = {
+  const h = l.header;
+  const read = h.state === 'read';
+  return {
     ref: l.ref,
     meta: l.meta,
+    formatted: read || l.meta?.incomplete !== true,
+    virtualSize: read ? h.header.virtualSize : undefined,
+    // Unread or unreadable headers leave the link unknown.
+    backing: read
+      ? h.backing.kind === 'layer'
+        ? h.backing.ref
+        : h.backing.kind === 'none'
+          ? null
+          : undefined
+      : undefined,
+    backingInferred: false,
+    extendedL2: read ? h.header.extendedL2 : true,
     capacity: l.capacity,
     bytes: l.bytes,
     extents: l.extents,
   };
-  if (l.header.state === 'read') {
-    const h = l.header.header;
-    return {
-      ...base,
-      formatted: true,
-      virtualSize: h.virtualSize,
-      backing:
-        l.header.backing.kind === 'layer'
-          ? l.header.backing.ref
-          : l.header.backing.kind === 'none'
-            ? null
-            : undefined,
-      extendedL2: h.extendedL2,
-    };
-  }
-  // Unread or unreadable: an incomplete layer is unformatted; anything else is assumed formatted.
-  return { ...base, formatted: l.meta?.incomplete !== true, extendedL2: true };
 }
 
 export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
   const problems: Problem[] = [];
   const layers: Record<string, SimLayer> = {};
-  for (const l of disk.layers) layers[refKey(l.ref)] = toSimLayer(l);
+  let ownedCount = 0;
+  let verified = true;
+  const inUse: string[] = [];
+  for (const l of disk.layers) {
+    layers[refKey(l.ref)] = toSimLayer(l);
+    if (l.meta !== undefined) ownedCount++;
+    if (l.header.state === 'not-read') verified = false;
+    else if (l.header.state === 'in-use') inUse.push(l.name);
+  }
   let state: DiskState = { disk: disk.name, layers };
 
-  const ownedCount = disk.layers.filter((l) => l.meta !== undefined).length;
   const owned = ownedCount > 0;
   if (disk.layers.length === 0) return { state, problems, verified: true, owned: false, inUse: [] };
   if (!owned) {
@@ -89,8 +94,6 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
     });
   }
 
-  const inUse = disk.layers.filter((l) => l.header.state === 'in-use').map((l) => l.name);
-  const verified = disk.layers.every((l) => l.header.state !== 'not-read');
   const intents = findIntents(state);
   const intentTexts = new Set(intents.map((i) => encodeIntent(i.intent)));
   if (intentTexts.size > 1) {
@@ -159,10 +162,12 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
       const broken = brokenLink(state);
       problems.push({ code: 'broken_backing', message: broken });
     } else {
-      const inChain = new Set(chain.map((l) => refKey(l.ref)));
-      for (const l of Object.values(state.layers)) {
-        if (l.ref.role === 'trash' || inChain.has(refKey(l.ref))) continue;
-        problems.push({ code: 'unplaceable', message: `${describeRef(l.ref)} is not part of the chain` });
+      if (chain.length < Object.keys(state.layers).length) {
+        const inChain = new Set(chain.map((l) => refKey(l.ref)));
+        for (const l of Object.values(state.layers)) {
+          if (l.ref.role === 'trash' || inChain.has(refKey(l.ref))) continue;
+          problems.push({ code: 'unplaceable', message: `${describeRef(l.ref)} is not part of the chain` });
+        }
       }
       for (let i = 1; i < chain.length; i++) {
         const parent = chain[i - 1] as SimLayer;

@@ -451,11 +451,9 @@ function removalOrder(state: DiskState, last: SimLayer): SimLayer[] {
 
 /** Trash layers left after a finished commit merge: their data lives on in the merged layer. */
 export function cleanupLeftovers(state: DiskState, ctx: OpContext): Step[] {
-  if (findIntents(state).length > 0) return [];
-  return Object.values(state.layers)
-    .filter((l) => l.ref.role === 'trash')
-    .sort((a, b) => refKey(a.ref).localeCompare(refKey(b.ref)))
-    .map((l) => remove(l.ref, ctx));
+  const trash = Object.values(state.layers).filter((l) => l.ref.role === 'trash');
+  if (trash.length === 0 || findIntents(state).length > 0) return [];
+  return trash.sort((a, b) => refKey(a.ref).localeCompare(refKey(b.ref))).map((l) => remove(l.ref, ctx));
 }
 
 export function resume(state: DiskState, intent: Intent, ctx: OpContext): OpResult {

@@ -95,9 +95,15 @@ export interface PlanDraft {
 }
 
 export function sizingFor(storage: ObservedStorage): Sizing {
+  // Called for every layer of every disk: look each size up once.
+  const cache = new Map<number, { required: number; fullyAllocated: number }>();
   const measure = (v: number) => {
-    const m = storage.measurements[v];
-    if (!m) throw new Error(`no qemu-img measurement of ${v} bytes for storage ${storage.name}`);
+    let m = cache.get(v);
+    if (!m) {
+      m = storage.measurements[v];
+      if (!m) throw new Error(`no qemu-img measurement of ${v} bytes for storage ${storage.name}`);
+      cache.set(v, m);
+    }
     return m;
   };
   if (storage.kind === 'lvm') {
@@ -662,7 +668,7 @@ function planGroup(sp: StoragePlanner, group: Group): void {
   }
   for (const disk of group.disks) {
     let state = states.get(disk.name);
-    if (!state) continue;
+    if (!state || toDelete.size === 0) continue;
     const chain = chainOf(state);
     const order = (chain ? snapshotsOf(chain) : [])
       .map((l) => (l.ref.role === 'snapshot' ? l.ref.snap : ''))

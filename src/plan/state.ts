@@ -9,6 +9,7 @@ import type { LayerMeta } from '../model/meta.js';
 import type { Extents } from '../model/extents.js';
 import type { Step } from '../model/plan.js';
 import type { Intent } from '../model/intent.js';
+import { encodeIntent } from '../model/intent.js';
 import { afterCommit, afterStream, NO_EXTENTS } from './extents.js';
 
 export interface SimLayer {
@@ -149,13 +150,12 @@ export function childOf(state: DiskState, ref: LayerRef): SimLayer | undefined {
   return Object.values(state.layers).find((l) => l.backing && sameRef(l.backing, ref));
 }
 
-/** The intent recorded on any layer of the disk, with the layer holding it. */
+/** The intent recorded on any layer of the disk, with the layer holding it, in key order. */
 export function findIntents(state: DiskState): { layer: SimLayer; intent: Intent }[] {
   const out: { layer: SimLayer; intent: Intent }[] = [];
-  for (const key of Object.keys(state.layers).sort()) {
-    const layer = state.layers[key] as SimLayer;
+  for (const layer of Object.values(state.layers))
     if (layer.meta?.intent) out.push({ layer, intent: layer.meta.intent });
-  }
+  if (out.length > 1) out.sort((a, b) => refKey(a.layer.ref).localeCompare(refKey(b.layer.ref)));
   return out;
 }
 
@@ -167,13 +167,12 @@ export function chainOf(state: DiskState): SimLayer[] | undefined {
   const top = state.layers['top'];
   if (!top) return undefined;
   const chain: SimLayer[] = [top];
-  const seen = new Set(['top']);
+  // A chain longer than the number of layers loops.
+  const limit = Object.keys(state.layers).length;
   let cur = top;
   while (cur.backing) {
-    const key = refKey(cur.backing);
-    const next = state.layers[key];
-    if (!next || seen.has(key)) return undefined;
-    seen.add(key);
+    const next = state.layers[refKey(cur.backing)];
+    if (!next || chain.length >= limit) return undefined;
     chain.push(next);
     cur = next;
   }
@@ -188,36 +187,36 @@ export function snapshotsOf(chain: readonly SimLayer[]): SimLayer[] {
 
 /** Canonical text of what a change expects to find: layers, metadata, links and sizes. */
 export function shapeOf(state: DiskState): string {
-  const entries = Object.keys(state.layers)
-    .sort()
-    .map((key) => {
-      const l = state.layers[key] as SimLayer;
-      return {
-        key,
-        meta: l.meta ? canonicalMetaText(l.meta) : null,
-        formatted: l.formatted,
-        backing: l.backing === undefined ? '?' : l.backing === null ? null : refKey(l.backing),
-        virtualSize: l.virtualSize ?? null,
-        capacity: l.capacity ?? null,
-      };
-    });
-  return JSON.stringify(entries);
+  const rows: ShapeRow[] = [];
+  for (const key of Object.keys(state.layers).sort()) {
+    const l = state.layers[key] as SimLayer;
+    rows.push([
+      key,
+      l.meta ? metaText(l.meta) : null,
+      l.formatted,
+      l.backing === undefined ? '?' : l.backing === null ? null : refKey(l.backing),
+      l.virtualSize ?? null,
+      l.capacity ?? null,
+    ]);
+  }
+  return JSON.stringify(rows);
 }
 
-function canonicalMetaText(m: LayerMeta): string {
-  const keys = Object.keys(m).sort() as (keyof LayerMeta)[];
-  const obj: Record<string, unknown> = {};
-  for (const k of keys) if (m[k] !== undefined && m[k] !== false) obj[k] = m[k];
-  return JSON.stringify(obj);
-}
+/** [key, metadata, formatted, backing, virtual size, capacity] */
+type ShapeRow = [string, string | null, boolean, string | null, number | null, number | null];
 
-interface ShapeEntry {
-  key: string;
-  meta: string | null;
-  formatted: boolean;
-  backing: string | null;
-  virtualSize: number | null;
-  capacity: number | null;
+/** Metadata in a fixed field order; cheaper than sorting keys for every layer of a plan. */
+function metaText(m: LayerMeta): string {
+  let t = `disk=${m.disk}`;
+  if (m.snap !== undefined) t += `;snap=${m.snap}`;
+  if (m.created !== undefined) t += `;created=${m.created}`;
+  if (m.kind !== undefined) t += `;kind=${m.kind}`;
+  if (m.policy !== undefined) t += `;policy=${m.policy}`;
+  if (m.guest !== undefined) t += `;guest=${m.guest}`;
+  if (m.protect) t += ';protect';
+  if (m.incomplete) t += ';incomplete';
+  if (m.intent !== undefined) t += `;intent=${encodeIntent(m.intent)}`;
+  return t;
 }
 
 /**
@@ -225,21 +224,26 @@ interface ShapeEntry {
  * could not see (an inactive LV's header) are unknown in `expected` and match anything.
  */
 export function shapeMatches(expected: string, actual: string): { ok: true } | { ok: false; why: string } {
-  const e = JSON.parse(expected) as ShapeEntry[];
-  const a = JSON.parse(actual) as ShapeEntry[];
-  const ek = e.map((x) => x.key).join(',');
-  const ak = a.map((x) => x.key).join(',');
+  const e = JSON.parse(expected) as ShapeRow[];
+  const a = JSON.parse(actual) as ShapeRow[];
+  const ek = e.map((x) => x[0]).join(',');
+  const ak = a.map((x) => x[0]).join(',');
   if (ek !== ak) return { ok: false, why: `layers were [${ek}], now [${ak}]` };
   for (let i = 0; i < e.length; i++) {
-    const x = e[i] as ShapeEntry;
-    const y = a[i] as ShapeEntry;
-    if (x.meta !== y.meta) return { ok: false, why: `metadata of ${x.key} changed` };
-    if (x.formatted !== y.formatted) return { ok: false, why: `format state of ${x.key} changed` };
-    if (x.capacity !== y.capacity) return { ok: false, why: `size of ${x.key} changed` };
-    if (x.backing !== '?' && x.backing !== y.backing)
-      return { ok: false, why: `backing of ${x.key} was ${x.backing ?? 'none'}, now ${y.backing ?? 'none'}` };
-    if (x.virtualSize !== null && x.virtualSize !== y.virtualSize)
-      return { ok: false, why: `virtual size of ${x.key} changed` };
+    const [key, meta, formatted, backing, virtualSize, capacity] = e[i] as ShapeRow;
+    const y = a[i] as ShapeRow;
+    if (meta !== y[1]) return { ok: false, why: `metadata of ${key} changed` };
+    if (formatted !== y[2]) return { ok: false, why: `format state of ${key} changed` };
+    if (capacity !== y[5]) return { ok: false, why: `size of ${key} changed` };
+    if (backing !== '?' && backing !== y[3])
+      return { ok: false, why: `backing of ${key} was ${backing ?? 'none'}, now ${y[3] ?? 'none'}` };
+    if (virtualSize !== null && virtualSize !== y[4])
+      return { ok: false, why: `virtual size of ${key} changed` };
   }
   return { ok: true };
+}
+
+/** Whether a shape was recorded without some facts (an inactive chain): apply then trusts what it reads. */
+export function shapeHasUnknowns(shape: string): boolean {
+  return (JSON.parse(shape) as ShapeRow[]).some((r) => r[3] === '?' || r[4] === null);
 }

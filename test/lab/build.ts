@@ -38,6 +38,10 @@ export const HOST_TOOLS: Record<string, string> = {
   wipefs: 'util-linux',
   flock: 'util-linux',
   ldd: 'libc-bin',
+  env: 'coreutils',
+  xargs: 'findutils',
+  grep: 'grep',
+  sed: 'sed',
   ssh: 'openssh-client',
   'ssh-keygen': 'openssh-client',
   dash: 'dash',
@@ -64,7 +68,46 @@ const GUEST_BINARIES = [
   'dropbear',
 ];
 
+/**
+ * Debian packages whose programs also go into the guest (all of them, or the listed
+ * ones), in front of busybox. Debian's static busybox runs its own applets in preference
+ * to PATH from inside applets like env, timeout, time, xargs and nice, so
+ * `timeout 9 blkdiscard --zeroout` would run busybox's blkdiscard (no --zeroout). GNU
+ * tools also match what a Proxmox host has (dd status=none, stat -c, ...).
+ */
+// prettier-ignore
+const GUEST_PACKAGES: Record<string, string[] | 'all'> = {
+  coreutils: 'all',
+  findutils: 'all',
+  grep: ['grep', 'egrep', 'fgrep'],
+  sed: 'all',
+  'util-linux': [
+    'blkdiscard', 'blkid', 'blockdev', 'lsblk', 'wipefs', 'flock', 'fallocate', 'setsid',
+    'taskset', 'ionice', 'findmnt', 'nsenter', 'unshare', 'getopt', 'fstrim', 'prlimit',
+  ],
+};
+
+/** Programs of a Debian package (per `dpkg -L`), by name. */
+function packagePrograms(pkg: string, only: string[] | 'all'): Map<string, string> {
+  const r = spawnSync('dpkg', ['-L', pkg], { encoding: 'utf8' });
+  if (r.status !== 0) throw new LabHostToolsMissing([{ tool: `(programs of ${pkg})`, pkg }]);
+  const out = new Map<string, string>();
+  for (const line of r.stdout.split('\n')) {
+    if (!/^\/(usr\/)?s?bin\/[^/]+$/.test(line)) continue;
+    const name = path.basename(line);
+    if (only !== 'all' && !only.includes(name)) continue;
+    try {
+      if (!fs.lstatSync(line).isFile()) continue; // skip symlinks and diverted/removed files
+    } catch {
+      continue;
+    }
+    if (!out.has(name)) out.set(name, line);
+  }
+  return out;
+}
+
 /** LVM command names that are symlinks to `lvm` (used if the host has none to copy). */
+// prettier-ignore
 const LVM_COMMANDS = [
   'lvchange', 'lvconvert', 'lvcreate', 'lvdisplay', 'lvextend', 'lvmconfig', 'lvmdiskscan',
   'lvreduce', 'lvremove', 'lvrename', 'lvresize', 'lvs', 'lvscan', 'pvchange', 'pvck',
@@ -72,7 +115,7 @@ const LVM_COMMANDS = [
   'vgcfgrestore', 'vgchange', 'vgck', 'vgconvert', 'vgcreate', 'vgdisplay', 'vgexport',
   'vgextend', 'vgimport', 'vgimportclone', 'vgmerge', 'vgmknodes', 'vgreduce', 'vgremove',
   'vgrename', 'vgs', 'vgscan', 'vgsplit',
-]; // prettier-ignore
+];
 
 const SEARCH_PATH = ['/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
 
@@ -196,8 +239,25 @@ interface KernelPackage {
   version: string; // 6.1.192-2
 }
 
-/** Which versioned kernel package the meta package points to, per apt's lists. */
+/**
+ * Which versioned kernel package the meta package points to, per apt's lists. `apt-cache`
+ * takes ~1 s, so the answer is memoised until apt's lists change.
+ */
 function resolveKernelPackage(): KernelPackage | undefined {
+  const memo = path.join(labCacheDir(), 'kernel-resolve.json');
+  const listsSig = ['/var/lib/apt/lists', '/var/cache/apt/pkgcache.bin'].map(statSig).join('|');
+  try {
+    const m = JSON.parse(fs.readFileSync(memo, 'utf8')) as { listsSig: string; pkg: KernelPackage };
+    if (m.listsSig === listsSig && m.pkg) return m.pkg;
+  } catch {
+    /* no memo */
+  }
+  const pkg = resolveKernelPackageUncached();
+  if (pkg) fs.writeFileSync(memo, JSON.stringify({ listsSig, pkg }));
+  return pkg;
+}
+
+function resolveKernelPackageUncached(): KernelPackage | undefined {
   const r = spawnSync('apt-cache', ['show', '--no-all-versions', KERNEL_META_PACKAGE], {
     encoding: 'utf8',
   });
@@ -253,7 +313,10 @@ function ensureKernelDeb(cacheDir: string, log: (m: string) => void): { deb: str
     );
   }
   const [name, version] = last.replace(/_amd64\.deb$/, '').split('_');
-  return { deb: path.join(debDir, last), pkg: { name: name ?? last, version: (version ?? '').replace(/%3a/g, ':') } };
+  return {
+    deb: path.join(debDir, last),
+    pkg: { name: name ?? last, version: (version ?? '').replace(/%3a/g, ':') },
+  };
 }
 
 /** `depends=` of a kernel module, read from its .modinfo strings. */
@@ -319,9 +382,13 @@ function unpackKernel(deb: string, workDir: string): KernelParts {
   const visit = (name: string, chain: string[]): void => {
     const n = norm(name);
     if (seen.has(n) || builtin.has(n)) return;
-    if (chain.includes(n)) throw new Error(`lab build: module dependency cycle ${[...chain, n].join(' -> ')}`);
+    if (chain.includes(n))
+      throw new Error(`lab build: module dependency cycle ${[...chain, n].join(' -> ')}`);
     const file = byName.get(n);
-    if (!file) throw new Error(`lab build: kernel ${version} has no module ${name} (needed by ${chain.join(' -> ') || 'lab'})`);
+    if (!file)
+      throw new Error(
+        `lab build: kernel ${version} has no module ${name} (needed by ${chain.join(' -> ') || 'lab'})`,
+      );
     const data = decompressModule(file);
     for (const dep of moduleDepends(data)) visit(dep, [...chain, n]);
     seen.add(n);
@@ -367,7 +434,8 @@ function sharedLibraries(binary: string): string[] {
  */
 function addHostPath(p: string, files: Map<string, HostFile>, links: Map<string, Symlink>): void {
   const real = fs.realpathSync(p);
-  if (!files.has(real)) files.set(real, { guestPath: real, hostPath: real, mode: fs.statSync(real).mode & 0o7777 });
+  if (!files.has(real))
+    files.set(real, { guestPath: real, hostPath: real, mode: fs.statSync(real).mode & 0o7777 });
   const asNamed = path.join(fs.realpathSync(path.dirname(p)), path.basename(p));
   if (asNamed !== real && !links.has(asNamed)) {
     links.set(asNamed, { guestPath: asNamed, target: path.relative(path.dirname(asNamed), real) });
@@ -548,25 +616,54 @@ interface Plan {
   key: string;
 }
 
+function statSig(p: string): string {
+  try {
+    const st = fs.statSync(p);
+    return `${st.size}:${st.mtimeMs}:${st.ino}`;
+  } catch {
+    return 'missing';
+  }
+}
+
+interface InputsStamp {
+  key: string;
+  binaries: string;
+  stats: Record<string, string>;
+}
+
 function planBuild(cacheDir: string, log: (m: string) => void): Plan {
-  const files = new Map<string, HostFile>();
-  const links = new Map<string, Symlink>();
-  const bin = (name: string): string => {
-    const p = findTool(name);
-    if (!p) throw new LabHostToolsMissing([{ tool: name, pkg: HOST_TOOLS[name] ?? '?' }]);
-    return p;
-  };
+  // Phase A (cheap): which programs go in, the kernel, the keys.
+  const binaries = new Map<string, HostFile>();
   const binDir = '/usr/bin';
   for (const name of GUEST_BINARIES) {
-    const hostBin = bin(name);
+    const hostBin = findTool(name);
+    if (!hostBin) throw new LabHostToolsMissing([{ tool: name, pkg: HOST_TOOLS[name] ?? '?' }]);
     const real = fs.realpathSync(hostBin);
-    files.set(`${binDir}/${name}`, { guestPath: `${binDir}/${name}`, hostPath: real, mode: 0o755 });
-    for (const lib of sharedLibraries(real)) addHostPath(lib, files, links);
+    binaries.set(`${binDir}/${name}`, { guestPath: `${binDir}/${name}`, hostPath: real, mode: 0o755 });
+  }
+  for (const [pkg, only] of Object.entries(GUEST_PACKAGES)) {
+    for (const [name, hostBin] of packagePrograms(pkg, only)) {
+      const guestPath = `${binDir}/${name}`;
+      if (binaries.has(guestPath)) continue;
+      const real = fs.realpathSync(hostBin);
+      binaries.set(guestPath, { guestPath, hostPath: real, mode: fs.statSync(real).mode & 0o7777 });
+    }
   }
   const kernel = ensureKernelDeb(cacheDir, log);
   const clientKey = ensureClientKey(cacheDir);
   const hostKey = ensureHostKey(cacheDir);
+  const binariesSig = [...binaries.values()].map((b) => `${b.guestPath}=${b.hostPath}:${b.mode}`).join('\n');
+  const fixedInputs = [THIS_FILE, kernel.deb, `${clientKey}.pub`, hostKey.keyFile];
 
+  // Phase B (ldd of every program, content hash of every file): skipped when no input
+  // file changed (size, mtime, inode) since the last time.
+  const files = new Map<string, HostFile>(binaries);
+  const links = new Map<string, Symlink>();
+  for (const b of binaries.values())
+    for (const lib of sharedLibraries(b.hostPath)) addHostPath(lib, files, links);
+
+  const stampFile = path.join(cacheDir, 'inputs-stamp.json');
+  const allInputs = [...new Set([...fixedInputs, ...[...files.values()].map((f) => f.hostPath)])];
   const h = createHash('sha256');
   h.update(fs.readFileSync(THIS_FILE));
   h.update(`\0kernel:${path.basename(kernel.deb)}:${fs.statSync(kernel.deb).size}`);
@@ -578,7 +675,53 @@ function planBuild(cacheDir: string, log: (m: string) => void): Plan {
   for (const l of [...links.values()].sort((a, b) => a.guestPath.localeCompare(b.guestPath))) {
     h.update(`\0link:${l.guestPath}:${l.target}`);
   }
-  return { files, links, kernel, clientKey, hostKey, key: h.digest('hex').slice(0, 16) };
+  const key = h.digest('hex').slice(0, 16);
+  const stamp: InputsStamp = {
+    key,
+    binaries: binariesSig,
+    stats: Object.fromEntries(allInputs.map((p) => [p, statSig(p)])),
+  };
+  fs.writeFileSync(stampFile, JSON.stringify(stamp));
+  return { files, links, kernel, clientKey, hostKey, key };
+}
+
+/** The build key from the last full plan, if no input changed since; else undefined. */
+function quickKey(cacheDir: string): string | undefined {
+  const stampFile = path.join(cacheDir, 'inputs-stamp.json');
+  let stamp: InputsStamp;
+  try {
+    stamp = JSON.parse(fs.readFileSync(stampFile, 'utf8')) as InputsStamp;
+  } catch {
+    return undefined;
+  }
+  const binDir = '/usr/bin';
+  const parts: string[] = [];
+  for (const name of GUEST_BINARIES) {
+    const hostBin = findTool(name);
+    if (!hostBin) return undefined;
+    parts.push(`${binDir}/${name}=${fs.realpathSync(hostBin)}:${0o755}`);
+  }
+  const seen = new Set(GUEST_BINARIES);
+  for (const [pkg, only] of Object.entries(GUEST_PACKAGES)) {
+    let progs: Map<string, string>;
+    try {
+      progs = packagePrograms(pkg, only);
+    } catch {
+      return undefined;
+    }
+    for (const [name, hostBin] of progs) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const real = fs.realpathSync(hostBin);
+      parts.push(`${binDir}/${name}=${real}:${fs.statSync(real).mode & 0o7777}`);
+    }
+  }
+  if (parts.join('\n') !== stamp.binaries) return undefined;
+  const wanted = resolveKernelPackage();
+  if (wanted && !Object.keys(stamp.stats).some((p) => path.basename(p) === debFileName(wanted)))
+    return undefined;
+  for (const [p, sig] of Object.entries(stamp.stats)) if (statSig(p) !== sig) return undefined;
+  return stamp.key;
 }
 
 function busyboxApplets(busybox: string): string[] {
@@ -630,12 +773,23 @@ function assemble(plan: Plan, kernel: KernelParts): Entry[] {
   add({ kind: 'symlink', path: '/usr/sbin', target: 'bin' });
   for (const top of ['/lib', '/lib32', '/lib64', '/libx32']) {
     try {
-      if (fs.lstatSync(top).isSymbolicLink()) add({ kind: 'symlink', path: top, target: fs.readlinkSync(top) });
+      if (fs.lstatSync(top).isSymbolicLink())
+        add({ kind: 'symlink', path: top, target: fs.readlinkSync(top) });
     } catch {
       /* absent on host */
     }
   }
-  for (const d of ['/proc', '/sys', '/dev', '/run', '/tmp', '/mnt', '/var', '/etc/lvm/backup', '/etc/lvm/archive']) {
+  for (const d of [
+    '/proc',
+    '/sys',
+    '/dev',
+    '/run',
+    '/tmp',
+    '/mnt',
+    '/var',
+    '/etc/lvm/backup',
+    '/etc/lvm/archive',
+  ]) {
     addDir(d, d === '/tmp' ? 0o1777 : 0o755);
   }
   add({ kind: 'symlink', path: '/var/run', target: '../run' });
@@ -654,12 +808,13 @@ function assemble(plan: Plan, kernel: KernelParts): Entry[] {
     if (!entries.has(`/usr/bin/${name}`)) add({ kind: 'symlink', path: `/usr/bin/${name}`, target: 'lvm' });
   }
   for (const applet of busyboxApplets(findTool('busybox') ?? '/bin/busybox')) {
-    if (!entries.has(`/usr/bin/${applet}`)) add({ kind: 'symlink', path: `/usr/bin/${applet}`, target: 'busybox' });
+    if (!entries.has(`/usr/bin/${applet}`))
+      add({ kind: 'symlink', path: `/usr/bin/${applet}`, target: 'busybox' });
   }
 
-  for (const m of kernel.modules) add({ kind: 'file', path: `/lib/modules/${m.name}.ko`, mode: 0o644, data: m.data });
-  // (in a usr-merged guest /lib is a symlink; the cpio entry goes through it only if we
-  // write the real path, so place modules under the resolved dir)
+  for (const m of kernel.modules)
+    add({ kind: 'file', path: `/lib/modules/${m.name}.ko`, mode: 0o644, data: m.data });
+  // (entries under a symlinked /lib are moved to the real path at the end)
   text('/etc/lab/modules', `${kernel.modules.map((m) => m.name).join('\n')}\n`);
   text('/etc/lab/kernel', `${kernel.version}\n`);
 
@@ -686,7 +841,9 @@ function assemble(plan: Plan, kernel: KernelParts): Entry[] {
   });
 
   // Entries under a symlinked top dir (/lib -> usr/lib) must be stored at the real path.
-  const symlinkDirs = [...entries.values()].filter((e): e is Extract<Entry, { kind: 'symlink' }> => e.kind === 'symlink' && path.dirname(e.path) === '/');
+  const symlinkDirs = [...entries.values()].filter(
+    (e): e is Extract<Entry, { kind: 'symlink' }> => e.kind === 'symlink' && path.dirname(e.path) === '/',
+  );
   const realPath = (p: string): string => {
     for (const s of symlinkDirs) {
       if (p.startsWith(`${s.path}/`)) return realPath(path.join('/', s.target, p.slice(s.path.length + 1)));
@@ -722,6 +879,11 @@ export function buildLab(opts: BuildOptions = {}): LabArtifacts {
   const cacheDir = labCacheDir();
   fs.mkdirSync(cacheDir, { recursive: true });
   return withLock(path.join(cacheDir, 'build.lock'), 10 * 60_000, () => {
+    const quick = opts.force ? undefined : quickKey(cacheDir);
+    const quickManifest = quick && path.join(cacheDir, `build-${quick}`, 'manifest.json');
+    if (quickManifest && fs.existsSync(quickManifest)) {
+      return JSON.parse(fs.readFileSync(quickManifest, 'utf8')) as LabArtifacts;
+    }
     const plan = planBuild(cacheDir, log);
     const buildDir = path.join(cacheDir, `build-${plan.key}`);
     const manifestFile = path.join(buildDir, 'manifest.json');

@@ -1,0 +1,73 @@
+/**
+ * Data integrity checks by reading data back (not by trusting what lvchain reports):
+ * write known patterns with qemu-io, then checksum what each layer's view reads.
+ */
+import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+
+/** Write `length` bytes of `pattern` at `offset` through qemu-io (the whole chain, as a guest would). */
+export async function writePattern(
+  image: string,
+  offset: number,
+  length: number,
+  pattern: number,
+): Promise<void> {
+  await execa('qemu-io', [
+    '-f',
+    'qcow2',
+    '-c',
+    `write -P 0x${pattern.toString(16).padStart(2, '0')} ${offset} ${length}`,
+    image,
+  ]);
+}
+
+/** Write zeroes (zero clusters) at an offset. */
+export async function writeZeroes(image: string, offset: number, length: number): Promise<void> {
+  await execa('qemu-io', ['-f', 'qcow2', '-c', `write -z ${offset} ${length}`, image]);
+}
+
+/** sha256 of everything the image shows (through its backing chain), via qemu-img convert -O raw. */
+export async function viewDigest(image: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'lvchain-view-'));
+  try {
+    const raw = join(dir, 'view.raw');
+    await execa('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', image, raw]);
+    return createHash('sha256')
+      .update(await readFile(raw))
+      .digest('hex');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The expected view: a zero-filled disk with the writes applied in order, as sha256. */
+export class ExpectedDisk {
+  private buf: Buffer;
+
+  constructor(size: number) {
+    this.buf = Buffer.alloc(size);
+  }
+
+  write(offset: number, length: number, pattern: number): void {
+    this.buf.fill(pattern, offset, offset + length);
+  }
+
+  grow(size: number): void {
+    const next = Buffer.alloc(size);
+    this.buf.copy(next);
+    this.buf = next;
+  }
+
+  clone(): ExpectedDisk {
+    const c = new ExpectedDisk(0);
+    c.buf = Buffer.from(this.buf);
+    return c;
+  }
+
+  digest(): string {
+    return createHash('sha256').update(this.buf).digest('hex');
+  }
+}

@@ -10,6 +10,7 @@ import type { Backend } from './backends/backend.js';
 import { createBackend } from './backends/index.js';
 import type { CommandEvent, Executor } from './exec/executor.js';
 import { LocalExecutor } from './exec/local.js';
+import { SshExecutor } from './exec/ssh.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { planChanges, type PlanMode, type PlanRequest } from './plan/plan.js';
 import { finalizePlan } from './plan/finalize.js';
@@ -46,10 +47,12 @@ export class Session {
     const key = host ?? 'local';
     let exec = this.executors.get(key);
     if (!exec) {
-      if (host !== undefined) {
-        throw new LvchainError('usage', `host ${host}: remote hosts are not available in this build`);
+      if (host === undefined) exec = new LocalExecutor(this.listeners);
+      else {
+        const h = this.desired.hosts[host];
+        if (!h) throw new LvchainError('not_found', `no host named ${host} in ${this.desired.source}`);
+        exec = new SshExecutor(h.ssh, this.listeners);
       }
-      exec = new LocalExecutor(this.listeners);
       this.executors.set(key, exec);
     }
     return exec;
@@ -76,10 +79,7 @@ export async function observeStorages(session: Session, storages?: readonly stri
   const results = await Promise.all(
     names.map(async (name): Promise<[string, ObservedStorage]> => {
       const disks = Object.values(session.desired.disks).filter((d) => d.storage === name);
-      const observed = await session.backend(name).observe({
-        disks: disks.map((d) => d.name),
-        sizes: disks.map((d) => d.size),
-      });
+      const observed = await session.backend(name).observe({ disks: disks.map((d) => d.name) });
       return [name, observed];
     }),
   );
@@ -104,14 +104,30 @@ export async function makePlan(
   const observed = await observeStorages(session);
   const request: PlanRequest = { desired: session.desired, observed, ...opts };
   let draft = planChanges(request);
-  const needed = Object.entries(draft.needExtents);
-  if (needed.length > 0) {
-    // Merge costs need each layer's allocation: read it only for disks with deletions.
-    await Promise.all(
-      needed.map(([storage, disks]) =>
-        session.backend(storage).readExtents(observed.storages[storage] as ObservedStorage, disks),
-      ),
-    );
+  // Read more only where a decision needs it (DESIGN §5): headers of disks with changes and
+  // measurements of the sizes they allocate, then the extents of disks with merges.
+  for (let pass = 0; pass < 3; pass++) {
+    const fetches: Promise<void>[] = [];
+    for (const [storage, disks] of Object.entries(draft.needHeaders)) {
+      if (pass === 0)
+        fetches.push(
+          session.backend(storage).readHeaders(observed.storages[storage] as ObservedStorage, disks),
+        );
+    }
+    for (const [storage, sizes] of Object.entries(draft.needMeasure)) {
+      fetches.push(session.backend(storage).measure(observed.storages[storage] as ObservedStorage, sizes));
+    }
+    if (pass > 0 || Object.keys(draft.needHeaders).length === 0) {
+      for (const [storage, disks] of Object.entries(draft.needExtents)) {
+        const obs = observed.storages[storage] as ObservedStorage;
+        const unread = disks.filter((d) =>
+          obs.disks[d]?.layers.some((l) => l.header.state === 'read' && l.extents === undefined),
+        );
+        if (unread.length > 0) fetches.push(session.backend(storage).readExtents(obs, unread));
+      }
+    }
+    if (fetches.length === 0) break;
+    await Promise.all(fetches);
     draft = planChanges(request);
   }
   const plan = finalizePlan(

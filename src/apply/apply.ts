@@ -9,7 +9,7 @@ import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
 import type { Backend } from '../backends/backend.js';
 import { interpretDisk } from '../plan/interpret.js';
-import { shapeHasUnknowns, shapeMatches, shapeOf } from '../plan/state.js';
+import { shapeHasUnknowns, shapeMatches, shapeOf, withMetaFrom } from '../plan/state.js';
 import { sizingFor } from '../plan/plan.js';
 import { sameSteps, stepsForOperation } from '../plan/recompute.js';
 import type { OpContext } from '../plan/ops.js';
@@ -229,7 +229,15 @@ async function prepare(
     ...(change.x_policy !== undefined ? { policy: change.x_policy } : {}),
   };
   const planned = change.x_steps.map((s) => s.step);
-  const result = stepsForOperation(change.operation, view.state, opCtx, ctx.desired.disks[change.disk]?.size);
+  const computed = stepsForOperation(
+    change.operation,
+    view.state,
+    opCtx,
+    ctx.desired.disks[change.disk]?.size,
+  );
+  const result = computed.ok
+    ? { ok: true as const, steps: withMetaFrom(view.state, computed.steps, sizing) }
+    : computed;
   if (!result.ok)
     throw new LvchainError('plan_stale', `${change.address} can no longer be applied: ${result.reason}`);
   if (!sameSteps(planned, result.steps)) {

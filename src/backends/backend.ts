@@ -8,8 +8,6 @@ import type { Step } from '../model/plan.js';
 export interface ObserveRequest {
   /** Disks the config declares on this storage: names are parsed against them. */
   disks: string[];
-  /** Virtual sizes the plan may need measured (declared sizes). */
-  sizes: number[];
 }
 
 export interface StepDescription {
@@ -23,7 +21,12 @@ export interface Backend {
   readonly storage: string;
   /** For messages: a path, or "vg_san1 on pve1". */
   readonly location: string;
+  /** The cheap first look: names, sizes, metadata; headers only where they cost nothing. */
   observe(request: ObserveRequest): Promise<ObservedStorage>;
+  /** Read the qcow2 headers of these disks' active layers, into `observed`. Read-only. */
+  readHeaders(observed: ObservedStorage, disks: readonly string[]): Promise<void>;
+  /** `qemu-img measure` these virtual sizes, into `observed.measurements`. */
+  measure(observed: ObservedStorage, sizes: readonly number[]): Promise<void>;
   /** Read the allocation of every readable layer of these disks, for merge costs. Read-only. */
   readExtents(observed: ObservedStorage, disks: readonly string[]): Promise<void>;
   /** Make a disk's layers readable (activation) and observe it afresh, before changing it. */

@@ -6,14 +6,25 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
-import type { Document, Node as YamlNode } from 'yaml';
-import { LineCounter, isMap, isPair, isScalar, parseDocument } from 'yaml';
-import type { core } from 'zod';
+import type { Document, Node as YamlNode, YAMLError } from 'yaml';
+import {
+  LineCounter,
+  isAlias,
+  isCollection,
+  isMap,
+  isPair,
+  isScalar,
+  isSeq,
+  parseDocument,
+  visit,
+} from 'yaml';
+import { z } from 'zod';
 import { ConfigError, LvchainError } from '../errors.js';
 import type { ConfigIssue } from '../errors.js';
 import type { Desired } from '../model/desired.js';
-import { configSchema } from './schema.js';
+import { configSchema, describeValue } from './schema.js';
 import { normalize } from './normalize.js';
+import { closest } from './names.js';
 
 export interface LoadedConfig {
   desired: Desired;
@@ -21,6 +32,9 @@ export interface LoadedConfig {
   digest: string;
   warnings: ConfigIssue[];
 }
+
+/** Aliases may expand the document to at most this many values (an "alias bomb" guard). */
+export const MAX_EXPANDED_VALUES = 100_000;
 
 export async function loadConfigFile(file: string): Promise<LoadedConfig> {
   const path = resolve(file);
@@ -46,31 +60,40 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
 export function loadConfigText(text: string, path: string): LoadedConfig {
   const locator = new Locator(text, path);
   const doc = locator.doc;
-  if (doc.errors.length > 0) {
+  if (doc.errors.length > 0) throw new ConfigError(locator.syntaxIssues(doc.errors), 'config_syntax');
+  const structural = locator.structureIssues();
+  if (structural.length > 0) throw new ConfigError(structural, 'config_syntax');
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 50 });
+  } catch (e) {
+    // The structure checks above should have caught this; keep a located error regardless.
     throw new ConfigError(
-      doc.errors.map((e) => ({
-        location: locator.at(e.pos[0]),
-        path: '',
-        message: e.message.split('\n')[0] ?? e.message,
-      })),
+      [locator.atFirstAlias(e instanceof Error ? e.message : String(e))],
       'config_syntax',
     );
   }
-  const raw: unknown = doc.toJS({ maxAliasCount: 50 });
   if (raw === null || raw === undefined) {
     throw new ConfigError([
       { location: locator.at(0), path: '', message: 'the file is empty; it needs at least "version: 1"' },
     ]);
   }
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.flatMap((i) => locator.issue(i)));
+  if (!parsed.success) throw new ConfigError(inFileOrder(locator.schemaIssues(parsed.error.issues)));
   const { desired, issues, warnings } = normalize(parsed.data, path);
-  if (issues.length > 0) throw new ConfigError(issues.map((i) => locator.located(i.path, i.message, i.key)));
+  if (issues.length > 0) {
+    throw new ConfigError(inFileOrder(issues.map((i) => locator.located(i.path, i.message, i.key))));
+  }
   return {
     desired,
     digest: createHash('sha256').update(text).digest('hex'),
     warnings: warnings.map((w) => locator.located(w.path, w.message, w.key)),
   };
+}
+
+/** Issues sorted by where they are in the file, as a reader goes through it. */
+function inFileOrder(issues: ConfigIssue[]): ConfigIssue[] {
+  return [...issues].sort((a, b) => a.location.line - b.location.line || a.location.col - b.location.col);
 }
 
 /** An issue found after parsing: a path into the document, optionally naming a map key. */
@@ -81,13 +104,17 @@ export interface PathIssue {
   key?: string;
 }
 
+type Segment = string | number;
+
 class Locator {
   readonly doc: Document.Parsed;
   private readonly lines = new LineCounter();
   private readonly file: string;
+  private readonly text: string;
 
   constructor(text: string, file: string) {
     this.file = file;
+    this.text = text;
     this.doc = parseDocument(text, {
       lineCounter: this.lines,
       prettyErrors: false,
@@ -101,131 +128,459 @@ class Locator {
     return { file: this.file, line, col };
   }
 
-  private nodeAt(path: (string | number)[]): YamlNode | undefined {
-    const node = this.doc.getIn(path, true);
-    return node && typeof node === 'object' && 'range' in (node as object) ? (node as YamlNode) : undefined;
+  private offsetOf(node: YamlNode | undefined): number {
+    return node?.range?.[0] ?? 0;
+  }
+
+  // ── YAML syntax ────────────────────────────────────────────────────────────────────
+
+  /** The parser's errors, reworded where its words are about YAML internals. */
+  syntaxIssues(errors: readonly YAMLError[]): ConfigIssue[] {
+    const out: ConfigIssue[] = [];
+    const seenLines = new Set<number>();
+    const multiline = new Set(errors.filter((e) => e.code === 'MULTILINE_IMPLICIT_KEY').map((e) => e.pos[0]));
+    for (const e of errors) {
+      // One mis-indented line yields two errors at the same offset; keep the clearer one.
+      if (e.code === 'BLOCK_AS_IMPLICIT_KEY' && multiline.has(e.pos[0])) continue;
+      const issue = this.syntaxIssue(e);
+      if (seenLines.has(issue.location.line)) continue;
+      seenLines.add(issue.location.line);
+      out.push(issue);
+    }
+    return out;
+  }
+
+  private syntaxIssue(e: YAMLError): ConfigIssue {
+    const first = e.message.split('\n')[0] ?? e.message;
+    const plain = (offset: number, message: string, path = ''): ConfigIssue => ({
+      location: this.at(offset),
+      path,
+      message,
+    });
+    switch (e.code) {
+      case 'DUPLICATE_KEY': {
+        const dup = this.duplicateKey(e.pos[0]);
+        if (!dup) return plain(e.pos[0], 'duplicate key: each key may appear only once in a map');
+        return plain(
+          e.pos[0],
+          `duplicate key "${dup.key}" (first on line ${this.at(dup.firstOffset).line}); each key may appear only once in a map`,
+          formatPath([...dup.path, dup.key]),
+        );
+      }
+      case 'MISSING_CHAR': {
+        const quote = /closing (["'])quote/.exec(first)?.[1];
+        if (quote !== undefined) {
+          const start = this.unclosedQuote(e.pos[0], quote);
+          return plain(
+            start ?? e.pos[0],
+            `this quoted string is never closed: add the closing ${quote} (it runs to line ${this.at(e.pos[0]).line})`,
+          );
+        }
+        return plain(e.pos[0], first);
+      }
+      case 'TAB_AS_INDENT':
+        return plain(e.pos[0], 'a tab is used for indentation; YAML indents with spaces only');
+      case 'MULTILINE_IMPLICIT_KEY': {
+        const next = this.nextLineStart(e.pos[0], e.pos[1]);
+        if (next === undefined) return plain(e.pos[0], 'a key must be on a single line (is a ":" missing?)');
+        return plain(
+          next,
+          `bad indentation: this line is indented deeper than the key on line ${this.at(e.pos[0]).line}, so YAML reads it as part of that value; align it with the keys above or nest it under a key ending in ":"`,
+        );
+      }
+      case 'BLOCK_AS_IMPLICIT_KEY':
+        return plain(
+          e.pos[0],
+          first.startsWith('Nested mappings')
+            ? 'a plain value cannot contain ": "; quote the value, or start the nested map on a new, indented line'
+            : `bad indentation: ${lowerFirst(first)}`,
+        );
+      case 'BAD_INDENT':
+        return plain(e.pos[0], `bad indentation: ${lowerFirst(first)}`);
+      case 'MULTIPLE_DOCS':
+        return plain(
+          e.pos[0],
+          'the file holds more than one YAML document (a second "---"); lvchain reads a single document',
+        );
+      default:
+        return plain(e.pos[0], first);
+    }
+  }
+
+  /** The duplicated key at `offset`, where its first occurrence is, and the map's path. */
+  private duplicateKey(offset: number): { key: string; firstOffset: number; path: Segment[] } | undefined {
+    let found: { key: string; firstOffset: number; path: Segment[] } | undefined;
+    visit(this.doc, {
+      Map: (_k, map, ancestors) => {
+        const seen = new Map<string, number>();
+        for (const item of map.items) {
+          if (!isScalar(item.key)) continue;
+          const key = String(item.key.value);
+          const start = this.offsetOf(item.key);
+          const first = seen.get(key);
+          if (first !== undefined && start === offset) {
+            found = { key, firstOffset: first, path: pathOf([...ancestors, map]) };
+            return visit.BREAK;
+          }
+          if (first === undefined) seen.set(key, start);
+        }
+        return undefined;
+      },
+    });
+    return found;
+  }
+
+  /** Where the quoted scalar that runs to `end` opens. */
+  private unclosedQuote(end: number, quote: string): number | undefined {
+    let start: number | undefined;
+    visit(this.doc, {
+      Scalar: (_k, s) => {
+        const [from, to] = s.range ?? [0, 0];
+        if (this.text[from] === quote && from < end && to >= end - 1) start = from;
+      },
+    });
+    return start;
+  }
+
+  /** The first non-blank character on the line after `from`, if it is before `to`. */
+  private nextLineStart(from: number, to: number): number | undefined {
+    const nl = this.text.indexOf('\n', from);
+    if (nl < 0 || nl >= to) return undefined;
+    let i = nl + 1;
+    while (i < to && (this.text[i] === ' ' || this.text[i] === '\t')) i++;
+    return i;
+  }
+
+  // ── Structure the schema cannot see: complex keys and aliases ─────────────────────
+
+  structureIssues(): ConfigIssue[] {
+    const issues: ConfigIssue[] = [];
+    visit(this.doc, {
+      Pair: (_k, pair, ancestors) => {
+        if (pair.key !== null && !isScalar(pair.key)) {
+          issues.push({
+            location: this.at(this.offsetOf(pair.key as YamlNode)),
+            path: formatPath(pathOf(ancestors)),
+            message: 'map keys must be plain names, not lists or maps',
+          });
+          return visit.SKIP;
+        }
+        return undefined;
+      },
+      Alias: (_k, alias, ancestors) => {
+        const target = alias.resolve(this.doc);
+        if (!target) {
+          issues.push({
+            location: this.at(this.offsetOf(alias)),
+            path: formatPath(pathOf([...ancestors, alias])),
+            message: `unknown alias *${alias.source}: define the anchor &${alias.source} before using it`,
+          });
+        } else if (ancestors.includes(target)) {
+          issues.push({
+            location: this.at(this.offsetOf(alias)),
+            path: formatPath(pathOf([...ancestors, alias])),
+            message: `the alias *${alias.source} refers to a collection that contains it`,
+          });
+        }
+      },
+    });
+    if (issues.length > 0) return issues;
+    const bomb = this.aliasExpansion();
+    return bomb ? [bomb] : [];
+  }
+
+  /** The alias at which expanding aliases makes the document larger than the limit. */
+  private aliasExpansion(): ConfigIssue | undefined {
+    const memo = new Map<unknown, number>();
+    const size = (node: unknown): number => {
+      const known = memo.get(node);
+      if (known !== undefined) return known;
+      let n = 1;
+      if (isAlias(node)) n = size(node.resolve(this.doc));
+      else if (isPair(node)) n = size(node.key) + size(node.value);
+      else if (isCollection(node)) for (const item of node.items) n = Math.min(n + size(item), 2 ** 52);
+      memo.set(node, n);
+      return n;
+    };
+    let total = 0;
+    let found: ConfigIssue | undefined;
+    visit(this.doc, {
+      Node: (_k, node, ancestors) => {
+        total += isAlias(node) ? size(node) : 1;
+        if (total > MAX_EXPANDED_VALUES && isAlias(node)) {
+          found = {
+            location: this.at(this.offsetOf(node)),
+            path: formatPath(pathOf([...ancestors, node])),
+            message: `the alias *${node.source} expands to ${size(node)} values, which takes the file past ${MAX_EXPANDED_VALUES}; lvchain refuses such "alias bombs"`,
+          };
+          return visit.BREAK;
+        }
+        return undefined;
+      },
+    });
+    return found;
+  }
+
+  atFirstAlias(message: string): ConfigIssue {
+    let offset = 0;
+    visit(this.doc, {
+      Alias: (_k, alias) => {
+        offset = this.offsetOf(alias);
+        return visit.BREAK;
+      },
+    });
+    return { location: this.at(offset), path: '', message: `cannot expand the YAML aliases: ${message}` };
+  }
+
+  // ── Finding nodes by config path ───────────────────────────────────────────────────
+
+  /** The pair of `key` in the map at `path`, following aliases on the way. */
+  private pairAt(path: Segment[], key: Segment) {
+    const parent = this.follow(path.length === 0 ? this.doc.contents : this.nodeAt(path));
+    if (!isMap(parent)) return undefined;
+    return parent.items.find((item) => isScalar(item.key) && String(item.key.value) === String(key));
+  }
+
+  private follow(node: unknown): unknown {
+    return isAlias(node) ? node.resolve(this.doc) : node;
+  }
+
+  private nodeAt(path: Segment[]): YamlNode | undefined {
+    let node: unknown = this.doc.contents;
+    for (const seg of path) {
+      const here = this.follow(node);
+      if (isMap(here)) {
+        node = here.items.find((item) => isScalar(item.key) && String(item.key.value) === String(seg))?.value;
+      } else if (isSeq(here) && typeof seg === 'number') {
+        node = here.items[seg];
+      } else return undefined;
+      if (node === undefined || node === null) return undefined;
+    }
+    return node as YamlNode;
   }
 
   /** The key node of `key` in the map at `path`. */
-  private keyNode(path: (string | number)[], key: string): YamlNode | undefined {
-    const parent = path.length === 0 ? this.doc.contents : this.nodeAt(path);
-    if (!isMap(parent)) return undefined;
-    for (const item of parent.items) {
-      if (isPair(item) && isScalar(item.key) && String(item.key.value) === key) return item.key;
-    }
-    return undefined;
+  private keyNode(path: Segment[], key: Segment): YamlNode | undefined {
+    const pair = this.pairAt(path, key);
+    return pair && isScalar(pair.key) ? pair.key : undefined;
   }
 
   /** The deepest existing node along the path, for values that are missing. */
-  private nearest(path: (string | number)[]): YamlNode | undefined {
-    for (let n = path.length; n >= 0; n--) {
-      const node = n === 0 ? (this.doc.contents ?? undefined) : this.nodeAt(path.slice(0, n));
-      if (node) return node as YamlNode;
+  private nearest(path: Segment[]): YamlNode | undefined {
+    for (let n = path.length; n > 0; n--) {
+      const node = this.nodeAt(path.slice(0, n));
+      if (node) return node;
     }
-    return undefined;
+    return (this.doc.contents as YamlNode | null) ?? undefined;
   }
 
-  located(path: (string | number)[], message: string, key?: string): ConfigIssue {
-    const node =
-      key !== undefined
-        ? this.keyNode(path, key)
-        : path.length > 0
-          ? (this.keyNode(path.slice(0, -1), String(path[path.length - 1])) ?? this.nodeAt(path))
-          : undefined;
-    const target = node ?? this.nearest(path);
-    const offset = target?.range?.[0] ?? 0;
+  /** `key:` with nothing after it. */
+  private isImplicitNull(node: YamlNode | undefined): boolean {
+    return isScalar(node) && node.value === null && (node.range?.[0] ?? 0) === (node.range?.[1] ?? 0);
+  }
+
+  /**
+   * Where an issue at `path` points: a scalar value itself; for a map or list (or a key
+   * with no value), the key that names it, which is where the reader looks.
+   */
+  private pointAt(path: Segment[]): YamlNode | undefined {
+    const value = this.nodeAt(path);
+    if (value && (isScalar(value) || isAlias(value)) && !this.isImplicitNull(value)) return value;
+    const last = path[path.length - 1];
+    const key = last !== undefined ? this.keyNode(path.slice(0, -1), last) : undefined;
+    return key ?? value ?? this.nearest(path);
+  }
+
+  located(path: Segment[], message: string, key?: string): ConfigIssue {
+    const node = key !== undefined ? (this.keyNode(path, key) ?? this.nearest(path)) : this.pointAt(path);
     const fullPath = key !== undefined ? [...path, key] : path;
-    return { location: this.at(offset), path: formatPath(fullPath), message };
+    return { location: this.at(this.offsetOf(node)), path: formatPath(fullPath), message };
   }
 
-  /** Point value errors at the value, and key errors at the key. */
-  issue(i: core.$ZodIssue): ConfigIssue[] {
-    const path = i.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
-    if (i.code === 'unrecognized_keys') {
-      return i.keys.map((k) => this.located(path, `unknown key "${k}"${suggest(k, path)}`, k));
+  // ── Schema issues ──────────────────────────────────────────────────────────────────
+
+  /**
+   * All schema issues, located. A missing key is not reported when a misspelt key next to
+   * it already says "did you mean" that key (`sise:` for `size:`).
+   */
+  schemaIssues(issues: readonly z.core.$ZodIssue[]): ConfigIssue[] {
+    const meant = new Set<string>();
+    for (const i of issues) {
+      if (i.code !== 'unrecognized_keys') continue;
+      const path = segments(i.path);
+      const allowed = objectKeys(path)?.keys ?? [];
+      for (const k of i.keys) {
+        const best = closest(k, allowed);
+        if (best !== undefined) meant.add(JSON.stringify([...path, best]));
+      }
     }
-    if (i.code === 'invalid_key') {
-      const key = String(path[path.length - 1]);
-      const inner = i.issues[0]?.message ?? i.message;
-      return [this.located(path.slice(0, -1), `"${key}": ${inner}`, key)];
-    }
-    const valueNode = this.nodeAt(path);
-    const target = valueNode ?? this.nearest(path);
-    const message =
-      i.code === 'invalid_type' && valueNode === undefined ? missingMessage(path, i.message) : i.message;
-    return [{ location: this.at(target?.range?.[0] ?? 0), path: formatPath(path), message }];
-  }
-}
-
-function missingMessage(path: (string | number)[], fallback: string): string {
-  const last = path[path.length - 1];
-  return last !== undefined ? `"${String(last)}" is required` : fallback;
-}
-
-const KNOWN_KEYS = [
-  'version',
-  'hosts',
-  'volumeGroups',
-  'directories',
-  'policies',
-  'guests',
-  'disks',
-  'storage',
-  'size',
-  'protect',
-  'policy',
-  'snapshots',
-  'host',
-  'pvs',
-  'reserve',
-  'wipe',
-  'path',
-  'timezone',
-  'schedule',
-  'retention',
-  'maxChainDepth',
-  'maxDeletesPerRun',
-  'last',
-  'within',
-  'hourly',
-  'daily',
-  'weekly',
-  'monthly',
-  'yearly',
-  'ssh',
-  'user',
-  'port',
-  'identityFile',
-  'knownHosts',
-  'knownHostsFile',
-  'description',
-];
-
-/** "did you mean" for near-miss keys (case, one typo). */
-function suggest(key: string, _path: (string | number)[]): string {
-  const lower = key.toLowerCase();
-  const best = KNOWN_KEYS.find(
-    (k) => k.toLowerCase() === lower || editDistance(k.toLowerCase(), lower) === 1,
-  );
-  return best && best !== key ? `; did you mean "${best}"?` : '';
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j++) (dp[0] as number[])[j] = j;
-  for (let i = 1; i <= a.length; i++)
-    for (let j = 1; j <= b.length; j++) {
-      const row = dp[i] as number[];
-      const prev = dp[i - 1] as number[];
-      row[j] = Math.min(
-        (prev[j] as number) + 1,
-        (row[j - 1] as number) + 1,
-        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+    const missingButMeant = (i: z.core.$ZodIssue) => {
+      const path = segments(i.path);
+      const last = path[path.length - 1];
+      return (
+        last !== undefined &&
+        meant.has(JSON.stringify(path)) &&
+        this.pairAt(path.slice(0, -1), last) === undefined
       );
+    };
+    return issues.filter((i) => !missingButMeant(i)).flatMap((i) => this.issue(i));
+  }
+
+  /** Point value errors at the value, key errors at the key, missing keys at the map. */
+  issue(i: z.core.$ZodIssue, prefix: Segment[] = []): ConfigIssue[] {
+    const path: Segment[] = [...prefix, ...segments(i.path)];
+    switch (i.code) {
+      case 'unrecognized_keys':
+        return i.keys.map((k) => this.located(path, `unknown key "${k}"${suggestKey(k, path)}`, k));
+      case 'invalid_key': {
+        const key = String(path[path.length - 1]);
+        const inner = i.issues[0]?.message ?? i.message;
+        return [this.located(path.slice(0, -1), `"${key}": ${inner}`, key)];
+      }
+      case 'invalid_union': {
+        // The branch the value's type chose (e.g. the map form of ssh) has the specific issues.
+        const chosen = i.errors.filter(
+          (branch) => !branch.every((b) => b.code === 'invalid_type' && b.path.length === 0),
+        );
+        if (chosen.length === 1) return (chosen[0] as z.core.$ZodIssue[]).flatMap((b) => this.issue(b, path));
+        break;
+      }
     }
-  return (dp[a.length] as number[])[b.length] as number;
+    const last = path[path.length - 1];
+    const parentPath = path.slice(0, -1);
+    const parent = this.follow(parentPath.length === 0 ? this.doc.contents : this.nodeAt(parentPath));
+    if (last !== undefined && isMap(parent) && !this.pairAt(parentPath, last)) {
+      // A required key that is not there: point at the map that needs it.
+      const where = parentPath.length === 0 ? this.doc.contents : this.nodeAt(parentPath);
+      return [
+        {
+          location: this.at(this.offsetOf((where as YamlNode | null) ?? undefined)),
+          path: formatPath(path),
+          message:
+            path.length === 1 && last === 'version'
+              ? '"version" is required; start the file with "version: 1"'
+              : `"${String(last)}" is required`,
+        },
+      ];
+    }
+    const value = this.nodeAt(path);
+    const target = this.pointAt(path);
+    let message = i.message;
+    if (i.code === 'invalid_type' && (i.expected === 'object' || i.expected === 'record')) {
+      const input = value === undefined ? undefined : this.follow(value);
+      const empty = input === undefined || (isScalar(input) && input.value === null);
+      message = empty
+        ? `is empty; ${mapNeeds(path, i.expected)}`
+        : `must be a map${mapContents(path, i.expected)}, not ${isSeq(input) ? 'a list' : describeValue(isScalar(input) ? input.value : undefined)}`;
+    } else if (this.isImplicitNull(value)) {
+      message = `has no value; ${i.message}`;
+    } else if (/^Invalid input: expected (\w+), received (\w+)$/.test(message)) {
+      const [, expected] = /^Invalid input: expected (\w+)/.exec(message) ?? [];
+      message = `must be ${expected === 'array' ? 'a list' : `a ${expected ?? 'different value'}`}, not ${describeValue(isScalar(value) ? value.value : isSeq(value) ? [] : value ? {} : undefined)}`;
+    }
+    return [{ location: this.at(this.offsetOf(target)), path: formatPath(path), message }];
+  }
 }
 
-export function formatPath(path: readonly (string | number)[]): string {
-  return path.map(String).join('.');
+function segments(path: readonly PropertyKey[]): Segment[] {
+  return path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+}
+
+/** The names of the map and sequence entries from the document root down to `ancestors`' end. */
+function pathOf(ancestors: readonly unknown[]): Segment[] {
+  const out: Segment[] = [];
+  for (let n = 0; n < ancestors.length; n++) {
+    const a = ancestors[n];
+    const next = ancestors[n + 1];
+    if (isPair(a) && isScalar(a.key)) out.push(String(a.key.value));
+    else if (isSeq(a) && next !== undefined) out.push(a.items.indexOf(next as never));
+  }
+  return out;
+}
+
+// ── What the schema expects at a path (for "did you mean" and "is required") ─────────
+
+function schemaAt(path: readonly Segment[]): z.ZodType | undefined {
+  let s: z.ZodType | undefined = configSchema;
+  for (const seg of path) {
+    s = s && childSchema(s, seg);
+    if (!s) return undefined;
+  }
+  return s;
+}
+
+function unwrap(s: z.ZodType): z.ZodType {
+  let cur = s;
+  while (cur instanceof z.ZodOptional || cur instanceof z.ZodNullable) cur = cur.unwrap() as z.ZodType;
+  return cur;
+}
+
+function childSchema(s: z.ZodType, seg: Segment): z.ZodType | undefined {
+  const u = unwrap(s);
+  if (u instanceof z.ZodObject) return (u.shape as Record<string, z.ZodType>)[String(seg)];
+  if (u instanceof z.ZodRecord) return u.valueType as z.ZodType;
+  if (u instanceof z.ZodArray) return u.element as z.ZodType;
+  if (u instanceof z.ZodUnion) {
+    for (const option of u.options as z.ZodType[]) {
+      const c = childSchema(option, seg);
+      if (c) return c;
+    }
+  }
+  return undefined;
+}
+
+/** The keys of the object at `path` (the map form, for unions), and which are required. */
+function objectKeys(path: readonly Segment[]): { keys: string[]; required: string[] } | undefined {
+  const s = schemaAt(path);
+  const u = s && unwrap(s);
+  const candidates = u instanceof z.ZodUnion ? (u.options as z.ZodType[]).map(unwrap) : u ? [u] : [];
+  const obj = candidates.find((c) => c instanceof z.ZodObject);
+  if (!(obj instanceof z.ZodObject)) return undefined;
+  const shape = obj.shape as Record<string, z.ZodType>;
+  const keys = Object.keys(shape);
+  return { keys, required: keys.filter((k) => !(shape[k] as z.ZodType).safeParse(undefined).success) };
+}
+
+function quoteList(keys: readonly string[]): string {
+  return keys.map((k) => `"${k}"`).join(', ');
+}
+
+/** "did you mean" for near-miss keys, from the keys allowed at that place. */
+function suggestKey(key: string, path: readonly Segment[]): string {
+  if (key === '<<') return '; YAML merge keys ("<<") are not supported: write the keys out';
+  const allowed = objectKeys(path)?.keys ?? [];
+  const best = closest(key, allowed);
+  if (best !== undefined) return `; did you mean "${best}"?`;
+  return allowed.length > 0 ? `; expected one of ${quoteList(allowed)}` : '';
+}
+
+function mapNeeds(path: readonly Segment[], expected: string): string {
+  if (expected === 'record') return 'add entries under it, or leave the key out';
+  const keys = objectKeys(path);
+  if (keys && keys.required.length > 0) return `it needs ${quoteList(keys.required)}`;
+  return keys ? `expected a map with ${quoteList(keys.keys)}` : 'expected a map';
+}
+
+function mapContents(path: readonly Segment[], expected: string): string {
+  if (expected === 'record') return ' of names to settings';
+  const keys = objectKeys(path);
+  return keys ? ` with keys such as ${quoteList(keys.keys.slice(0, 4))}` : '';
+}
+
+/**
+ * A dotted config path: `guests.web-401.disks.vm-401-disk-0.size`. Segments that are not
+ * plain names are quoted (`disks["a b"]`) and list indexes are bracketed (`pvs[1]`).
+ */
+export function formatPath(path: readonly Segment[]): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else if (/^[A-Za-z0-9_+-]+(\.[A-Za-z0-9_+-]+)*$/.test(seg)) out += out === '' ? seg : `.${seg}`;
+    else out += `[${JSON.stringify(seg)}]`;
+  }
+  return out;
+}
+
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1);
 }

@@ -17,6 +17,7 @@ import type {
 import type { WrittenConfig, WrittenHost, WrittenPolicy } from './schema.js';
 import { parseDuration, parseSize } from './units.js';
 import type { PathIssue } from './load.js';
+import { closest } from './names.js';
 import { isValidTimeZone, validateSchedule, worstCaseRetained } from '../plan/schedule.js';
 
 export const DEFAULTS = {
@@ -46,7 +47,7 @@ export function normalize(
     if (vg.host !== undefined && !hosts[vg.host]) {
       issues.push({
         path: ['volumeGroups', name, 'host'],
-        message: `unknown host "${vg.host}"${known('hosts', Object.keys(hosts))}`,
+        message: `unknown host "${vg.host}"${known('hosts', vg.host, Object.keys(hosts))}`,
       });
     }
     storages[name] = {
@@ -117,13 +118,13 @@ export function normalize(
     if (!storages[storage]) {
       issues.push({
         path: [...path, 'storage'],
-        message: `unknown storage "${storage}"${known('volumeGroups or directories', Object.keys(storages))}`,
+        message: `unknown storage "${storage}"${known('volumeGroups or directories', storage, Object.keys(storages))}`,
       });
     }
     if (policy !== undefined && !policies[policy]) {
       issues.push({
         path: [...path, 'policy'],
-        message: `unknown policy "${policy}"${known('policies', Object.keys(policies))}`,
+        message: `unknown policy "${policy}"${known('policies', policy, Object.keys(policies))}`,
       });
     }
   };
@@ -229,8 +230,11 @@ export function normalize(
   return { desired: { source: configPath, hosts, storages, policies, guests, disks }, issues, warnings };
 }
 
-function known(what: string, names: string[]): string {
-  return names.length > 0 ? ` (declared ${what}: ${names.sort().join(', ')})` : ` (no ${what} are declared)`;
+/** `; did you mean "lab"? (declared directories: lab)` for an unknown reference. */
+function known(what: string, name: string, names: string[]): string {
+  if (names.length === 0) return ` (no ${what} are declared)`;
+  const best = closest(name, names);
+  return `${best !== undefined ? `; did you mean "${best}"?` : ''} (declared ${what}: ${[...names].sort().join(', ')})`;
 }
 
 function sshTarget(h: WrittenHost): DesiredHost['ssh'] {
@@ -255,7 +259,7 @@ function policyOf(name: string, p: WrittenPolicy, issues: PathIssue[], warnings:
   if (!isValidTimeZone(p.timezone)) {
     issues.push({
       path: [...path, 'timezone'],
-      message: `unknown time zone "${p.timezone}"; use an IANA name such as Europe/Berlin or UTC`,
+      message: `unknown time zone "${p.timezone}"; ${suggestTimeZone(p.timezone)}`,
     });
   } else if (p.schedule !== undefined) {
     const v = validateSchedule({ cron: p.schedule, timezone: p.timezone });
@@ -301,4 +305,10 @@ function policyOf(name: string, p: WrittenPolicy, issues: PathIssue[], warnings:
     }
   }
   return policy;
+}
+
+/** `did you mean "Europe/Berlin"?` for a near-miss time zone name, else what to write. */
+function suggestTimeZone(name: string): string {
+  const best = closest(name, [...Intl.supportedValuesOf('timeZone'), 'UTC']);
+  return best !== undefined ? `did you mean "${best}"?` : 'use an IANA name such as Europe/Berlin or UTC';
 }

@@ -1,10 +1,11 @@
 /**
  * The config file as written (DESIGN §4). Normalisation into the Desired model happens in
- * normalize.ts; cross-object rules (unknown storage, a disk in two guests, …) in rules.ts.
+ * normalize.ts, and so do the cross-object rules (unknown storage, a disk in two guests, …).
  * Key names are a public contract: scripts and docs rely on them.
  */
 import { z } from 'zod';
-import { DURATION_PATTERN, SIZE_PATTERN } from './units.js';
+import { DURATION_PATTERN, SIZE_PATTERN, exactSize, parseDuration, parseSize } from './units.js';
+import type { NameKind } from './names.js';
 import {
   DISK_NAME,
   DISK_NAME_MAX,
@@ -13,82 +14,169 @@ import {
   SNAPSHOT_NAME,
   SNAPSHOT_NAME_MAX,
   VG_NAME,
+  VG_NAME_MAX,
   describeNameRule,
+  nameProblem,
 } from './names.js';
 
+/** The value as it reads in a message: `"yes"`, `42`, `a list`, `a map`, `nothing`. */
+export function describeValue(v: unknown): string {
+  if (v === undefined || v === null) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a map';
+  return typeof v === 'string' ? `the string ${JSON.stringify(v)}` : String(v);
+}
+
+/** A message for a value that has the wrong type: `must be X, not the string "yes"`. */
+const typeError = (expected: string) => (iss: { input?: unknown }) =>
+  `must be ${expected}, not ${describeValue(iss.input)}`;
+
+/** What is wrong with a size value (the same words whether the pattern or the range failed). */
+function sizeError(iss: { input?: unknown }): string {
+  const r = parseSize(String(iss.input));
+  return typeof r === 'number' ? 'must be a whole number with a binary unit, e.g. 32GiB' : r.error;
+}
+
 const size = z
-  .string({ error: 'must be a size such as 32GiB or 512MiB' })
-  .regex(SIZE_PATTERN, { error: 'must be a whole number with a binary unit, e.g. 32GiB or 512MiB' })
-  .describe('A size with a binary unit: B, KiB, MiB, GiB, TiB.');
+  .string({
+    error: (iss) =>
+      typeof iss.input === 'number'
+        ? `${iss.input} has no unit; write the size with a binary unit${Number.isSafeInteger(iss.input) && iss.input > 0 ? ` (${iss.input} bytes is ${exactSize(iss.input)})` : ', e.g. 32GiB or 512MiB'}`
+        : `must be a size such as 32GiB or 512MiB, not ${describeValue(iss.input)}`,
+  })
+  .regex(SIZE_PATTERN, { abort: true, error: sizeError })
+  .refine((v) => typeof parseSize(v) === 'number', { error: sizeError })
+  .describe('A size with a binary unit: B, KiB, MiB, GiB, TiB, PiB.');
 
 const duration = z
-  .string({ error: 'must be a duration such as 90m, 36h or 7d' })
-  .regex(DURATION_PATTERN, { error: 'must be a duration such as 90m, 36h, 7d or 2w' })
+  .string({ error: typeError('a duration such as 90m, 36h, 7d or 2w') })
+  .regex(DURATION_PATTERN, {
+    error: (iss) => {
+      const r = parseDuration(String(iss.input));
+      return typeof r === 'number' ? 'must be a duration such as 90m, 36h, 7d or 2w' : r.error;
+    },
+  })
   .describe('A duration: minutes (m), hours (h), days (d) or weeks (w).');
 
+const RESERVE_PATTERN = /^(\d{1,2}(\.\d+)?%|\d+\s*(B|KiB|MiB|GiB|TiB|PiB))$/;
+
+function reserveProblem(text: string): string {
+  const percent = /^\s*([+-]?\d+(\.\d+)?)\s*%\s*$/.exec(text);
+  if (percent) {
+    return Number(percent[1]) < 0
+      ? `"${text}" is negative; a reserve is a percentage from 0% to below 100%, e.g. 10%`
+      : `"${text}" is not below 100%; a reserve keeps part of the storage free, e.g. 10%`;
+  }
+  if (/^\s*[+-]?\d*\.?\d+\s*[A-Za-z]+\s*$/.test(text)) {
+    const r = parseSize(text);
+    if (typeof r !== 'number') return r.error;
+  }
+  return `"${text}" is neither a percentage (e.g. 10%) nor a size (e.g. 20GiB)`;
+}
+
 const reserve = z
-  .string({ error: 'must be a percentage such as 10% or a size such as 20GiB' })
-  .regex(/^(\d{1,2}(\.\d+)?%|\d+\s*(B|KiB|MiB|GiB|TiB|PiB))$/, {
-    error: 'must be a percentage below 100% (e.g. 10%) or a size (e.g. 20GiB)',
-  })
+  .string({ error: typeError('a percentage such as 10% or a size such as 20GiB') })
+  .regex(RESERVE_PATTERN, { error: (iss) => reserveProblem(String(iss.input)) })
   .describe('Free space that plans never go below: a percentage of the storage or a size.');
 
 const count = (what: string) =>
   z
-    .number({ error: 'must be a whole number' })
-    .int({ error: 'must be a whole number' })
+    .number({ error: typeError('a whole number') })
+    .int({ error: (iss) => `must be a whole number, not ${String(iss.input)}` })
     .min(1, { error: 'must be at least 1 (leave the key out to disable the rule)' })
-    .max(100_000)
+    .max(100_000, { error: 'must be at most 100000' })
     .describe(what);
+
+/** What is wrong with a name; `label` replaces the generic "object" (host, storage, …). */
+const nameError =
+  (kind: NameKind, label: string = kind) =>
+  (iss: { input?: unknown }) =>
+    (nameProblem(kind, String(iss.input)) ?? `${kind} names must be ${describeNameRule(kind)}`).replace(
+      /^object names/,
+      `${label} names`,
+    );
 
 export const objectName = (kind: string) =>
   z
-    .string()
-    .max(OBJECT_NAME_MAX, { error: `${kind} names have at most ${OBJECT_NAME_MAX} characters` })
-    .regex(OBJECT_NAME, { error: `${kind} names must be ${describeNameRule('object')}` });
+    .string({ error: typeError(`a ${kind} name`) })
+    .max(OBJECT_NAME_MAX, { error: nameError('object', kind) })
+    .regex(OBJECT_NAME, { error: nameError('object', kind) });
 
 export const diskName = z
   .string()
-  .max(DISK_NAME_MAX, { error: `disk names have at most ${DISK_NAME_MAX} characters` })
-  .regex(DISK_NAME, { error: `disk names must be ${describeNameRule('disk')}` });
+  .max(DISK_NAME_MAX, { error: nameError('disk') })
+  .regex(DISK_NAME, { error: nameError('disk') });
 
 export const snapshotName = z
   .string()
-  .max(SNAPSHOT_NAME_MAX, { error: `snapshot names have at most ${SNAPSHOT_NAME_MAX} characters` })
-  .regex(SNAPSHOT_NAME, { error: `snapshot names must be ${describeNameRule('snapshot')}` });
+  .max(SNAPSHOT_NAME_MAX, { error: nameError('snapshot') })
+  .regex(SNAPSHOT_NAME, { error: nameError('snapshot') });
 
 const vgName = z
   .string()
-  .max(127, { error: 'VG names have at most 127 characters' })
-  .regex(VG_NAME, { error: `VG names must be ${describeNameRule('vg')}` })
+  .max(VG_NAME_MAX, { error: nameError('vg') })
+  .regex(VG_NAME, { error: nameError('vg') })
   .refine((n) => n !== '.' && n !== '..', { error: 'VG names cannot be "." or ".."' });
+
+/** A host name or address that ssh cannot mistake for an option. */
+const SSH_HOST = /^[A-Za-z0-9.:][A-Za-z0-9.:-]*$/;
+const SSH_USER = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+function sshProblem(text: string): string {
+  const at = text.lastIndexOf('@');
+  const user = at >= 0 ? text.slice(0, at) : undefined;
+  const host = at >= 0 ? text.slice(at + 1) : text;
+  if (user !== undefined && !SSH_USER.test(user)) {
+    return `"${text}" is not [user@]host: "${user}" is not a user name`;
+  }
+  if (host === '') return `"${text}" is not [user@]host: the host is missing`;
+  if (host.startsWith('-')) return `"${text}" is not [user@]host: a host cannot start with "-"`;
+  const bad = [...host].find((ch) => !/[A-Za-z0-9.:-]/.test(ch));
+  if (bad !== undefined) {
+    return `"${text}" is not [user@]host: the host cannot contain ${bad === ' ' ? 'a space' : `"${bad}"`}`;
+  }
+  return `"${text}" is not [user@]host`;
+}
 
 const sshTarget = z
   .string()
-  .regex(/^([A-Za-z_][A-Za-z0-9_.-]*@)?[A-Za-z0-9.:-]+$/, {
-    error: 'must be [user@]host with a host name or address (use the object form for a port)',
+  .regex(/^([A-Za-z_][A-Za-z0-9_.-]*@)?[A-Za-z0-9.:][A-Za-z0-9.:-]*$/, {
+    error: (iss) => sshProblem(String(iss.input)),
   })
   .describe('ssh destination: [user@]host');
 
 const host = z
   .strictObject({
-    ssh: z.union([
-      sshTarget,
-      z.strictObject({
-        host: z.string().regex(/^[A-Za-z0-9.:-]+$/, { error: 'must be a host name or address' }),
-        user: z
-          .string()
-          .regex(/^[A-Za-z_][A-Za-z0-9_.-]*$/, { error: 'must be a user name' })
-          .optional(),
-        port: z.number().int().min(1).max(65535).optional(),
-        identityFile: z.string().min(1).optional().describe('Private key for ssh -i.'),
-        knownHosts: z
-          .enum(['strict', 'accept-new', 'off'])
-          .optional()
-          .describe('Host key policy: strict (default), accept-new, or off (tests only).'),
-        knownHostsFile: z.string().min(1).optional(),
-      }),
-    ]),
+    ssh: z.union(
+      [
+        sshTarget,
+        z.strictObject({
+          host: z.string({ error: typeError('a host name or address') }).regex(SSH_HOST, {
+            error: (iss) =>
+              sshProblem(String(iss.input)).replace(' is not [user@]host', ' is not a host name or address'),
+          }),
+          user: z
+            .string({ error: typeError('a user name') })
+            .regex(SSH_USER, { error: (iss) => `"${String(iss.input)}" is not a user name` })
+            .optional(),
+          port: z
+            .number({ error: typeError('a port number from 1 to 65535') })
+            .int({ error: 'must be a port number from 1 to 65535' })
+            .min(1, { error: 'must be a port number from 1 to 65535' })
+            .max(65535, {
+              error: (iss) => `${String(iss.input)} is not a port number; ports go from 1 to 65535`,
+            })
+            .optional(),
+          identityFile: z.string().min(1).optional().describe('Private key for ssh -i.'),
+          knownHosts: z
+            .enum(['strict', 'accept-new', 'off'])
+            .optional()
+            .describe('Host key policy: strict (default), accept-new, or off (tests only).'),
+          knownHostsFile: z.string().min(1).optional(),
+        }),
+      ],
+      { error: typeError('"user@host" or a map with host and optionally user, port, identityFile') },
+    ),
   })
   .describe('A machine that runs LVM and qemu-img, reached over ssh. Absent host = local.');
 
@@ -96,13 +184,24 @@ const volumeGroup = z
   .strictObject({
     host: objectName('host').optional().describe('Host that runs LVM for this VG; absent = local.'),
     pvs: z
-      .array(z.string().regex(/^\/dev\/[A-Za-z0-9/_.:+-]+$/, { error: 'must be an absolute /dev path' }))
-      .min(1)
+      .array(
+        z
+          .string({ error: typeError('a device path such as /dev/sdb') })
+          .regex(/^\/dev\/[A-Za-z0-9/_.:+-]+$/, {
+            error: (iss) =>
+              `"${String(iss.input)}" is not a device: pvs must be absolute /dev paths such as /dev/sdb`,
+          }),
+        { error: typeError('a list of device paths, e.g. [/dev/sdb]') },
+      )
+      .min(1, { error: 'must list at least one device (or leave pvs out to use an existing VG)' })
       .optional()
       .describe('Create the VG on these devices if it is absent, and only if every device is blank.'),
     reserve: reserve.optional().describe('Free space plans never go below (default 5%).'),
     wipe: z
-      .enum(['none', 'zeroout-on-free', 'zeroout-on-create'])
+      .enum(['none', 'zeroout-on-free', 'zeroout-on-create'], {
+        error: (iss) =>
+          `${typeof iss.input === 'string' ? JSON.stringify(iss.input) : describeValue(iss.input)} is not a wipe mode; use none, zeroout-on-free or zeroout-on-create`,
+      })
       .optional()
       .describe('Zero LVs before removing them, or when creating them (default none).'),
   })
@@ -111,8 +210,8 @@ const volumeGroup = z
 const directory = z
   .strictObject({
     path: z
-      .string()
-      .min(1)
+      .string({ error: typeError('a directory path') })
+      .min(1, { error: 'must not be empty; write a directory path such as /srv/lvchain or ./store' })
       .refine((p) => !p.includes('\0'), { error: 'must not contain NUL' })
       .describe('Storage root; images live in <path>/images/<vmid>/ (Proxmox dir layout).'),
     reserve: reserve.optional().describe('Free filesystem space plans never go below (default 0).'),
@@ -136,36 +235,54 @@ const retention = z
 const policy = z
   .strictObject({
     timezone: z
-      .string({ error: 'a policy needs an IANA time zone, e.g. Europe/Berlin' })
-      .min(1)
+      .string({ error: typeError('an IANA time zone such as Europe/Berlin') })
+      .min(1, { error: 'must not be empty; write an IANA time zone such as Europe/Berlin or UTC' })
       .describe('IANA time zone for the schedule and calendar buckets. No host default.'),
-    schedule: z.string().min(1).optional().describe('Cron expression (5 fields), evaluated in timezone.'),
+    schedule: z
+      .string({ error: typeError('a cron expression in quotes, e.g. "0 * * * *"') })
+      .min(1, { error: 'must not be empty; write a cron expression such as "0 * * * *"' })
+      .optional()
+      .describe('Cron expression (5 fields), evaluated in timezone.'),
     retention: retention.optional(),
     maxChainDepth: z
-      .number()
-      .int()
-      .min(1)
-      .max(1000)
+      .number({ error: typeError('a whole number from 1 to 1000') })
+      .int({ error: 'must be a whole number from 1 to 1000' })
+      .min(1, { error: 'must be a whole number from 1 to 1000' })
+      .max(1000, { error: 'must be a whole number from 1 to 1000' })
       .optional()
       .describe('Validate refuses a policy that can keep more snapshots than this (default 32).'),
     maxDeletesPerRun: z
-      .number()
-      .int()
-      .min(1)
+      .number({ error: typeError('a whole number of at least 1') })
+      .int({ error: 'must be a whole number of at least 1' })
+      .min(1, { error: 'must be a whole number of at least 1' })
       .optional()
       .describe('A plan that would delete more snapshots than this is refused (default 20).'),
   })
   .describe('A snapshot schedule plus retention rules.');
 
 const pinned = z
-  .union([z.null(), z.strictObject({ description: z.string().max(200).optional() })])
+  .union(
+    [
+      z.null(),
+      z.strictObject({
+        description: z
+          .string({ error: typeError('text') })
+          .max(200, { error: 'must be at most 200 characters' })
+          .optional(),
+      }),
+    ],
+    { error: typeError('{} or a map with a description, e.g. pre-upgrade: { description: before 9.1 }') },
+  )
   .describe('A pinned snapshot: kept until it is removed from this file.');
 
 const snapshots = z.record(snapshotName, pinned).optional().describe('Pinned snapshots by name.');
 
 const guestDisk = z.strictObject({
   size: size.describe('Virtual size. Growing is supported; shrinking is refused.'),
-  protect: z.boolean().optional().describe('Refuse to destroy this disk.'),
+  protect: z
+    .boolean({ error: typeError('true or false') })
+    .optional()
+    .describe('Refuse to destroy this disk.'),
 });
 
 const guest = z
@@ -181,7 +298,10 @@ const disk = z
   .strictObject({
     storage: objectName('storage').describe('Name of a volume group or directory.'),
     size: size.describe('Virtual size. Growing is supported; shrinking is refused.'),
-    protect: z.boolean().optional().describe('Refuse to destroy this disk.'),
+    protect: z
+      .boolean({ error: typeError('true or false') })
+      .optional()
+      .describe('Refuse to destroy this disk.'),
     policy: objectName('policy').optional(),
     snapshots,
   })
@@ -189,7 +309,12 @@ const disk = z
 
 export const configSchema = z
   .strictObject({
-    version: z.literal(1, { error: 'version must be 1' }),
+    version: z.literal(1, {
+      error: (iss) =>
+        typeof iss.input === 'string' && iss.input.trim() === '1'
+          ? 'must be the number 1, not the string "1"'
+          : `must be 1 (the only config version), not ${describeValue(iss.input)}`,
+    }),
     hosts: z.record(objectName('host'), host).optional(),
     volumeGroups: z.record(vgName, volumeGroup).optional(),
     directories: z.record(objectName('directory'), directory).optional(),

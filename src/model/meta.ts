@@ -16,6 +16,11 @@ export interface LayerMeta {
   kind?: LayerKind;
   policy?: string;
   guest?: string;
+  /**
+   * The layer's virtual size, mirrored from its qcow2 header so a plan can decide without
+   * reading headers (DESIGN §5). Apply reads the header before acting; the header wins.
+   */
+  size?: number;
   /** Set on the top: destroying this disk is refused. */
   protect?: boolean;
   /** The layer is allocated but not yet (completely) formatted. */

@@ -42,7 +42,11 @@ export interface ObservedLayer {
   bytes: number;
   /** LV size; undefined on directories, where files grow freely. */
   capacity?: number;
-  lv?: { uuid: string; active: boolean; attr: string; tags: string[] };
+  lv?: { uuid: string; active: boolean; attr: string; tags: string[]; time?: string };
+  /** Held open by some process (a device-mapper open count on LVM). */
+  open?: boolean;
+  /** lvchain metadata that could not be read (a malformed tag). */
+  metaProblems?: string[];
   /** Allocated extents of this layer alone, fetched only when a merge needs its cost. */
   extents?: Extents;
 }
@@ -52,6 +56,8 @@ export interface ObservedDisk {
   storage: string;
   /** Every layer found for this disk, in no particular order. */
   layers: ObservedLayer[];
+  /** Names of objects tagged for this disk that are not one of its layer names. */
+  unplaced?: string[];
 }
 
 export interface ForeignObject {

@@ -40,6 +40,7 @@ export const layerMetaSchema = z.strictObject({
   kind: z.enum(['auto', 'pinned', 'external']).optional(),
   policy: z.string().optional(),
   guest: z.string().optional(),
+  size: z.number().int().nonnegative().optional(),
   protect: z.boolean().optional(),
   incomplete: z.boolean().optional(),
   intent: intentSchema.optional(),
@@ -54,12 +55,16 @@ export const stepSchema = z.discriminatedUnion('kind', [
     layer: layerRefSchema,
     meta: layerMetaSchema,
     purpose: z.enum(['record_intent', 'finish', 'update']),
+    /** The metadata this replaces, filled in by simulation: LV tags are changed by difference. */
+    from: layerMetaSchema.nullable().optional(),
   }),
   z.strictObject({
     kind: z.literal('allocate'),
     layer: layerRefSchema,
     virtual_size: bytes,
     meta: layerMetaSchema,
+    /** LV size for a qcow2 of this virtual size; absent on directories. */
+    capacity: bytes.optional(),
   }),
   z.strictObject({ kind: z.literal('wipe'), layer: layerRefSchema }),
   z.strictObject({
@@ -68,7 +73,12 @@ export const stepSchema = z.discriminatedUnion('kind', [
     virtual_size: bytes,
     backing: layerRefSchema.optional(),
   }),
-  z.strictObject({ kind: z.literal('extend'), layer: layerRefSchema, virtual_size: bytes }),
+  z.strictObject({
+    kind: z.literal('extend'),
+    layer: layerRefSchema,
+    virtual_size: bytes,
+    capacity: bytes.optional(),
+  }),
   z.strictObject({
     kind: z.literal('resize'),
     layer: layerRefSchema,

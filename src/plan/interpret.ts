@@ -48,7 +48,7 @@ function toSimLayer(l: ObservedLayer): SimLayer {
     ref: l.ref,
     meta: l.meta,
     formatted: read || l.meta?.incomplete !== true,
-    virtualSize: read ? h.header.virtualSize : undefined,
+    virtualSize: read ? h.header.virtualSize : l.meta?.size,
     // Unread or unreadable headers leave the link unknown.
     backing: read
       ? h.backing.kind === 'layer'
@@ -75,7 +75,7 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
     layers[refKey(l.ref)] = toSimLayer(l);
     if (l.meta !== undefined) ownedCount++;
     if (l.header.state === 'not-read') verified = false;
-    else if (l.header.state === 'in-use') inUse.push(l.name);
+    if (l.open || l.header.state === 'in-use') inUse.push(l.name);
   }
   let state: DiskState = { disk: disk.name, layers };
 
@@ -104,7 +104,15 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
   }
   const interrupted = intents.length > 0;
 
+  for (const name of disk.unplaced ?? []) {
+    problems.push({
+      code: 'unplaceable',
+      message: `${name} is tagged for this disk but is not one of its layer names`,
+    });
+  }
   for (const l of disk.layers) {
+    for (const m of l.metaProblems ?? [])
+      problems.push({ code: 'meta_mismatch', message: `${l.name}: ${m}` });
     if (l.meta?.snap !== undefined && (l.ref.role !== 'snapshot' || l.ref.snap !== l.meta.snap)) {
       problems.push({ code: 'meta_mismatch', message: `${l.name} is tagged as snapshot ${l.meta.snap}` });
     }

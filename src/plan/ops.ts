@@ -73,7 +73,16 @@ function formatNewTop(
   allocate: boolean,
 ): Step[] {
   const steps: Step[] = [];
-  if (allocate) steps.push({ kind: 'allocate', layer: TOP, virtual_size: virtualSize, meta: incompleteMeta });
+  if (allocate) {
+    const capacity = ctx.sizing.capacityFor?.(virtualSize);
+    steps.push({
+      kind: 'allocate',
+      layer: TOP,
+      virtual_size: virtualSize,
+      meta: incompleteMeta,
+      ...(capacity !== undefined ? { capacity } : {}),
+    });
+  }
   if (ctx.wipeOnCreate) steps.push({ kind: 'wipe', layer: TOP });
   steps.push(
     backing
@@ -83,8 +92,9 @@ function formatNewTop(
   return steps;
 }
 
-function finishTop(ctx: OpContext): Step {
-  return { kind: 'set_meta', layer: TOP, meta: ctx.topMeta, purpose: 'finish' };
+/** A finished top's metadata: the disk-level fields plus its virtual size. */
+function finishTop(ctx: OpContext, size: number): Step {
+  return { kind: 'set_meta', layer: TOP, meta: { ...ctx.topMeta, size }, purpose: 'finish' };
 }
 
 function sameBacking(a: LayerRef | null | undefined, b: LayerRef | null | undefined): boolean {
@@ -111,10 +121,10 @@ export function createDisk(state: DiskState, size: number, ctx: OpContext): OpRe
   const top = layerAt(state, TOP);
   const others = Object.keys(state.layers).filter((k) => k !== 'top');
   if (others.length > 0) return fail(`cannot create: layers already exist (${others.join(', ')})`);
-  const incomplete: LayerMeta = { ...ctx.topMeta, incomplete: true, intent };
-  if (!top) return ok([...formatNewTop(size, undefined, ctx, incomplete, true), finishTop(ctx)]);
+  const incomplete: LayerMeta = { ...ctx.topMeta, size, incomplete: true, intent };
+  if (!top) return ok([...formatNewTop(size, undefined, ctx, incomplete, true), finishTop(ctx, size)]);
   if (top.meta?.incomplete && sameIntent(top.meta.intent, intent)) {
-    return ok([...formatNewTop(size, undefined, ctx, incomplete, false), finishTop(ctx)]);
+    return ok([...formatNewTop(size, undefined, ctx, incomplete, false), finishTop(ctx, size)]);
   }
   return fail('the top exists and is not an interrupted create');
 }
@@ -128,7 +138,7 @@ export function growDisk(state: DiskState, size: number, ctx: OpContext): OpResu
   const steps: Step[] = record(top, intent, state.disk);
   const need = ctx.sizing.capacityFor?.(size);
   if (top.capacity !== undefined && need !== undefined && top.capacity < need) {
-    steps.push({ kind: 'extend', layer: TOP, virtual_size: size });
+    steps.push({ kind: 'extend', layer: TOP, virtual_size: size, capacity: need });
   }
   if (top.virtualSize === undefined || top.virtualSize < size) {
     steps.push({ kind: 'resize', layer: TOP, virtual_size: size, preallocation: preallocationFor(top) });
@@ -136,7 +146,7 @@ export function growDisk(state: DiskState, size: number, ctx: OpContext): OpResu
   steps.push({
     kind: 'set_meta',
     layer: TOP,
-    meta: withIntent(top.meta, undefined, state.disk),
+    meta: { ...withIntent(top.meta, undefined, state.disk), size },
     purpose: 'finish',
   });
   return ok(steps);
@@ -159,6 +169,7 @@ export function updateTopMeta(state: DiskState, ctx: OpContext): OpResult {
   const meta: LayerMeta = { ...(top.meta ?? { disk: state.disk }), ...ctx.topMeta };
   if (!ctx.topMeta.protect) delete meta.protect;
   if (ctx.topMeta.guest === undefined) delete meta.guest;
+  if (top.virtualSize !== undefined) meta.size = top.virtualSize;
   return ok([{ kind: 'set_meta', layer: TOP, meta, purpose: 'update' }]);
 }
 
@@ -170,8 +181,10 @@ export function snapshotMeta(
   created: string,
   kind: SnapshotKind,
   ctx: OpContext,
+  size: number | undefined,
 ): LayerMeta {
   const m: LayerMeta = { disk: state.disk, snap, created, kind };
+  if (size !== undefined) m.size = size;
   if (ctx.topMeta.guest !== undefined) m.guest = ctx.topMeta.guest;
   if (ctx.policy !== undefined && kind === 'auto') m.policy = ctx.policy;
   return m;
@@ -189,13 +202,13 @@ export function takeSnapshot(
   const S = snapRef(snap);
   const top = layerAt(state, TOP);
   const layerS = layerAt(state, S);
-  const finishSnap: Step = {
+  const finishSnap = (size: number): Step => ({
     kind: 'set_meta',
     layer: S,
-    meta: snapshotMeta(state, snap, created, kind, ctx),
+    meta: snapshotMeta(state, snap, created, kind, ctx, size),
     purpose: 'finish',
-  };
-  const incompleteTop: LayerMeta = { ...ctx.topMeta, incomplete: true };
+  });
+  const incompleteTop = (size: number): LayerMeta => ({ ...ctx.topMeta, size, incomplete: true });
 
   if (top && isComplete(top) && !layerS) {
     const size = top.virtualSize ?? fallbackVirtualSize;
@@ -203,9 +216,9 @@ export function takeSnapshot(
     return ok([
       ...record(top, intent, state.disk),
       { kind: 'rename', from: TOP, to: S },
-      ...formatNewTop(size, S, ctx, incompleteTop, true),
-      finishTop(ctx),
-      finishSnap,
+      ...formatNewTop(size, S, ctx, incompleteTop(size), true),
+      finishTop(ctx, size),
+      finishSnap(size),
     ]);
   }
   if (!layerS || !sameIntent(layerS.meta?.intent, intent)) {
@@ -213,10 +226,19 @@ export function takeSnapshot(
   }
   const size = layerS.virtualSize ?? fallbackVirtualSize;
   if (size === undefined) return fail('the virtual size of the snapshot is unknown');
-  if (!top) return ok([...formatNewTop(size, S, ctx, incompleteTop, true), finishTop(ctx), finishSnap]);
+  if (!top)
+    return ok([
+      ...formatNewTop(size, S, ctx, incompleteTop(size), true),
+      finishTop(ctx, size),
+      finishSnap(size),
+    ]);
   if (top.meta?.incomplete)
-    return ok([...formatNewTop(size, S, ctx, incompleteTop, false), finishTop(ctx), finishSnap]);
-  if (top.backing && sameRef(top.backing, S)) return ok([finishSnap]);
+    return ok([
+      ...formatNewTop(size, S, ctx, incompleteTop(size), false),
+      finishTop(ctx, size),
+      finishSnap(size),
+    ]);
+  if (top.backing && sameRef(top.backing, S)) return ok([finishSnap(size)]);
   return fail(`the top is complete but not backed by snapshot ${snap}`);
 }
 
@@ -290,7 +312,7 @@ function commitDelete(state: DiskState, snap: string, bytes: number, ctx: OpCont
       if (childSize !== undefined && (layerS.virtualSize === undefined || layerS.virtualSize < childSize)) {
         const need = ctx.sizing.capacityFor?.(childSize);
         if (layerS.capacity !== undefined && need !== undefined && layerS.capacity < need) {
-          steps.push({ kind: 'extend', layer: S, virtual_size: childSize });
+          steps.push({ kind: 'extend', layer: S, virtual_size: childSize, capacity: need });
         }
         if (layerS.virtualSize !== undefined) {
           steps.push({
@@ -386,7 +408,7 @@ export function rollback(
     meta: withIntent(layerS.meta, undefined, state.disk),
     purpose: 'finish',
   };
-  const incompleteTop: LayerMeta = { ...ctx.topMeta, incomplete: true, intent };
+  const incompleteTop: LayerMeta = { ...ctx.topMeta, size, incomplete: true, intent };
   const recordS = markedS ? [] : record(layerS, intent, state.disk);
 
   if (top && isComplete(top)) {
@@ -403,7 +425,7 @@ export function rollback(
       remove(TOP, ctx),
       ...newer.map((l) => remove(l.ref, ctx)),
       ...formatNewTop(size, S, ctx, incompleteTop, true),
-      finishTop(ctx),
+      finishTop(ctx, size),
       finishS,
     ]);
   }
@@ -413,12 +435,12 @@ export function rollback(
     return ok([
       ...newer.map((l) => remove(l.ref, ctx)),
       ...formatNewTop(size, S, ctx, incompleteTop, true),
-      finishTop(ctx),
+      finishTop(ctx, size),
       finishS,
     ]);
   }
   // An incomplete new top: the layers above the target were removed before it was allocated.
-  return ok([...formatNewTop(size, S, ctx, incompleteTop, false), finishTop(ctx), finishS]);
+  return ok([...formatNewTop(size, S, ctx, incompleteTop, false), finishTop(ctx, size), finishS]);
 }
 
 // ---------------------------------------------------------------- destroy

@@ -20,7 +20,7 @@ import type { Intent } from '../model/intent.js';
 import { describeIntent, encodeIntent } from '../model/intent.js';
 import { TOP } from '../model/layer.js';
 import type { DiskState, SimLayer, Sizing } from './state.js';
-import { applyStep, chainOf, findIntents, layerAt, shapeOf, snapshotsOf } from './state.js';
+import { applyStep, chainOf, findIntents, layerAt, shapeOf, snapshotsOf, withMetaFrom } from './state.js';
 import type { DiskView } from './interpret.js';
 import { interpretDisk } from './interpret.js';
 import type { OpContext, OpResult } from './ops.js';
@@ -90,18 +90,34 @@ export interface PlanDraft {
   capacity: CapacityReport[];
   /** Disks with deletions whose layer extents were not provided; observe them and plan again. */
   needExtents: Record<string, string[]>;
+  /** Disks with changes whose active layers' headers were not read; read them and plan again. */
+  needHeaders: Record<string, string[]>;
+  /** Virtual sizes the plan allocates that were not measured yet. */
+  needMeasure: Record<string, number[]>;
   applyable: boolean;
   errored: boolean;
 }
 
-export function sizingFor(storage: ObservedStorage): Sizing {
-  // Called for every layer of every disk: look each size up once.
+/**
+ * LV sizes from `qemu-img measure`. A size not measured yet is recorded in `missing` and
+ * estimated, so a first pass can find out which sizes the plan needs; the final pass has them.
+ * Without `missing`, an unmeasured size is a bug.
+ */
+export function sizingFor(storage: ObservedStorage, missing?: Set<number>): Sizing {
   const cache = new Map<number, { required: number; fullyAllocated: number }>();
   const measure = (v: number) => {
     let m = cache.get(v);
     if (!m) {
       m = storage.measurements[v];
-      if (!m) throw new Error(`no qemu-img measurement of ${v} bytes for storage ${storage.name}`);
+      if (!m) {
+        if (!missing) throw new Error(`no qemu-img measurement of ${v} bytes for storage ${storage.name}`);
+        missing.add(v);
+        // Generous: 16 bytes of L2 and 2 of refcount per 128 KiB cluster, plus a few MiB.
+        m = {
+          required: 4 * 2 ** 20 + Math.ceil(v / 131072) * 18,
+          fullyAllocated: v + Math.ceil(v / 131072) * 18 + 4 * 2 ** 20,
+        };
+      }
       cache.set(v, m);
     }
     return m;
@@ -123,6 +139,8 @@ class StoragePlanner {
   readonly drift: Drift[] = [];
   readonly diagnostics: Diagnostic[] = [];
   readonly needExtents = new Set<string>();
+  readonly needHeaders = new Set<string>();
+  readonly needMeasure = new Set<number>();
   readonly sizing: Sizing;
 
   constructor(
@@ -130,7 +148,7 @@ class StoragePlanner {
     readonly storage: DesiredStorage,
     readonly observed: ObservedStorage,
   ) {
-    this.sizing = sizingFor(observed);
+    this.sizing = sizingFor(observed, this.needMeasure);
   }
 
   ctx(disk: string, topMeta: LayerMeta, policy?: string): OpContext {
@@ -177,12 +195,16 @@ class StoragePlanner {
       return undefined;
     }
     this.deltas.push(...deltas);
+    // A change is planned on this disk: its readable headers should confirm the metadata.
+    const obs = this.observed.disks[state.disk];
+    if (obs?.layers.some((l) => l.header.state === 'not-read' && l.lv?.active !== false))
+      this.needHeaders.add(state.disk);
     this.changes.push({
       ...change,
       storage: this.storage.name,
       disk: state.disk,
       expectedShape: shapeOf(state),
-      steps: result.steps,
+      steps: withMetaFrom(state, result.steps, ctx.sizing),
     });
     return cur;
   }
@@ -226,8 +248,14 @@ export function planChanges(req: PlanRequest): PlanDraft {
   }
   for (const sp of all) diagnostics.push(...sp.diagnostics);
   const needExtents: Record<string, string[]> = {};
-  for (const sp of all)
-    if (sp.needExtents.size > 0) needExtents[sp.storage.name] = [...sp.needExtents].sort();
+  const needHeaders: Record<string, string[]> = {};
+  const needMeasure: Record<string, number[]> = {};
+  for (const sp of all) {
+    const name = sp.storage.name;
+    if (sp.needExtents.size > 0) needExtents[name] = [...sp.needExtents].sort();
+    if (sp.needHeaders.size > 0) needHeaders[name] = [...sp.needHeaders].sort();
+    if (sp.needMeasure.size > 0) needMeasure[name] = [...sp.needMeasure].sort((a, b) => a - b);
+  }
   const errored = diagnostics.some((d) => d.severity === 'error');
   return {
     changes: selected.changes,
@@ -235,6 +263,8 @@ export function planChanges(req: PlanRequest): PlanDraft {
     diagnostics,
     capacity,
     needExtents,
+    needHeaders,
+    needMeasure,
     errored,
     applyable: !errored && selected.changes.length > 0,
   };

@@ -74,7 +74,7 @@ export function applyStep(state: DiskState, step: Step, sizing: Sizing): DiskSta
       return withLayer(state, { ...layer, meta: step.meta });
     }
     case 'allocate': {
-      const capacity = sizing.capacityFor?.(step.virtual_size);
+      const capacity = step.capacity ?? sizing.capacityFor?.(step.virtual_size);
       return withLayer(state, {
         ref: step.layer,
         meta: step.meta,
@@ -145,6 +145,20 @@ export function applySteps(state: DiskState, steps: readonly Step[], sizing: Siz
   return steps.reduce((s, step) => applyStep(s, step, sizing), state);
 }
 
+/**
+ * Record on each metadata step what it replaces, by simulating the steps: a backend that
+ * stores metadata as LV tags changes them by difference, and the plan shows exact commands.
+ */
+export function withMetaFrom(state: DiskState, steps: readonly Step[], sizing: Sizing): Step[] {
+  let cur = state;
+  return steps.map((step) => {
+    const out: Step =
+      step.kind === 'set_meta' ? { ...step, from: layerAt(cur, step.layer)?.meta ?? null } : step;
+    cur = applyStep(cur, step, sizing);
+    return out;
+  });
+}
+
 /** The layer whose backing is `ref`, if any. */
 export function childOf(state: DiskState, ref: LayerRef): SimLayer | undefined {
   return Object.values(state.layers).find((l) => l.backing && sameRef(l.backing, ref));
@@ -213,6 +227,7 @@ function metaText(m: LayerMeta): string {
   if (m.kind !== undefined) t += `;kind=${m.kind}`;
   if (m.policy !== undefined) t += `;policy=${m.policy}`;
   if (m.guest !== undefined) t += `;guest=${m.guest}`;
+  if (m.size !== undefined) t += `;size=${m.size}`;
   if (m.protect) t += ';protect';
   if (m.incomplete) t += ';incomplete';
   if (m.intent !== undefined) t += `;intent=${encodeIntent(m.intent)}`;

@@ -1,8 +1,9 @@
 /** Run the built lvchain CLI as a user would. */
 import { execa } from 'execa';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
-export const REPO = join(__dirname, '..', '..');
+export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = join(REPO, 'dist', 'cli', 'index.js');
 
 export interface CliResult {

@@ -64,10 +64,8 @@ export class DirBackend implements Backend {
       Object.assign(disks, found.disks);
       foreign.push(...found.foreign);
     }
+    // Local headers are cheap: read them all, so every plan verifies every chain.
     await this.fillHeaders(Object.values(disks));
-    const sizes = new Set(request.sizes);
-    for (const d of Object.values(disks))
-      for (const l of d.layers) if (l.header.state === 'read') sizes.add(l.header.header.virtualSize);
     return {
       kind: 'dir',
       name: this.storage,
@@ -77,7 +75,7 @@ export class DirBackend implements Backend {
       size: Number(fsInfo.blocks) * Number(fsInfo.bsize),
       disks,
       foreign,
-      measurements: await measureSizes(this.exec, [...sizes]),
+      measurements: {},
       errors: [],
     } satisfies ObservedDirectory;
   }
@@ -138,6 +136,12 @@ export class DirBackend implements Backend {
             : h;
       }
     }
+  }
+
+  async readHeaders(): Promise<void> {}
+
+  async measure(observed: ObservedStorage, sizes: readonly number[]): Promise<void> {
+    Object.assign(observed.measurements, await measureSizes(this.exec, sizes));
   }
 
   async readExtents(observed: ObservedStorage, disks: readonly string[]): Promise<void> {

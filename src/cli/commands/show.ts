@@ -20,9 +20,10 @@ export async function showCommand(
       const all = Object.values(session.desired.disks)
         .filter((x) => x.storage === name)
         .map((x) => x.name);
-      const observedStorage = await backend.observe({ disks: all, sizes: declared ? [declared.size] : [] });
+      const observedStorage = await backend.observe({ disks: all });
       const observed = observedStorage.disks[disk];
       if (!observed || observed.layers.length === 0) continue;
+      await backend.readHeaders(observedStorage, [disk]);
       const view = interpretDisk(observed, sizingFor(observedStorage));
       if (o.json)
         io.out(

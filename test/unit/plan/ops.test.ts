@@ -39,8 +39,8 @@ function chain(n: number, sizing: Sizing, sizes: number[]): DiskState {
       ref,
       meta:
         i === n
-          ? { disk: 'd', protect: true }
-          : { disk: 'd', snap: `s${i}`, created: `2026-01-0${i + 1}T00:00:00Z`, kind: 'pinned' },
+          ? { disk: 'd', protect: true, size: virtualSize }
+          : { disk: 'd', snap: `s${i}`, created: `2026-01-0${i + 1}T00:00:00Z`, kind: 'pinned', size: virtualSize },
       formatted: true,
       virtualSize,
       backing: below ? below.ref : null,
@@ -84,8 +84,12 @@ function assertResumableEverywhere(start: DiskState, steps: Step[], sizing: Sizi
     // Resuming is itself interruptible: the resumed steps are a suffix of some valid run.
     expect(rest.length).toBeLessThanOrEqual(steps.length);
   }
-  // A finished operation leaves no intent and no leftovers.
+  // A finished operation leaves no intent and no leftovers, and every size tag it wrote is true.
   expect(findIntents(end)).toEqual([]);
+  for (const l of Object.values(end.layers)) {
+    if (l.meta?.size !== undefined) expect(l.meta.size, `size tag of ${refKey(l.ref)}`).toBe(l.virtualSize);
+  }
+  if (end.layers['top']) expect(end.layers['top'].meta?.size, 'the top records its size').toBe(end.layers['top'].virtualSize);
   expect(cleanupLeftovers(end, ctx)).toEqual([]);
 }
 
@@ -100,7 +104,7 @@ describe('operations resume from every step boundary', () => {
         const steps = mustSteps(createDisk(empty, 64 * MiB, ctx));
         assertResumableEverywhere(empty, steps, sizing, ctx);
         const end = applySteps(empty, steps, sizing);
-        expect(end.layers['top']?.meta).toEqual({ disk: 'd', protect: true });
+        expect(end.layers['top']?.meta).toEqual({ disk: 'd', protect: true, size: 64 * MiB });
       }),
     );
   });
@@ -180,7 +184,7 @@ describe('operations resume from every step boundary', () => {
           const end = applySteps(start, steps, sizing);
           const order = chainOf(end)?.map((l) => refKey(l.ref));
           expect(order).toEqual([...Array.from({ length: target + 1 }, (_, i) => `snap:s${i}`), 'top']);
-          expect(end.layers['top']?.meta).toEqual({ disk: 'd', protect: true });
+          expect(end.layers['top']?.meta).toEqual({ disk: 'd', protect: true, size: 64 * MiB });
         },
       ),
     );

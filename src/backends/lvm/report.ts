@@ -1,0 +1,79 @@
+/** Parsers for `vgs`/`lvs --reportformat json --units b --nosuffix` and `wipefs --json`. */
+import { z } from 'zod';
+
+const num = z.string().regex(/^\d+$/).transform(Number);
+
+const vgRow = z.looseObject({
+  vg_name: z.string(),
+  vg_uuid: z.string(),
+  vg_size: num,
+  vg_free: num,
+  vg_extent_size: num,
+  vg_mda_size: num,
+  vg_mda_free: num,
+  lv_count: num,
+});
+
+const lvRow = z.looseObject({
+  lv_name: z.string(),
+  lv_uuid: z.string(),
+  lv_size: num,
+  lv_tags: z.string(),
+  lv_attr: z.string(),
+  lv_active: z.string(),
+  lv_time: z.string(),
+  lv_device_open: z.string(),
+});
+
+export type VgRow = z.output<typeof vgRow>;
+export type LvRow = z.output<typeof lvRow>;
+
+const report = <T extends z.ZodType>(key: 'vg' | 'lv', row: T) =>
+  z.looseObject({ report: z.array(z.looseObject({ [key]: z.array(row) })) });
+
+export function parseVgs(stdout: string): VgRow[] {
+  const r = report('vg', vgRow).parse(JSON.parse(stdout));
+  return r.report.flatMap((x) => (x as { vg: VgRow[] }).vg);
+}
+
+export function parseLvs(stdout: string): LvRow[] {
+  const r = report('lv', lvRow).parse(JSON.parse(stdout));
+  return r.report.flatMap((x) => (x as { lv: LvRow[] }).lv);
+}
+
+export const VGS_FIELDS = 'vg_name,vg_uuid,vg_size,vg_free,vg_extent_size,vg_mda_size,vg_mda_free,lv_count';
+export const LVS_FIELDS = 'lv_name,lv_uuid,lv_size,lv_tags,lv_attr,lv_active,lv_time,lv_device_open';
+/** lvs can report its VG's fields on every row: one LVM process instead of two. */
+export const LVS_WITH_VG_FIELDS = `${LVS_FIELDS},${VGS_FIELDS}`;
+
+/** The VG's fields from the first row of an `lvs` that asked for them. */
+export function vgFromLvs(stdout: string): VgRow | undefined {
+  const r = report('lv', vgRow).parse(JSON.parse(stdout));
+  return r.report.flatMap((x) => (x as { lv: VgRow[] }).lv)[0];
+}
+
+export function splitTags(text: string): string[] {
+  return text === '' ? [] : text.split(',');
+}
+
+/** `lv_time` ("2026-11-21 22:44:40 +0000") as a UTC ISO instant. */
+export function lvTimeIso(text: string): string | undefined {
+  const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) ([+-])(\d{2})(\d{2})$/.exec(text.trim());
+  if (!m) return undefined;
+  const ms = Date.parse(`${m[1]}T${m[2]}${m[3]}${m[4]}:${m[5]}`);
+  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+const wipefs = z.looseObject({
+  signatures: z.array(
+    z.looseObject({ type: z.string().nullable().optional(), offset: z.string().optional() }),
+  ),
+});
+
+/** Signatures on a device (filesystems, LVM, partition tables, RAID…); empty means blank. */
+export function parseWipefs(stdout: string): string[] {
+  if (stdout.trim() === '') return [];
+  return wipefs
+    .parse(JSON.parse(stdout))
+    .signatures.map((s) => `${s.type ?? 'unknown'}${s.offset ? ` at ${s.offset}` : ''}`);
+}

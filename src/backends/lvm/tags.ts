@@ -1,0 +1,75 @@
+/**
+ * lvchain's metadata as LV tags (DESIGN §3): stored in the VG metadata, seen by every host.
+ * One tag per field, `lvchain.<field>=<value>`, within LVM's tag characters.
+ */
+import type { LayerMeta } from '../../model/meta.js';
+import { decodeIntent, encodeIntent } from '../../model/intent.js';
+
+const PREFIX = 'lvchain.';
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
+
+export function metaToTags(meta: LayerMeta | null | undefined): string[] {
+  if (!meta) return [];
+  const tags = [`${PREFIX}disk=${meta.disk}`];
+  if (meta.snap !== undefined) tags.push(`${PREFIX}snap=${meta.snap}`);
+  if (meta.created !== undefined) tags.push(`${PREFIX}created=${meta.created}`);
+  if (meta.kind !== undefined) tags.push(`${PREFIX}kind=${meta.kind}`);
+  if (meta.policy !== undefined) tags.push(`${PREFIX}policy=${meta.policy}`);
+  if (meta.guest !== undefined) tags.push(`${PREFIX}guest=${meta.guest}`);
+  if (meta.size !== undefined) tags.push(`${PREFIX}size=${meta.size}`);
+  if (meta.protect) tags.push(`${PREFIX}protect`);
+  if (meta.incomplete) tags.push(`${PREFIX}incomplete`);
+  if (meta.intent !== undefined) tags.push(`${PREFIX}intent=${encodeIntent(meta.intent)}`);
+  return tags;
+}
+
+/** The metadata in an LV's tags; undefined when it carries no `lvchain.disk` (not owned). */
+export function tagsToMeta(tags: readonly string[]): { meta?: LayerMeta; problems: string[] } {
+  const problems: string[] = [];
+  const fields = new Map<string, string>();
+  for (const t of tags) {
+    if (!t.startsWith(PREFIX)) continue;
+    const eq = t.indexOf('=');
+    const key = eq < 0 ? t.slice(PREFIX.length) : t.slice(PREFIX.length, eq);
+    if (fields.has(key)) problems.push(`two ${PREFIX}${key} tags`);
+    fields.set(key, eq < 0 ? '' : t.slice(eq + 1));
+  }
+  const disk = fields.get('disk');
+  if (disk === undefined) return { problems };
+  const meta: LayerMeta = { disk };
+  const snap = fields.get('snap');
+  if (snap !== undefined) meta.snap = snap;
+  const created = fields.get('created');
+  if (created !== undefined) {
+    if (ISO.test(created)) meta.created = created;
+    else problems.push(`${PREFIX}created=${created} is not a UTC instant`);
+  }
+  const kind = fields.get('kind');
+  if (kind === 'auto' || kind === 'pinned' || kind === 'external') meta.kind = kind;
+  else if (kind !== undefined) problems.push(`${PREFIX}kind=${kind} is unknown`);
+  const policy = fields.get('policy');
+  if (policy !== undefined) meta.policy = policy;
+  const guest = fields.get('guest');
+  if (guest !== undefined) meta.guest = guest;
+  const size = fields.get('size');
+  if (size !== undefined) {
+    if (/^\d+$/.test(size)) meta.size = Number(size);
+    else problems.push(`${PREFIX}size=${size} is not a number of bytes`);
+  }
+  if (fields.has('protect')) meta.protect = true;
+  if (fields.has('incomplete')) meta.incomplete = true;
+  const intent = fields.get('intent');
+  if (intent !== undefined) {
+    const decoded = decodeIntent(intent);
+    if (decoded) meta.intent = decoded;
+    else problems.push(`${PREFIX}intent=${intent} is not an intent lvchain writes`);
+  }
+  return { meta, problems };
+}
+
+/** Tag changes turning `from` into `to`, leaving every tag that is not lvchain's alone. */
+export function tagDiff(from: LayerMeta | null | undefined, to: LayerMeta): { add: string[]; del: string[] } {
+  const before = new Set(metaToTags(from));
+  const after = new Set(metaToTags(to));
+  return { add: [...after].filter((t) => !before.has(t)), del: [...before].filter((t) => !after.has(t)) };
+}

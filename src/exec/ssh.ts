@@ -1,0 +1,286 @@
+/**
+ * Runs argv on a remote host over OpenSSH. Every argument is quoted for the remote POSIX
+ * shell by exec/quote.ts; connections are reused (ControlMaster) and never prompt
+ * (BatchMode). A batch of commands travels in one round trip and comes back length-framed,
+ * so a plan's remote command count grows with hosts and storages, not with disks.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execa } from 'execa';
+import type { SshTarget } from '../model/desired.js';
+import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } from './executor.js';
+import { packageFor } from './executor.js';
+import { shellCommand } from './quote.js';
+import { LvchainError } from '../errors.js';
+import { withTimeout } from './local.js';
+
+/** Exit code ssh itself uses for connection and authentication failures. */
+const SSH_FAILED = 255;
+
+export class SshExecutor implements Executor {
+  readonly host: string;
+  private readonly target: SshTarget;
+  private readonly listeners: ((e: CommandEvent) => void)[];
+  private controlDir: string | undefined;
+  private readonly children = new Set<LongRunning>();
+
+  constructor(target: SshTarget, listeners: ((e: CommandEvent) => void)[] = []) {
+    this.target = target;
+    this.host = `${target.user ? `${target.user}@` : ''}${target.host}${target.port ? `:${target.port}` : ''}`;
+    this.listeners = listeners;
+  }
+
+  /** ssh options, without the destination. */
+  sshOptions(): string[] {
+    this.controlDir ??= mkdtempSync(join(tmpdir(), 'lvchain-ssh-'));
+    const t = this.target;
+    const opts = [
+      '-o',
+      'BatchMode=yes',
+      '-o',
+      'ConnectTimeout=10',
+      '-o',
+      'ServerAliveInterval=15',
+      '-o',
+      'ServerAliveCountMax=4',
+      '-o',
+      'ControlMaster=auto',
+      '-o',
+      `ControlPath=${join(this.controlDir, '%C')}`,
+      '-o',
+      'ControlPersist=120',
+      '-o',
+      `StrictHostKeyChecking=${t.knownHosts === 'strict' ? 'yes' : t.knownHosts === 'accept-new' ? 'accept-new' : 'no'}`,
+    ];
+    if (t.knownHosts === 'off') opts.push('-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR');
+    else if (t.knownHostsFile) opts.push('-o', `UserKnownHostsFile=${t.knownHostsFile}`);
+    if (t.port !== undefined) opts.push('-p', String(t.port));
+    if (t.identityFile !== undefined) opts.push('-i', t.identityFile, '-o', 'IdentitiesOnly=yes');
+    if (t.user !== undefined) opts.push('-l', t.user);
+    return opts;
+  }
+
+  private sshArgv(remote: string): string[] {
+    return [...this.sshOptions(), '--', this.target.host, remote];
+  }
+
+  async run(argv: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
+    const started = performance.now();
+    const child = execa('ssh', this.sshArgv(shellCommand(argv)), {
+      reject: false,
+      input: opts.input,
+      timeout: opts.timeoutMs,
+      stripFinalNewline: false,
+      ...(opts.input === undefined ? { stdin: 'ignore' as const } : {}),
+    });
+    if (opts.onStdout) {
+      const listen = opts.onStdout;
+      child.stdout?.on('data', (chunk: Buffer) => listen(chunk.toString('utf8')));
+    }
+    const r = await child;
+    const result: CommandResult = {
+      argv: [...argv],
+      host: this.host,
+      exitCode: r.exitCode ?? -1,
+      stdout: String(r.stdout ?? ''),
+      stderr: String(r.stderr ?? ''),
+      durationMs: Math.round(performance.now() - started),
+      failed: r.failed,
+      ...(r.failed && r.exitCode === undefined ? { cause: r } : {}),
+    };
+    this.notify(result);
+    this.raiseConnectionErrors(result);
+    return result;
+  }
+
+  async runBatch(argvs: readonly (readonly string[])[]): Promise<CommandResult[]> {
+    if (argvs.length === 0) return [];
+    if (argvs.length === 1) return [await this.run(argvs[0] as readonly string[])];
+    const started = performance.now();
+    // Each command is one shell-quoted argument; the script evals it and frames its output
+    // as "<exit> <stdout bytes> <stderr bytes>\n<stdout><stderr>".
+    const script = [
+      'd=$(mktemp -d) || exit 97',
+      'trap \'rm -rf "$d"\' EXIT',
+      'for c in "$@"; do',
+      '  eval "$c" >"$d/o" 2>"$d/e" </dev/null; rc=$?',
+      '  printf "%d %d %d\\n" "$rc" "$(wc -c <"$d/o")" "$(wc -c <"$d/e")"',
+      '  cat "$d/o" "$d/e"',
+      'done',
+    ].join('\n');
+    const remote = shellCommand(['sh', '-c', script, 'lvchain-batch', ...argvs.map((a) => shellCommand(a))]);
+    const r = await execa('ssh', this.sshArgv(remote), {
+      reject: false,
+      encoding: 'buffer',
+      stdin: 'ignore',
+    });
+    const durationMs = Math.round(performance.now() - started);
+    const stdout = Buffer.from(r.stdout as Uint8Array);
+    const outer: CommandResult = {
+      argv: ['sh', '-c', '<batch>', `${argvs.length} commands`],
+      host: this.host,
+      exitCode: r.exitCode ?? -1,
+      stdout: '',
+      stderr: Buffer.from(r.stderr as Uint8Array).toString('utf8'),
+      durationMs,
+      failed: r.failed,
+    };
+    this.raiseConnectionErrors(outer);
+    const results = parseFrames(stdout, argvs, this.host, durationMs);
+    if (results.length !== argvs.length) {
+      throw new LvchainError(
+        'command_failed',
+        `a batch of ${argvs.length} commands on ${this.host} returned ${results.length} results: ${outer.stderr.trim()}`,
+      );
+    }
+    for (const l of this.listeners)
+      l({ host: this.host, argv: outer.argv, exitCode: outer.exitCode, durationMs, batched: argvs.length });
+    return results;
+  }
+
+  async spawn(argv: readonly string[]): Promise<LongRunning> {
+    const started = performance.now();
+    const child = execa('ssh', this.sshArgv(shellCommand(argv)), {
+      reject: false,
+      stdin: 'pipe',
+      stripFinalNewline: false,
+    });
+    let buffered = '';
+    const firstLine = new Promise<string>((resolve, reject) => {
+      child.stdout?.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString('utf8');
+        const nl = buffered.indexOf('\n');
+        if (nl >= 0) resolve(buffered.slice(0, nl));
+      });
+      void child.then((r) =>
+        reject(new Error(`remote ${argv[0]} ended before it was ready: ${String(r.stderr).trim()}`)),
+      );
+    });
+    firstLine.catch(() => undefined);
+    const exited = child.then((r): CommandResult => ({
+      argv: [...argv],
+      host: this.host,
+      exitCode: r.exitCode ?? -1,
+      stdout: String(r.stdout ?? ''),
+      stderr: String(r.stderr ?? ''),
+      durationMs: Math.round(performance.now() - started),
+      failed: r.failed,
+    }));
+    const handle: LongRunning = {
+      firstLine: (ms) => withTimeout(firstLine, ms, `${this.host} did not answer within ${ms} ms`),
+      exited,
+      stop: async () => {
+        this.children.delete(handle);
+        child.stdin?.end();
+        child.kill('SIGTERM');
+        await exited;
+      },
+    };
+    this.children.add(handle);
+    return handle;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.children].map((c) => c.stop()));
+    if (this.controlDir) {
+      await execa('ssh', [...this.sshOptions(), '-O', 'exit', this.target.host], {
+        reject: false,
+        stdin: 'ignore',
+      });
+      rmSync(this.controlDir, { recursive: true, force: true });
+      this.controlDir = undefined;
+    }
+  }
+
+  private notify(r: CommandResult): void {
+    for (const l of this.listeners)
+      l({ host: this.host, argv: r.argv, exitCode: r.exitCode, durationMs: r.durationMs });
+  }
+
+  /** ssh's own failures and a missing remote program become errors that say what to fix. */
+  private raiseConnectionErrors(r: CommandResult): void {
+    if ((r.cause as { code?: string } | undefined)?.code === 'ENOENT') {
+      throw new LvchainError(
+        'tool_missing',
+        'ssh is not installed on this machine (Debian package openssh-client)',
+      );
+    }
+    if (r.exitCode === SSH_FAILED) {
+      const msg = r.stderr.trim().split('\n').pop() ?? '';
+      if (
+        /Permission denied|Too many authentication failures|no mutual signature|Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/i.test(
+          r.stderr,
+        )
+      ) {
+        const hostKey = /Host key verification failed|IDENTIFICATION HAS CHANGED/i.test(r.stderr);
+        throw new LvchainError('host_auth_failed', `cannot log in to ${this.host}: ${msg}`, {
+          details: { host: this.host, stderr: r.stderr },
+          hints: hostKey
+            ? [
+                'The host key is unknown or changed. Check it, then add it to known_hosts (or set knownHosts: accept-new for first contact).',
+              ]
+            : ['lvchain uses ssh with BatchMode: set up key authentication (identityFile) for this user.'],
+        });
+      }
+      throw new LvchainError(
+        'host_unreachable',
+        `cannot reach ${this.host}: ${msg || `ssh exited with ${r.exitCode}`}`,
+        {
+          details: { host: this.host, stderr: r.stderr },
+          hints: ['Check the host name, port and network; lvchain connects with ConnectTimeout=10.'],
+        },
+      );
+    }
+    if (r.exitCode === 127 && /not found/i.test(r.stderr)) {
+      const tool = r.argv[0] ?? '';
+      const pkg = packageFor(tool);
+      throw new LvchainError(
+        'tool_missing',
+        `${tool} is not installed on ${this.host}${pkg ? ` (Debian package ${pkg})` : ''}`,
+        {
+          details: { host: this.host, tool },
+        },
+      );
+    }
+  }
+}
+
+function parseFrames(
+  buf: Buffer,
+  argvs: readonly (readonly string[])[],
+  host: string,
+  durationMs: number,
+): CommandResult[] {
+  const out: CommandResult[] = [];
+  let pos = 0;
+  for (const argv of argvs) {
+    const nl = buf.indexOf(0x0a, pos);
+    if (nl < 0) break;
+    const m = /^(\d+) (\d+) (\d+)$/.exec(buf.subarray(pos, nl).toString('ascii').trim());
+    if (!m) break;
+    const [rc, no, ne] = [Number(m[1]), Number(m[2]), Number(m[3])];
+    const stdout = buf.subarray(nl + 1, nl + 1 + no).toString('utf8');
+    const stderr = buf.subarray(nl + 1 + no, nl + 1 + no + ne).toString('utf8');
+    pos = nl + 1 + no + ne;
+    const r: CommandResult = {
+      argv: [...argv],
+      host,
+      exitCode: rc,
+      stdout,
+      stderr,
+      durationMs,
+      failed: rc !== 0,
+    };
+    if (rc === 127 && /not found/i.test(stderr)) {
+      const pkg = packageFor(argv[0] ?? '');
+      throw new LvchainError(
+        'tool_missing',
+        `${argv[0]} is not installed on ${host}${pkg ? ` (Debian package ${pkg})` : ''}`,
+        { details: { host, tool: argv[0] } },
+      );
+    }
+    out.push(r);
+  }
+  return out;
+}

@@ -104,27 +104,17 @@ export async function makePlan(
   const observed = await observeStorages(session);
   const request: PlanRequest = { desired: session.desired, observed, ...opts };
   let draft = planChanges(request);
-  // Read more only where a decision needs it (DESIGN §5): headers of disks with changes and
-  // measurements of the sizes they allocate, then the extents of disks with merges.
-  for (let pass = 0; pass < 3; pass++) {
+  // Read more only where a decision needs it (DESIGN §5): `qemu-img measure` for the sizes the
+  // plan allocates, and the allocation of layers that a merge has to choose a direction for.
+  for (let pass = 0; pass < 2; pass++) {
     const fetches: Promise<void>[] = [];
-    for (const [storage, disks] of Object.entries(draft.needHeaders)) {
-      if (pass === 0)
-        fetches.push(
-          session.backend(storage).readHeaders(observed.storages[storage] as ObservedStorage, disks),
-        );
-    }
     for (const [storage, sizes] of Object.entries(draft.needMeasure)) {
       fetches.push(session.backend(storage).measure(observed.storages[storage] as ObservedStorage, sizes));
     }
-    if (pass > 0 || Object.keys(draft.needHeaders).length === 0) {
-      for (const [storage, disks] of Object.entries(draft.needExtents)) {
-        const obs = observed.storages[storage] as ObservedStorage;
-        const unread = disks.filter((d) =>
-          obs.disks[d]?.layers.some((l) => l.header.state === 'read' && l.extents === undefined),
-        );
-        if (unread.length > 0) fetches.push(session.backend(storage).readExtents(obs, unread));
-      }
+    for (const [storage, disks] of Object.entries(draft.needExtents)) {
+      const obs = observed.storages[storage] as ObservedStorage;
+      const unread = disks.filter((d) => obs.disks[d]?.layers.some((l) => l.extents === undefined));
+      if (unread.length > 0 && pass === 0) fetches.push(session.backend(storage).readExtents(obs, unread));
     }
     if (fetches.length === 0) break;
     await Promise.all(fetches);

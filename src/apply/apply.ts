@@ -199,6 +199,13 @@ async function prepare(
     .filter((d) => d.storage === change.storage)
     .map((d) => d.name);
   const observed = await backend.prepareDisk(change.disk, declared);
+  // The headers just read may show sizes the plan never needed measured.
+  const sizes = new Set<number>();
+  for (const l of observed.layers) if (l.header.state === 'read') sizes.add(l.header.header.virtualSize);
+  for (const { step } of change.x_steps)
+    if (step.kind === 'allocate' || step.kind === 'extend') sizes.add(step.virtual_size);
+  const unmeasured = [...sizes].filter((v) => storage.measurements[v] === undefined);
+  if (unmeasured.length > 0) await backend.measure(storage, unmeasured);
   const sizing = sizingFor(storage);
   const view = interpretDisk(observed, sizing);
   const expectsIntent = change.operation.op === 'resume';

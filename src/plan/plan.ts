@@ -90,8 +90,6 @@ export interface PlanDraft {
   capacity: CapacityReport[];
   /** Disks with deletions whose layer extents were not provided; observe them and plan again. */
   needExtents: Record<string, string[]>;
-  /** Disks with changes whose active layers' headers were not read; read them and plan again. */
-  needHeaders: Record<string, string[]>;
   /** Virtual sizes the plan allocates that were not measured yet. */
   needMeasure: Record<string, number[]>;
   applyable: boolean;
@@ -139,7 +137,6 @@ class StoragePlanner {
   readonly drift: Drift[] = [];
   readonly diagnostics: Diagnostic[] = [];
   readonly needExtents = new Set<string>();
-  readonly needHeaders = new Set<string>();
   readonly needMeasure = new Set<number>();
   readonly sizing: Sizing;
 
@@ -195,10 +192,6 @@ class StoragePlanner {
       return undefined;
     }
     this.deltas.push(...deltas);
-    // A change is planned on this disk: its readable headers should confirm the metadata.
-    const obs = this.observed.disks[state.disk];
-    if (obs?.layers.some((l) => l.header.state === 'not-read' && l.lv?.active !== false))
-      this.needHeaders.add(state.disk);
     this.changes.push({
       ...change,
       storage: this.storage.name,
@@ -248,12 +241,10 @@ export function planChanges(req: PlanRequest): PlanDraft {
   }
   for (const sp of all) diagnostics.push(...sp.diagnostics);
   const needExtents: Record<string, string[]> = {};
-  const needHeaders: Record<string, string[]> = {};
   const needMeasure: Record<string, number[]> = {};
   for (const sp of all) {
     const name = sp.storage.name;
     if (sp.needExtents.size > 0) needExtents[name] = [...sp.needExtents].sort();
-    if (sp.needHeaders.size > 0) needHeaders[name] = [...sp.needHeaders].sort();
     if (sp.needMeasure.size > 0) needMeasure[name] = [...sp.needMeasure].sort((a, b) => a - b);
   }
   const errored = diagnostics.some((d) => d.severity === 'error');
@@ -263,7 +254,6 @@ export function planChanges(req: PlanRequest): PlanDraft {
     diagnostics,
     capacity,
     needExtents,
-    needHeaders,
     needMeasure,
     errored,
     applyable: !errored && selected.changes.length > 0,
@@ -347,10 +337,38 @@ function planStorage(sp: StoragePlanner): void {
     groups.set(id, g);
   }
   for (const id of [...groups.keys()].sort()) planGroup(sp, groups.get(id) as Group);
+  noteUnverified(sp);
   const declaredNames = new Set(declared.map((d) => d.name));
   for (const name of Object.keys(observed.disks).sort()) {
     if (!declaredNames.has(name) && !req.desired.disks[name])
       planUndeclared(sp, observed.disks[name] as ObservedDisk);
+  }
+}
+
+/** Say which changed chains the plan could not verify (DESIGN §5: headers are read only where needed). */
+function noteUnverified(sp: StoragePlanner): void {
+  const changed = [...new Set(sp.changes.map((c) => c.disk))];
+  const inactive: string[] = [];
+  let fromTags = 0;
+  for (const name of changed) {
+    const layers = sp.observed.disks[name]?.layers ?? [];
+    if (layers.some((l) => l.lv?.active === false)) inactive.push(name);
+    else if (layers.some((l) => l.header.state === 'not-read')) fromTags++;
+  }
+  for (const name of inactive) {
+    sp.diagnostics.push({
+      severity: 'info',
+      summary: `disk.${name}: the chain is inactive and was not verified; it was planned from LV names and tags`,
+      detail:
+        'Apply activates it, reads and checks every header before changing anything, and deactivates it again afterwards.',
+      address: `disk.${name}`,
+    });
+  }
+  if (fromTags > 0) {
+    sp.diagnostics.push({
+      severity: 'info',
+      summary: `${fromTags} disk(s) on ${sp.storage.name} were planned from LV names and tags; apply reads and checks their headers before acting`,
+    });
   }
 }
 

@@ -81,6 +81,43 @@ async function applyStorage(
       }
       continue;
     }
+    if (first.operation.op === 'create_vg') {
+      // Storage-level: there is no disk to re-observe; the backend checks the devices again.
+      ctx.onEvent({ type: 'apply_start', address: first.address, actions: first.change.actions });
+      const t0 = performance.now();
+      try {
+        for (const [s, { step, description }] of first.x_steps.entries()) {
+          ctx.onEvent({
+            type: 'step_start',
+            address: first.address,
+            index: s,
+            count: first.x_steps.length,
+            kind: step.kind,
+            description,
+          });
+          await backend.execute(first.disk, step);
+          ctx.onEvent({
+            type: 'step_complete',
+            address: first.address,
+            index: s,
+            kind: step.kind,
+            elapsed_ms: Math.round(performance.now() - t0),
+          });
+        }
+        outcome.applied.push(first.address);
+        ctx.onEvent({
+          type: 'apply_complete',
+          address: first.address,
+          elapsed_ms: Math.round(performance.now() - t0),
+        });
+      } catch (e) {
+        fail(first, e, ctx, outcome, failedDisks, failedGroups);
+        for (const c of changes.slice(i))
+          outcome.skipped.push({ address: c.address, reason: 'the volume group could not be created' });
+        return;
+      }
+      continue;
+    }
     const prepared: Prepared[] = [];
     let ok = true;
     for (const change of batch) {

@@ -18,6 +18,15 @@ export interface Io {
   ask(question: string): Promise<string>;
   /** Where --command-log sends command events, if given. */
   onCommand?: (e: CommandEvent) => void;
+  /** CI facts from the environment (GITHUB_STEP_SUMMARY, the run's URL), read by cli/index.ts. */
+  ci?: CiContext;
+}
+
+export interface CiContext {
+  /** GitHub's job summary file: plan and apply append their Markdown summary to it. */
+  stepSummary?: string;
+  /** The CI run whose log holds the full output, linked from a truncated PR comment. */
+  runUrl?: string;
 }
 
 export interface GlobalOptions {

@@ -18,6 +18,7 @@ import { validateCommand } from './commands/validate.js';
 import { showCommand } from './commands/show.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { schemaCommand } from './commands/schema.js';
+import { ciFromEnv } from './reports.js';
 
 const EXIT_HELP = `
 Exit codes:
@@ -38,6 +39,7 @@ function makeIo(color: boolean, commandLog: string | undefined): Io {
     style: styleFor(color),
     interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
     automation: Boolean(process.env['LVCHAIN_IN_AUTOMATION'] || process.env['TF_IN_AUTOMATION']),
+    ci: ciFromEnv(process.env),
     clock: () => Date.now(),
     ask: async (q) => {
       const rl = createInterface({ input: process.stdin, output: process.stdout });
@@ -142,6 +144,8 @@ async function main(argv: string[]): Promise<number> {
     .option('--out <file>', 'save the plan, to apply exactly it later with "lvchain apply FILE"')
     .option('--json', 'stream NDJSON events instead of text')
     .option('--detailed-exitcode', 'exit 0 for no changes, 1 for errors, 2 for changes or drift')
+    .option('--markdown <file>', 'also write the plan as a pull-request comment (Markdown) to FILE')
+    .option('--gitlab-report <file>', "also write GitLab's Terraform report {create, update, delete} to FILE")
     .addOption(destroyOpt())
     .addOption(targetOpt())
     .addOption(nowOpt())
@@ -152,6 +156,8 @@ async function main(argv: string[]): Promise<number> {
         out?: string;
         json?: boolean;
         detailedExitcode?: boolean;
+        markdown?: string;
+        gitlabReport?: string;
         allowDestroy?: boolean;
         target: string[];
         now?: number;
@@ -165,6 +171,8 @@ async function main(argv: string[]): Promise<number> {
               ...(o.out !== undefined ? { out: o.out } : {}),
               json: Boolean(o.json),
               detailedExitcode: Boolean(o.detailedExitcode),
+              ...(o.markdown !== undefined ? { markdown: o.markdown } : {}),
+              ...(o.gitlabReport !== undefined ? { gitlabReport: o.gitlabReport } : {}),
               allowDestroy: Boolean(o.allowDestroy),
               target: o.target,
               ...(o.now !== undefined ? { now: o.now } : {}),

@@ -95,6 +95,8 @@ export const stepSchema = z.discriminatedUnion('kind', [
     bytes,
   }),
   z.strictObject({ kind: z.literal('remove'), layer: layerRefSchema, wipe: z.boolean() }),
+  /** pvcreate + vgcreate on devices that were blank when planned, and are checked again. */
+  z.strictObject({ kind: z.literal('create_vg'), devices: z.array(z.string()).min(1) }),
 ]);
 
 /** A step as saved and shown: the operation plus what it will run on this backend. */
@@ -108,6 +110,7 @@ export const plannedStepSchema = z.strictObject({
 export const actionSchema = z.enum(['create', 'update', 'delete', 'no-op']);
 
 export const actionReasonSchema = z.enum([
+  'vg_declared',
   'disk_declared',
   'size_increased',
   'protect_changed',
@@ -146,11 +149,12 @@ export const operationSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('destroy') }),
   z.strictObject({ op: z.literal('resume'), intent: intentSchema }),
   z.strictObject({ op: z.literal('cleanup') }),
+  z.strictObject({ op: z.literal('create_vg'), devices: z.array(z.string()).min(1) }),
 ]);
 
 export const resourceChangeSchema = z.strictObject({
   address: z.string(),
-  type: z.enum(['lvchain_disk', 'lvchain_snapshot']),
+  type: z.enum(['lvchain_vg', 'lvchain_disk', 'lvchain_snapshot']),
   name: z.string(),
   storage: z.string(),
   disk: z.string(),

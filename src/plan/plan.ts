@@ -5,7 +5,7 @@
  * order.
  */
 import type { Desired, DesiredDisk, DesiredPolicy, DesiredStorage } from '../model/desired.js';
-import type { ObservedDisk, ObservedStorage, Observed } from '../model/observed.js';
+import type { ObservedDisk, ObservedStorage, ObservedVolumeGroup, Observed } from '../model/observed.js';
 import type {
   Action,
   ActionReason,
@@ -65,7 +65,7 @@ export interface PlanRequest {
 
 export interface DraftChange {
   address: string;
-  type: 'lvchain_disk' | 'lvchain_snapshot';
+  type: 'lvchain_vg' | 'lvchain_disk' | 'lvchain_snapshot';
   name: string;
   storage: string;
   disk: string;
@@ -130,6 +130,31 @@ export function sizingFor(storage: ObservedStorage, missing?: Set<number>): Sizi
   return { formattedBytes: (v) => measure(v).required };
 }
 
+const MiB = 1024 * 1024;
+
+/**
+ * The VG `pvs:` would create, if every device is there and blank: LVM's defaults of 4 MiB
+ * extents, data starting at 1 MiB, and a 1 MiB metadata area (about half usable).
+ */
+function prospectiveVg(
+  pvs: readonly string[],
+  observed: ObservedVolumeGroup,
+): { observed: ObservedVolumeGroup; devices: string[] } | { error: string } {
+  const devices = observed.devices ?? [];
+  const missing = pvs.filter((p) => !devices.some((d) => d.path === p && d.exists));
+  if (missing.length > 0)
+    return { error: `${missing.join(', ')} ${missing.length > 1 ? 'do' : 'does'} not exist on the host` };
+  const used = devices.filter((d) => d.signatures.length > 0);
+  if (used.length > 0)
+    return { error: used.map((d) => `${d.path} is not blank: ${d.signatures.join(', ')}`).join('; ') };
+  const extent = observed.extentSize;
+  const size = devices.reduce((sum, d) => sum + Math.max(0, Math.floor((d.size - MiB) / extent) * extent), 0);
+  return {
+    devices: [...pvs],
+    observed: { ...observed, exists: true, size, free: size, mdaSize: 1044480, mdaFree: 520704, lvCount: 0 },
+  };
+}
+
 /** Collects changes of one storage in order, simulating every step. */
 class StoragePlanner {
   readonly changes: DraftChange[] = [];
@@ -146,6 +171,27 @@ class StoragePlanner {
     readonly observed: ObservedStorage,
   ) {
     this.sizing = sizingFor(observed, this.needMeasure);
+  }
+
+  planVgCreation(devices: string[]): void {
+    const name = this.storage.name;
+    this.changes.push({
+      address: `vg.${name}`,
+      type: 'lvchain_vg',
+      name,
+      storage: name,
+      disk: '',
+      actions: ['create'],
+      before: null,
+      after: { devices, size: this.observed.size },
+      reason: 'vg_declared',
+      reasonDetail: `declared with pvs: and absent; ${devices.join(', ')} ${devices.length > 1 ? 'are' : 'is'} blank`,
+      irreversible: false,
+      operation: { op: 'create_vg', devices },
+      expectedShape: '',
+      topMeta: { disk: '' },
+      steps: [{ kind: 'create_vg', devices }],
+    });
   }
 
   ctx(disk: string, topMeta: LayerMeta, policy?: string): OpContext {
@@ -222,7 +268,20 @@ export function planChanges(req: PlanRequest): PlanDraft {
         diagnostics.push({ severity: 'error', summary: `storage ${name}: ${e}` });
       continue;
     }
-    const sp = new StoragePlanner(req, desired, observed);
+    const vg =
+      desired.kind === 'lvm' && observed.kind === 'lvm' && !observed.exists && desired.pvs.length > 0
+        ? prospectiveVg(desired.pvs, observed)
+        : undefined;
+    if (vg && 'error' in vg) {
+      diagnostics.push({
+        severity: 'error',
+        summary: `volume group ${name} cannot be created: ${vg.error}`,
+        detail: 'lvchain creates a VG only on devices with no signature of any kind. Nothing was changed.',
+      });
+      continue;
+    }
+    const sp = new StoragePlanner(req, desired, vg ? vg.observed : observed);
+    if (vg) sp.planVgCreation(vg.devices);
     planStorage(sp);
     all.push(sp);
   }

@@ -48,12 +48,26 @@ export function stepsForOperation(
       return resume(state, op.intent, ctx);
     case 'cleanup':
       return { ok: true, steps: cleanupLeftovers(state, ctx) };
+    case 'create_vg':
+      return { ok: true, steps: [{ kind: 'create_vg', devices: op.devices }] };
   }
 }
 
 /** Steps compared for equality; byte estimates may move as guests write and do not count. */
 export function sameSteps(a: readonly Step[], b: readonly Step[]): boolean {
-  const strip = (s: Step) =>
-    JSON.stringify(s.kind === 'commit' || s.kind === 'stream' ? { ...s, bytes: 0 } : s);
+  const strip = (s: Step) => canonical(s.kind === 'commit' || s.kind === 'stream' ? { ...s, bytes: 0 } : s);
   return a.length === b.length && a.every((s, i) => strip(s) === strip(b[i] as Step));
+}
+
+/** JSON with sorted keys: a saved plan comes back through zod with keys in schema order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>)
+            .filter(([, x]) => x !== undefined)
+            .sort(([x], [y]) => x.localeCompare(y)),
+        )
+      : v,
+  );
 }

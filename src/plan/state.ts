@@ -138,6 +138,8 @@ export function applyStep(state: DiskState, step: Step, sizing: Sizing): DiskSta
     case 'remove':
       requireLayer(state, step.layer, step);
       return withoutLayer(state, step.layer);
+    case 'create_vg':
+      return state;
   }
 }
 

@@ -9,9 +9,9 @@ export interface TextOptions {
   style: Style;
 }
 
-type Symbol = '+' | '~' | '-' | '-/+';
+export type Symbol = '+' | '~' | '-' | '-/+';
 
-function symbolOf(c: ResourceChange): Symbol {
+export function symbolOf(c: ResourceChange): Symbol {
   const a = c.change.actions;
   if (a.includes('delete') && a.includes('create')) return '-/+';
   if (a.includes('create')) return '+';
@@ -64,7 +64,7 @@ function attributes(c: ResourceChange, sym: Symbol, st: Style): string[] {
   });
 }
 
-function mergeLine(c: ResourceChange): string | undefined {
+export function mergeLine(c: ResourceChange): string | undefined {
   if (c.operation.op !== 'delete') return undefined;
   const { merge, commit_bytes, stream_bytes, chosen_because } = c.operation;
   const fig = (n: number | null) => (n === null ? 'unknown' : `${formatBytes(n)} (${n} bytes)`);
@@ -78,7 +78,8 @@ function mergeLine(c: ResourceChange): string | undefined {
   return `merge: ${chosen} (${why}); commit would copy ${fig(commit_bytes)}, stream would copy ${fig(stream_bytes)}`;
 }
 
-export function renderChange(c: ResourceChange, st: Style): string {
+/** A change as Terraform shows it: the headline, the reason and the attributes (no steps). */
+export function renderChangeDiff(c: ResourceChange, st: Style): string[] {
   const sym = symbolOf(c);
   const color = colorOf(sym, st);
   const lines: string[] = [];
@@ -95,12 +96,21 @@ export function renderChange(c: ResourceChange, st: Style): string {
   if (attrs.length > 0) lines.push(...attrs, '    }');
   const merge = mergeLine(c);
   if (merge) lines.push(`    ${st.cyan(merge)}`);
-  lines.push(`    steps on ${c.storage}:`);
+  return lines;
+}
+
+/** The ordered steps of a change and the commands each runs. */
+export function renderChangeSteps(c: ResourceChange, st: Style): string[] {
+  const lines = [`    steps on ${c.storage}:`];
   c.x_steps.forEach((s, i) => {
     lines.push(`      ${String(i + 1).padStart(2)}. ${s.description}`);
     for (const argv of s.commands) lines.push(st.dim(`          $ ${displayArgv(argv)}`));
   });
-  return lines.join('\n');
+  return lines;
+}
+
+export function renderChange(c: ResourceChange, st: Style): string {
+  return [...renderChangeDiff(c, st), ...renderChangeSteps(c, st)].join('\n');
 }
 
 export function renderDiagnostic(d: Diagnostic, st: Style): string {

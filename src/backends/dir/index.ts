@@ -240,6 +240,8 @@ export class DirBackend implements Backend {
       }
       case 'remove':
         return { description: `remove ${name(step.layer)}`, commands: [] };
+      case 'create_vg':
+        throw new LvchainError('plan_invalid', `${this.storage} is a directory, not a volume group`);
     }
   }
 
@@ -268,6 +270,7 @@ export class DirBackend implements Backend {
       }
       case 'wipe':
       case 'extend':
+      case 'create_vg':
         this.describe(disk, step);
         return;
       case 'format':

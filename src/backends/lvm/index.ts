@@ -438,14 +438,45 @@ export class LvmBackend implements Backend {
         commands.push(['lvremove', '--yes', this.lv(disk, step.layer)]);
         return { description: `${step.wipe ? 'zero and ' : ''}remove LV ${name(step.layer)}`, commands };
       }
+      case 'create_vg':
+        return {
+          description: `create volume group ${this.vg} on ${step.devices.join(', ')} (checked blank again first)`,
+          commands: [
+            ['pvcreate', '--yes', ...step.devices],
+            ['vgcreate', this.vg, ...step.devices],
+          ],
+        };
     }
   }
 
   async execute(disk: string, step: Step, onProgress?: (fraction: number) => void): Promise<void> {
+    if (step.kind === 'create_vg') await this.assertBlank(step.devices);
     const { commands } = this.describe(disk, step);
-    const what = `${step.kind} of ${describeRef('layer' in step ? step.layer : step.from)} of ${disk}`;
+    const what =
+      step.kind === 'create_vg'
+        ? `creating VG ${this.vg}`
+        : `${step.kind} of ${describeRef('layer' in step ? step.layer : step.from)} of ${disk}`;
     for (const argv of commands) {
       ok(await this.exec.run(argv, { onStdout: progressParser(onProgress) }), what);
     }
+  }
+
+  /** A device is used for a new VG only if nothing is on it: any signature refuses it. */
+  private async assertBlank(devices: readonly string[]): Promise<void> {
+    const results = await this.exec.runBatch(devices.map((d) => ['wipefs', '--json', d]));
+    devices.forEach((d, i) => {
+      const r = results[i] as CommandResult;
+      if (r.failed)
+        throw new LvchainError(
+          'command_failed',
+          `cannot inspect ${d} on ${this.exec.host}: ${r.stderr.trim()}`,
+        );
+      const found = parseWipefs(r.stdout);
+      if (found.length > 0)
+        throw new LvchainError(
+          'drift',
+          `${d} on ${this.exec.host} is not blank (${found.join(', ')}); lvchain creates VGs only on blank devices`,
+        );
+    });
   }
 }

@@ -8,6 +8,7 @@ import { readPlanFile } from '../planfile.js';
 import { applyPlan } from '../../apply/apply.js';
 import { fingerprint, fingerprintChanges } from '../../observe/fingerprint.js';
 import { LvchainError } from '../../errors.js';
+import { writeApplySummary } from '../reports.js';
 
 export interface ApplyCommandOptions {
   json: boolean;
@@ -45,7 +46,7 @@ export async function applyCommand(
       io.err('Apply cancelled.');
       return 1;
     }
-    return await execute(session, plan, observed, o, io, p);
+    return await execute(session, plan, observed, o, io, p, g.config);
   } finally {
     await session.close();
   }
@@ -82,6 +83,7 @@ async function execute(
   o: ApplyCommandOptions,
   io: Io,
   p: Printer,
+  configName: string,
 ): Promise<number> {
   const outcome = await applyPlan(plan, {
     desired: session.desired,
@@ -92,6 +94,7 @@ async function execute(
   });
   if (!o.json) io.out('');
   p.outcome(plan, outcome);
+  await writeApplySummary(plan, outcome, configName, io);
   return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
 }
 
@@ -115,6 +118,7 @@ async function applySaved(
       );
     }
     const observed = await observeStorages(session, Object.keys(plan.observed_fingerprint.storages));
+    await measurePlanSizes(session, plan, observed);
     const now = fingerprint(observed);
     if (now.digest !== plan.observed_fingerprint.digest) {
       const changes = fingerprintChanges(plan.observed_fingerprint, now);
@@ -138,8 +142,27 @@ async function applySaved(
       return 0;
     }
     p.plan(plan);
-    return await execute(session, plan, observed, o, io, p);
+    return await execute(session, plan, observed, o, io, p, g.config);
   } finally {
     await session.close();
   }
+}
+
+/** Apply recomputes each change's steps: it needs the LV sizes of what the plan allocates. */
+async function measurePlanSizes(session: Session, plan: Plan, observed: Observed): Promise<void> {
+  const sizes = new Map<string, Set<number>>();
+  for (const c of plan.resource_changes) {
+    for (const { step } of c.x_steps) {
+      if (step.kind !== 'allocate' && step.kind !== 'extend') continue;
+      const set = sizes.get(c.storage) ?? new Set<number>();
+      set.add(step.virtual_size);
+      sizes.set(c.storage, set);
+    }
+  }
+  await Promise.all(
+    [...sizes.entries()].map(([storage, set]) => {
+      const obs = observed.storages[storage];
+      return obs ? session.backend(storage).measure(obs, [...set]) : Promise.resolve();
+    }),
+  );
 }

@@ -3,11 +3,16 @@ import { Session, makePlan } from '../../pipeline.js';
 import type { PlanOptions } from '../../pipeline.js';
 import { printer } from '../output.js';
 import { writePlanFile } from '../planfile.js';
+import { writePlanReports } from '../reports.js';
 
 export interface PlanCommandOptions {
   out?: string;
   json: boolean;
   detailedExitcode: boolean;
+  /** Write the PR comment Markdown here. */
+  markdown?: string;
+  /** Write GitLab's Terraform report here. */
+  gitlabReport?: string;
   allowDestroy: boolean;
   target: string[];
   now?: number;
@@ -28,6 +33,7 @@ export async function planCommand(g: GlobalOptions, o: PlanCommandOptions, io: I
     });
     const p = printer(io, o.json);
     p.plan(plan);
+    await writePlanReports(plan, { ...o, target: g.config }, io);
     if (o.out !== undefined) {
       await writePlanFile(o.out, plan);
       if (!o.json) {

@@ -40,7 +40,13 @@ function chain(n: number, sizing: Sizing, sizes: number[]): DiskState {
       meta:
         i === n
           ? { disk: 'd', protect: true, size: virtualSize }
-          : { disk: 'd', snap: `s${i}`, created: `2026-01-0${i + 1}T00:00:00Z`, kind: 'pinned', size: virtualSize },
+          : {
+              disk: 'd',
+              snap: `s${i}`,
+              created: `2026-01-0${i + 1}T00:00:00Z`,
+              kind: 'pinned',
+              size: virtualSize,
+            },
       formatted: true,
       virtualSize,
       backing: below ? below.ref : null,
@@ -89,7 +95,8 @@ function assertResumableEverywhere(start: DiskState, steps: Step[], sizing: Sizi
   for (const l of Object.values(end.layers)) {
     if (l.meta?.size !== undefined) expect(l.meta.size, `size tag of ${refKey(l.ref)}`).toBe(l.virtualSize);
   }
-  if (end.layers['top']) expect(end.layers['top'].meta?.size, 'the top records its size').toBe(end.layers['top'].virtualSize);
+  if (end.layers['top'])
+    expect(end.layers['top'].meta?.size, 'the top records its size').toBe(end.layers['top'].virtualSize);
   expect(cleanupLeftovers(end, ctx)).toEqual([]);
 }
 

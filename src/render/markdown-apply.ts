@@ -1,0 +1,39 @@
+/** The short Markdown job summary of an apply, with Terraform's wording. */
+import type { Plan } from '../model/plan.js';
+import type { ApplyOutcome } from '../apply/events.js';
+import { formatBytes } from '../config/units.js';
+import { mdCode, mdText } from './md.js';
+
+export interface ApplyCounts {
+  add: number;
+  change: number;
+  destroy: number;
+}
+
+export function renderApplyMarkdown(
+  plan: Plan,
+  outcome: ApplyOutcome,
+  counts: ApplyCounts,
+  opts: { target: string },
+): string {
+  const failed = outcome.failed.length > 0 || outcome.interrupted;
+  const verdict = failed ? (outcome.interrupted ? 'Apply interrupted.' : 'Apply failed.') : 'Apply complete!';
+  const line = `Resources: ${counts.add} added, ${counts.change} changed, ${counts.destroy} destroyed.`;
+  const out = [
+    `### ${failed ? ':x:' : ':white_check_mark:'} lvchain apply for ${mdCode(opts.target)}`,
+    '',
+    `**${verdict} ${line}**`,
+  ];
+  if (!failed && plan.summary.bytes_to_copy > 0)
+    out.push('', `Merges copied up to ${formatBytes(plan.summary.bytes_to_copy)}.`);
+  if (outcome.failed.length > 0) {
+    out.push('', '#### Failed');
+    for (const f of outcome.failed) out.push(`- ${mdCode(f.address)}: ${mdText(f.message)}`);
+  }
+  if (outcome.skipped.length > 0) {
+    out.push('', '#### Skipped');
+    for (const s of outcome.skipped) out.push(`- ${mdCode(s.address)}: ${mdText(s.reason)}`);
+  }
+  out.push('', `<sub>${mdText(`lvchain ${plan.lvchain_version} · plan ${plan.plan_id}`)}</sub>`);
+  return `${out.join('\n')}\n`;
+}

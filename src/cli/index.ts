@@ -18,6 +18,7 @@ import { validateCommand } from './commands/validate.js';
 import { showCommand } from './commands/show.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { schemaCommand } from './commands/schema.js';
+import { importCommand } from './commands/import.js';
 import { ciFromEnv } from './reports.js';
 
 const EXIT_HELP = `
@@ -275,6 +276,20 @@ async function main(argv: string[]): Promise<number> {
             io,
           ),
         )(),
+    );
+
+  program
+    .command('import')
+    .argument('<storage>', 'the volume group or directory storage that holds the chain')
+    .argument('<disk>', 'disk name, e.g. vm-401-disk-0')
+    .description(
+      "adopt a chain made by Proxmox VE 9 (or in its layout): check it and add lvchain's metadata, changing nothing else",
+    )
+    .option('--auto-approve', 'skip the interactive approval')
+    .action(async (storage: string, disk: string, o: { autoApprove?: boolean }) =>
+      run((g, io) =>
+        importCommand(g, storage, disk, { autoApprove: Boolean(o.autoApprove), json: false }, io),
+      )(),
     );
 
   program

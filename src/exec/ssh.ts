@@ -113,6 +113,8 @@ export class SshExecutor implements Executor {
     const r = await execa('ssh', this.sshArgv(remote), {
       reject: false,
       encoding: 'buffer',
+      // Frames are counted in bytes: the last one keeps its final newline.
+      stripFinalNewline: false,
       stdin: 'ignore',
     });
     const durationMs = Math.round(performance.now() - started);

@@ -43,6 +43,8 @@ export interface ObservedLayer {
   /** LV size; undefined on directories, where files grow freely. */
   capacity?: number;
   lv?: { uuid: string; active: boolean; attr: string; tags: string[]; time?: string };
+  /** When the LV or file was created (UTC ISO), where the storage records it. */
+  born?: string;
   /** Held open by some process (a device-mapper open count on LVM). */
   open?: boolean;
   /** lvchain metadata that could not be read (a malformed tag). */

@@ -110,6 +110,7 @@ export class DirBackend implements Backend {
         name: e.name,
         header: { state: 'not-read', reason: 'pending' },
         bytes: e.bytes,
+        born: e.born,
       };
       const meta = metas.get(parsed.disk)?.layers[e.name];
       if (meta) layer.meta = meta;
@@ -359,17 +360,19 @@ async function listDirs(path: string): Promise<string[]> {
   }
 }
 
-async function listFiles(dir: string): Promise<{ name: string; bytes: number }[]> {
+async function listFiles(dir: string): Promise<{ name: string; bytes: number; born: string }[]> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch {
     return [];
   }
-  const out: { name: string; bytes: number }[] = [];
+  const out: { name: string; bytes: number; born: string }[] = [];
   for (const e of entries.filter((x) => x.isFile()).sort((a, b) => a.name.localeCompare(b.name))) {
     const st = await stat(join(dir, e.name));
-    out.push({ name: e.name, bytes: st.blocks * 512 });
+    // Birth time where the filesystem records it, else the last change of the inode.
+    const born = st.birthtimeMs > 0 ? st.birthtime : st.ctime;
+    out.push({ name: e.name, bytes: st.blocks * 512, born: born.toISOString().replace(/\.\d{3}Z$/, 'Z') });
   }
   return out;
 }

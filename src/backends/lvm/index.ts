@@ -220,6 +220,7 @@ export class LvmBackend implements Backend {
           ...(time ? { time } : {}),
         },
         open: r.lv_device_open === 'open',
+        ...(time ? { born: time } : {}),
       };
       if (tags.meta) layer.meta = tags.meta;
       if (tags.problems.length > 0) layer.metaProblems = tags.problems;
@@ -252,8 +253,9 @@ export class LvmBackend implements Backend {
 
   async readExtents(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
     const layers = disks.flatMap((name) =>
+      // Only active LVs can be read: plan never activates anything.
       (observed.disks[name]?.layers ?? [])
-        .filter((l) => l.header.state === 'read')
+        .filter((l) => l.lv?.active)
         .map((l) => ({ l, path: this.dev(name, l.ref) })),
     );
     const results = await this.exec.runBatch(

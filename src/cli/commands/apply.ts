@@ -42,7 +42,7 @@ export async function applyCommand(
     p.plan(plan);
     if (plan.errored) return 1;
     if (plan.resource_changes.length === 0) return 0;
-    if (!(await confirm(io, o, plan))) {
+    if (!(await confirm(io, o, destroysData(plan)))) {
       io.err('Apply cancelled.');
       return 1;
     }
@@ -56,7 +56,7 @@ export async function applyCommand(
 export async function confirm(
   io: Io,
   o: { autoApprove: boolean; json: boolean },
-  plan: Plan,
+  destroys: boolean,
 ): Promise<boolean> {
   if (o.autoApprove) return true;
   if (!io.interactive || o.json) {
@@ -65,7 +65,6 @@ export async function confirm(
       'apply needs approval: stdin is not a terminal (or --json is set); pass --auto-approve, or apply a saved plan',
     );
   }
-  const destroys = plan.summary.destroy > 0 || plan.resource_changes.some((c) => c.irreversible);
   io.out('');
   io.out(io.style.bold('Do you want to perform these actions?'));
   io.out(
@@ -165,4 +164,9 @@ async function measurePlanSizes(session: Session, plan: Plan, observed: Observed
       return obs ? session.backend(storage).measure(obs, [...set]) : Promise.resolve();
     }),
   );
+}
+
+/** Whether a plan destroys data: the approval prompt then says there is no undo. */
+export function destroysData(plan: Plan): boolean {
+  return plan.summary.destroy > 0 || plan.resource_changes.some((c) => c.irreversible);
 }

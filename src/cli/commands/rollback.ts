@@ -2,7 +2,7 @@ import type { GlobalOptions, Io } from '../context.js';
 import { Session, makePlan } from '../../pipeline.js';
 import { printer } from '../output.js';
 import { applyPlan } from '../../apply/apply.js';
-import { confirm } from './apply.js';
+import { confirm, destroysData } from './apply.js';
 import { LvchainError } from '../../errors.js';
 
 export async function rollbackCommand(
@@ -29,7 +29,7 @@ export async function rollbackCommand(
     p.plan(plan);
     if (plan.errored || plan.resource_changes.length === 0) return 1;
     if (o.planOnly) return 2;
-    if (!(await confirm(io, o, plan))) {
+    if (!(await confirm(io, o, destroysData(plan)))) {
       io.err('Rollback cancelled.');
       return 1;
     }

@@ -1,0 +1,73 @@
+/**
+ * Adopting a chain another tool made (`lvchain import`): the metadata lvchain would have
+ * written, derived from what the headers and names show. Pure; the command applies it as
+ * metadata steps and changes nothing else.
+ */
+import type { ObservedDisk } from '../model/observed.js';
+import type { LayerMeta } from '../model/meta.js';
+import type { Step } from '../model/plan.js';
+import { refKey } from '../model/layer.js';
+import type { Sizing } from './state.js';
+import { chainOf } from './state.js';
+import { interpretDisk } from './interpret.js';
+
+export interface AdoptOptions {
+  guest?: string;
+  protect: boolean;
+  /** Snapshot names the config pins: adopted as pinned; the others as external (never deleted by lvchain). */
+  pinned: readonly string[];
+  /** When each layer's child was created, by layer name: the moment the snapshot froze. */
+  frozenAt: (layerName: string) => string | undefined;
+}
+
+export type AdoptResult =
+  { ok: true; steps: Step[]; snapshots: string[] } | { ok: false; problems: string[] };
+
+export function adoptChain(disk: ObservedDisk, sizing: Sizing, opts: AdoptOptions): AdoptResult {
+  if (disk.layers.length === 0) return { ok: false, problems: [`no layers of ${disk.name} were found`] };
+  const unread = disk.layers.filter((l) => l.header.state !== 'read');
+  if (unread.length > 0)
+    return { ok: false, problems: unread.map((l) => `${l.name}: the header could not be read`) };
+  // Judge the chain as if it were owned: every other rule (links, formats, sizes) applies.
+  const asOwned: ObservedDisk = {
+    ...disk,
+    layers: disk.layers.map((l) => ({ ...l, meta: l.meta ?? { disk: disk.name } })),
+  };
+  const view = interpretDisk(asOwned, sizing);
+  const problems = view.problems.filter((p) => p.code !== 'mixed_ownership').map((p) => p.message);
+  if (disk.layers.some((l) => l.meta?.intent))
+    problems.push('an lvchain operation is in progress on this disk; run "lvchain apply" instead');
+  const chain = chainOf(view.state);
+  if (!chain && problems.length === 0) problems.push('the layers do not form one chain');
+  if (problems.length > 0 || !chain) return { ok: false, problems };
+  const byKey = new Map(disk.layers.map((l) => [refKey(l.ref), l]));
+  const steps: Step[] = [];
+  const snapshots: string[] = [];
+  for (const sim of chain) {
+    const layer = byKey.get(refKey(sim.ref));
+    if (!layer || layer.header.state !== 'read') continue;
+    const size = layer.header.header.virtualSize;
+    let meta: LayerMeta;
+    if (sim.ref.role === 'snapshot') {
+      const snap = sim.ref.snap;
+      snapshots.push(snap);
+      const created = opts.frozenAt(layer.name);
+      if (!created)
+        return { ok: false, problems: [`${layer.name}: cannot tell when the snapshot was taken`] };
+      meta = {
+        disk: disk.name,
+        snap,
+        created,
+        kind: opts.pinned.includes(snap) ? 'pinned' : 'external',
+        size,
+      };
+    } else {
+      meta = { disk: disk.name, size };
+      if (opts.protect) meta.protect = true;
+    }
+    if (opts.guest !== undefined) meta.guest = opts.guest;
+    if (layer.meta && JSON.stringify(layer.meta) === JSON.stringify(meta)) continue;
+    steps.push({ kind: 'set_meta', layer: sim.ref, meta, purpose: 'update', from: layer.meta ?? null });
+  }
+  return { ok: true, steps, snapshots };
+}

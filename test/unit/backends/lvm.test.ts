@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import {
+  lvTimeIso,
+  parseLvs,
+  parseVgs,
+  parseWipefs,
+  splitTags,
+  vgFromLvs,
+} from '../../../src/backends/lvm/report.js';
+import { metaToTags, tagDiff, tagsToMeta } from '../../../src/backends/lvm/tags.js';
+import { lvName, parseLvName, proxmoxTags } from '../../../src/backends/lvm/layout.js';
+import type { LayerMeta } from '../../../src/model/meta.js';
+import type { LayerRef } from '../../../src/model/layer.js';
+
+const fixture = (name: string) => readFileSync(join(__dirname, '../../fixtures/lvm', name), 'utf8');
+
+describe('LVM report parsers (fixtures captured in the lab VM by test/fixtures/lvm/capture.ts)', () => {
+  it('reads vgs and lvs with byte sizes, tags and activation', () => {
+    const [vg] = parseVgs(fixture('vgs.json'));
+    expect(vg).toMatchObject({
+      vg_name: 'vg_fix',
+      vg_extent_size: 4194304,
+      vg_mda_size: 1044480,
+      lv_count: 4,
+    });
+    const lvs = parseLvs(fixture('lvs.json'));
+    expect(lvs.map((l) => l.lv_name)).toEqual([
+      'foreign-data',
+      'snap_vm-401-disk-0_s1.qcow2',
+      'vm-401-disk-0.qcow2',
+      'vm-402-disk-0.qcow2',
+    ]);
+    const inactive = lvs.find((l) => l.lv_name === 'vm-402-disk-0.qcow2');
+    expect(inactive?.lv_active).toBe('');
+    expect(lvs[1]?.lv_size).toBe(8388608);
+    expect(splitTags(lvs[1]?.lv_tags ?? '')).toContain('lvchain.snap=s1');
+    expect(splitTags(lvs[0]?.lv_tags ?? '')).toEqual([]);
+    expect(lvTimeIso(lvs[0]?.lv_time ?? '')).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+    expect(lvTimeIso('2026-11-21 23:44:41 +0100')).toBe('2026-11-21T22:44:41Z');
+  });
+
+  it('reads an empty report for a missing VG, and no VG row from lvs without VG fields', () => {
+    expect(parseVgs(fixture('vgs-missing.json'))).toEqual([]);
+    expect(fixture('vgs-missing.stderr.txt')).toMatch(/^exit 5\n.*Volume group "vg_absent" not found/);
+    // The one lvs a plan runs also carries the VG's fields.
+    expect(vgFromLvs(fixture('lvs-with-vg.json'))).toMatchObject({
+      vg_name: 'vg_fix',
+      vg_extent_size: 4194304,
+      lv_count: 4,
+    });
+    expect(parseLvs(fixture('lvs-with-vg.json'))).toHaveLength(4);
+  });
+
+  it('reads wipefs signatures; a blank device has none', () => {
+    expect(parseWipefs(fixture('wipefs-pv.json'))).toEqual(['LVM2_member at 0x218']);
+    expect(parseWipefs(fixture('wipefs-blank.json'))).toEqual([]);
+  });
+});
+
+describe('lvchain metadata as LV tags', () => {
+  it('reads the tags lvchain wrote in the fixture, including an intent', () => {
+    const rows = parseLvs(fixture('lvs.json'));
+    expect(tagsToMeta(splitTags(rows[1]?.lv_tags ?? '')).meta).toEqual({
+      disk: 'vm-401-disk-0',
+      snap: 's1',
+      created: '2026-11-20T10:00:00Z',
+      kind: 'pinned',
+    });
+    expect(tagsToMeta(splitTags(rows[2]?.lv_tags ?? '')).meta?.intent).toEqual({
+      op: 'delete',
+      snap: 's1',
+      direction: 'stream',
+    });
+    expect(
+      tagsToMeta(splitTags(rows[3]?.lv_tags ?? '')).meta,
+      'Proxmox tags alone are not ownership',
+    ).toBeUndefined();
+  });
+
+  it('round-trips any metadata through tags, in LVM tag characters', () => {
+    const name = fc.stringMatching(/^[A-Za-z][A-Za-z0-9_-]{0,20}$/);
+    const meta: fc.Arbitrary<LayerMeta> = fc.record(
+      {
+        disk: fc.stringMatching(/^[a-z0-9][a-z0-9_.-]{0,30}[a-z0-9]$/),
+        snap: name,
+        created: fc
+          .date({ min: new Date('2000-01-01'), max: new Date('2099-01-01'), noInvalidDate: true })
+          .map((d) => d.toISOString().replace(/\.\d{3}Z$/, 'Z')),
+        kind: fc.constantFrom('auto' as const, 'pinned' as const, 'external' as const),
+        policy: name,
+        guest: name,
+        size: fc.nat(),
+        protect: fc.constant(true),
+        incomplete: fc.constant(true),
+        intent: fc.constantFrom(
+          { op: 'create' as const, size: 4096 },
+          { op: 'delete' as const, snap: 's1', direction: 'commit' as const },
+          { op: 'destroy' as const },
+        ),
+      },
+      { requiredKeys: ['disk'] },
+    );
+    fc.assert(
+      fc.property(meta, (m) => {
+        const tags = metaToTags(m);
+        for (const t of tags) expect(t).toMatch(/^[A-Za-z0-9_+.\-/=!:&#]+$/);
+        expect(tagsToMeta(tags)).toEqual({ meta: m, problems: [] });
+      }),
+    );
+  });
+
+  it('changes tags by difference and leaves foreign tags alone', () => {
+    const from: LayerMeta = { disk: 'd', size: 1, incomplete: true, intent: { op: 'create', size: 1 } };
+    expect(tagDiff(from, { disk: 'd', size: 1 })).toEqual({
+      add: [],
+      del: ['lvchain.incomplete', 'lvchain.intent=create/1'],
+    });
+    expect(tagDiff(null, { disk: 'd' })).toEqual({ add: ['lvchain.disk=d'], del: [] });
+  });
+
+  it('reports malformed lvchain tags instead of guessing', () => {
+    const r = tagsToMeta(['lvchain.disk=d', 'lvchain.intent=explode/now', 'lvchain.created=yesterday']);
+    expect(r.meta).toEqual({ disk: 'd' });
+    expect(r.problems).toEqual([
+      'lvchain.created=yesterday is not a UTC instant',
+      'lvchain.intent=explode/now is not an intent lvchain writes',
+    ]);
+  });
+});
+
+describe('Proxmox VE 9 LV names', () => {
+  it('names layers like Proxmox and parses them back, snapshot names with underscores included (fix #6587)', () => {
+    const refs: LayerRef[] = [
+      { role: 'top' },
+      { role: 'snapshot', snap: 'pre_upgrade-2' },
+      { role: 'trash', of: { role: 'snapshot', snap: 's1' } },
+    ];
+    for (const ref of refs)
+      expect(parseLvName(lvName('vm-401-disk-0', ref), ['vm-401-disk-0'])).toEqual({
+        disk: 'vm-401-disk-0',
+        ref,
+      });
+    expect(lvName('vm-401-disk-0', { role: 'snapshot', snap: 's1' })).toBe('snap_vm-401-disk-0_s1.qcow2');
+  });
+
+  it('parses against the longest known disk first', () => {
+    expect(parseLvName('snap_vm-1-disk-0_x_y.qcow2', ['vm-1-disk-0', 'vm-1-disk-0_x'])).toEqual({
+      disk: 'vm-1-disk-0_x',
+      ref: { role: 'snapshot', snap: 'y' },
+    });
+    expect(parseLvName('foreign-data', ['vm-1-disk-0'])).toBeUndefined();
+  });
+
+  it("carries Proxmox's tags for vm- disks only", () => {
+    expect(proxmoxTags('vm-401-disk-0')).toEqual(['pve-vm-401', 'pve-vm-401-disk-0.qcow2']);
+    expect(proxmoxTags('data-disk')).toEqual([]);
+  });
+});

@@ -94,7 +94,9 @@ export interface PlanOptions {
   mergeDirection: DirectionOverride;
   rollback?: PlanRequest['rollback'];
   conservativeRetention?: boolean;
+  skipSchedules?: boolean;
   allowMassDelete?: boolean;
+  ownLockIds?: readonly string[];
 }
 
 export async function makePlan(

@@ -142,8 +142,7 @@ async function applyStorage(
     const started = new Map<string, number>();
     const runFrom = async (p: Prepared, from: number, to: number): Promise<void> => {
       for (let s = from; s < to; s++) {
-        if (ctx.signal?.aborted)
-          throw new LvchainError('aborted', 'interrupted; run "lvchain apply" again to resume');
+        if (ctx.signal?.aborted) throw new LvchainError('aborted', abortMessage(ctx.signal));
         const step = p.steps[s] as Step;
         const t0 = performance.now();
         ctx.onEvent({
@@ -300,4 +299,10 @@ async function prepare(
   }
   // Keep the planned byte estimates for display; the structure is identical.
   return sameSteps(planned, result.steps) ? planned : result.steps;
+}
+
+/** Why a run stopped early: a lost lock says so; Ctrl-C needs no explanation. */
+function abortMessage(signal: AbortSignal): string {
+  const why = typeof signal.reason === 'string' ? signal.reason : 'interrupted';
+  return `${why}; run "lvchain apply" again to resume`;
 }

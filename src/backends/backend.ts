@@ -4,6 +4,7 @@
  */
 import type { ObservedDisk, ObservedStorage } from '../model/observed.js';
 import type { Step } from '../model/plan.js';
+import type { Executor } from '../exec/executor.js';
 
 export interface ObserveRequest {
   /** Disks the config declares on this storage: names are parsed against them. */
@@ -35,6 +36,8 @@ export interface Backend {
   releaseDisk(disk: string): Promise<void>;
   /** Names of layers that another process (a running VM) holds open. */
   layersInUse(disk: ObservedDisk): Promise<string[]>;
+  /** Where this storage's applier lock lives: on the host that runs its commands. */
+  lockTarget(): { exec: Executor; path: string };
   describe(disk: string, step: Step): StepDescription;
   execute(disk: string, step: Step, onProgress?: (fraction: number) => void): Promise<void>;
 }

@@ -5,10 +5,10 @@
  */
 import { appendFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';
-import { Command, Option } from 'commander';
+import { Command, CommanderError, Option } from 'commander';
 import type { GlobalOptions, Io } from './context.js';
 import { styleFor } from './context.js';
-import { collect, parseDirection, parseInstant } from './parse.js';
+import { collect, parseDirection, parseInstant, parseSeconds } from './parse.js';
 import { ConfigError, formatIssue, isLvchainError } from '../errors.js';
 import { renderDiagnostic } from '../render/text.js';
 import { LVCHAIN_VERSION } from '../version.js';
@@ -19,6 +19,9 @@ import { showCommand } from './commands/show.js';
 import { rollbackCommand } from './commands/rollback.js';
 import { schemaCommand } from './commands/schema.js';
 import { importCommand } from './commands/import.js';
+import { checkCommand } from './commands/check.js';
+import { reconcileCommand } from './commands/reconcile.js';
+import { forceUnlockCommand } from './commands/force-unlock.js';
 import { ciFromEnv } from './reports.js';
 
 const EXIT_HELP = `
@@ -26,6 +29,7 @@ Exit codes:
   0  success; with --detailed-exitcode: no changes and no drift
   1  error: invalid config, unreachable host, refused or stale plan, failed apply
   2  with --detailed-exitcode: the plan has changes or reports drift
+  lvchain check exits as a Nagios plugin: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
 
 Environment:
   NO_COLOR                 disable colour (also --no-color; colour is off when stdout is not a terminal)
@@ -126,6 +130,13 @@ async function main(argv: string[]): Promise<number> {
       '--allow-mass-delete',
       'accept more deletions than maxDeletesPerRun, or a clock behind the newest snapshot',
     );
+  const lockOpt = () =>
+    new Option(
+      '--lock-timeout <duration>',
+      "wait this long for another run's storage lock (e.g. 30s, 5m); 0 fails at once",
+    )
+      .argParser(parseSeconds)
+      .default(0, '0s');
 
   program
     .command('validate')
@@ -201,6 +212,7 @@ async function main(argv: string[]): Promise<number> {
     .addOption(nowOpt())
     .addOption(mergeOpt())
     .addOption(massOpt())
+    .addOption(lockOpt())
     .action(
       async (
         planfile: string | undefined,
@@ -212,6 +224,7 @@ async function main(argv: string[]): Promise<number> {
           now?: number;
           mergeDirection: 'auto' | 'commit' | 'stream';
           allowMassDelete?: boolean;
+          lockTimeout: number;
         },
       ) =>
         run((g, io) =>
@@ -226,6 +239,7 @@ async function main(argv: string[]): Promise<number> {
               ...(o.now !== undefined ? { now: o.now } : {}),
               mergeDirection: o.mergeDirection,
               allowMassDelete: Boolean(o.allowMassDelete),
+              lockTimeoutMs: o.lockTimeout,
               signal: interruptSignal(io),
             },
             io,
@@ -255,11 +269,18 @@ async function main(argv: string[]): Promise<number> {
     .option('--auto-approve', 'skip the interactive approval')
     .option('--plan-only', 'show the rollback plan and exit 2 without changing anything')
     .option('--json', 'stream NDJSON events instead of text')
+    .addOption(lockOpt())
     .action(
       async (
         disk: string,
         snapshot: string,
-        o: { discardNewer?: boolean; autoApprove?: boolean; planOnly?: boolean; json?: boolean },
+        o: {
+          discardNewer?: boolean;
+          autoApprove?: boolean;
+          planOnly?: boolean;
+          lockTimeout: number;
+          json?: boolean;
+        },
       ) =>
         run((g, io) =>
           rollbackCommand(
@@ -271,6 +292,7 @@ async function main(argv: string[]): Promise<number> {
               autoApprove: Boolean(o.autoApprove),
               json: Boolean(o.json),
               planOnly: Boolean(o.planOnly),
+              lockTimeoutMs: o.lockTimeout,
               signal: interruptSignal(io),
             },
             io,
@@ -286,9 +308,85 @@ async function main(argv: string[]): Promise<number> {
       "adopt a chain made by Proxmox VE 9 (or in its layout): check it and add lvchain's metadata, changing nothing else",
     )
     .option('--auto-approve', 'skip the interactive approval')
-    .action(async (storage: string, disk: string, o: { autoApprove?: boolean }) =>
+    .addOption(lockOpt())
+    .action(async (storage: string, disk: string, o: { autoApprove?: boolean; lockTimeout: number }) =>
       run((g, io) =>
-        importCommand(g, storage, disk, { autoApprove: Boolean(o.autoApprove), json: false }, io),
+        importCommand(
+          g,
+          storage,
+          disk,
+          { autoApprove: Boolean(o.autoApprove), json: false, lockTimeoutMs: o.lockTimeout },
+          io,
+        ),
+      )(),
+    );
+
+  program
+    .command('reconcile')
+    .description(
+      'the loop a timer runs: take due snapshots, prune what retention lets go, finish interrupted operations. No prompt; one summary line; non-zero on any failure.',
+    )
+    .option('--json', 'stream NDJSON events instead of text')
+    .addOption(nowOpt())
+    .addOption(massOpt())
+    .addOption(lockOpt())
+    .action(async (o: { json?: boolean; now?: number; allowMassDelete?: boolean; lockTimeout: number }) =>
+      run((g, io) =>
+        reconcileCommand(
+          g,
+          {
+            json: Boolean(o.json),
+            ...(o.now !== undefined ? { now: o.now } : {}),
+            allowMassDelete: Boolean(o.allowMassDelete),
+            lockTimeoutMs: o.lockTimeout,
+            signal: interruptSignal(io),
+          },
+          io,
+        ),
+      )(),
+    );
+
+  program
+    .command('force-unlock')
+    .argument('<id>', 'the lock ID shown in "Lock Info"')
+    .description(
+      "release a storage lock whose holder is stuck: ends the holding process on the storage's host",
+    )
+    .option('--force', 'do not ask for confirmation')
+    .action(async (id: string, o: { force?: boolean }) =>
+      run((g, io) => forceUnlockCommand(g, id, { force: Boolean(o.force) }, io))(),
+    );
+
+  program
+    .command('check')
+    .description(
+      'read-only health check: snapshot age against each schedule, chain depth, drift, free space. Exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios).',
+    )
+    .option('--json', 'print every check result as JSON')
+    .option(
+      '--prometheus <file>',
+      'write the metrics in the Prometheus text format to FILE, atomically (node_exporter textfile collector); "-" prints them instead',
+    )
+    .option('-v, --verbose', 'also list the checks that are OK')
+    .addOption(
+      new Option('--now <instant>', 'judge snapshot ages at this instant (ISO 8601)').argParser(parseInstant),
+    )
+    // A usage error is UNKNOWN to a monitoring system (exit 1 would read as WARNING).
+    .exitOverride((e) => {
+      throw e.exitCode === 0 ? e : new CommanderError(3, e.code, e.message.replace(/^error: /, ''));
+    })
+    .action(async (o: { json?: boolean; prometheus?: string; verbose?: boolean; now?: number }) =>
+      run((g, io) =>
+        checkCommand(
+          g,
+          {
+            json: Boolean(o.json),
+            ...(o.prometheus !== undefined ? { prometheus: o.prometheus } : {}),
+            ...(o.now !== undefined ? { now: o.now } : {}),
+            verbose: Boolean(o.verbose),
+          },
+          io,
+        ),
       )(),
     );
 
@@ -306,6 +404,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     await program.parseAsync(argv);
   } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.exitCode === 3) process.stdout.write(`LVCHAIN UNKNOWN - ${e.message}\n`);
+      return e.exitCode;
+    }
     const g = globals(program);
     const st = styleFor(g.color);
     if (e instanceof ConfigError) {

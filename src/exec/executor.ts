@@ -23,6 +23,11 @@ export interface RunOptions {
   timeoutMs?: number;
   /** Called with each chunk of stdout as it arrives (progress of long data moves). */
   onStdout?: (chunk: string) => void;
+  /**
+   * Long-running remote work gets its own connection: if lvchain dies, that connection dies
+   * with it and the remote process at once, instead of lingering on a shared one.
+   */
+  ownConnection?: boolean;
 }
 
 export interface CommandEvent {

@@ -61,13 +61,16 @@ export class SshExecutor implements Executor {
     return opts;
   }
 
-  private sshArgv(remote: string): string[] {
-    return [...this.sshOptions(), '--', this.target.host, remote];
+  private sshArgv(remote: string, ownConnection = false): string[] {
+    const opts = this.sshOptions();
+    // A connection of its own: ssh options take the first value given, so these win.
+    const own = ownConnection ? ['-o', 'ControlMaster=no', '-o', 'ControlPath=none'] : [];
+    return [...own, ...opts, '--', this.target.host, remote];
   }
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
     const started = performance.now();
-    const child = execa('ssh', this.sshArgv(shellCommand(argv)), {
+    const child = execa('ssh', this.sshArgv(shellCommand(argv), opts.ownConnection), {
       reject: false,
       input: opts.input,
       timeout: opts.timeoutMs,
@@ -143,7 +146,8 @@ export class SshExecutor implements Executor {
 
   async spawn(argv: readonly string[]): Promise<LongRunning> {
     const started = performance.now();
-    const child = execa('ssh', this.sshArgv(shellCommand(argv)), {
+    // A lock holder must die with lvchain: never on the shared connection.
+    const child = execa('ssh', this.sshArgv(shellCommand(argv), true), {
       reject: false,
       stdin: 'pipe',
       stripFinalNewline: false,

@@ -88,6 +88,8 @@ interface ObservedStorageBase {
   measurements: Record<number, Measurement>;
   /** Problems that stop any change on this storage. */
   errors: string[];
+  /** An applier holds this storage's lock right now (plan takes no lock, but says so). */
+  lockHeldBy?: { id: string; operation: string; who: string; created: string } | 'unknown';
 }
 
 export interface ObservedVolumeGroup extends ObservedStorageBase {

@@ -188,6 +188,8 @@ export const driftSchema = z.strictObject({
 
 export const diagnosticSchema = z.strictObject({
   severity: z.enum(['error', 'warning', 'info']),
+  /** Stable for machines: e.g. retention_refused, capacity, drift. */
+  code: z.string().optional(),
   summary: z.string(),
   detail: z.string().optional(),
   address: z.string().optional(),
@@ -202,6 +204,11 @@ export const capacitySchema = z.strictObject({
   /** The lowest free space reached at any step of the plan. */
   free_min: z.number().int(),
   free_after: z.number().int(),
+  /**
+   * What the declared disks can need at most: (the snapshots their policies and pins can keep,
+   * plus the top) × the most one layer can occupy. Null when a policy keeps without bound.
+   */
+  worst_case: z.number().int().nonnegative().nullable().optional(),
   /** VG metadata area, LVM only. */
   metadata: z
     .strictObject({ size: bytes, free_before: z.number().int(), free_min: z.number().int() })

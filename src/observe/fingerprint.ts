@@ -9,7 +9,9 @@ import type { Fingerprint } from '../model/plan.js';
 import { canonicalMeta } from '../model/meta.js';
 
 export function storageItems(storage: ObservedStorage): string[] {
-  const items: string[] = [`storage ${storage.name} ${storage.kind} exists=${storage.exists}`];
+  // A VG's existence matters; an absent directory holds the same (no) chains as an empty one.
+  const items: string[] =
+    storage.kind === 'lvm' ? [`storage ${storage.name} lvm exists=${storage.exists}`] : [];
   for (const disk of Object.values(storage.disks)) {
     for (const l of disk.layers) {
       if (!l.meta) continue;

@@ -77,3 +77,18 @@ export function capacityReport(
     report.metadata = { size: storage.mdaSize, free_before: storage.mdaFree, free_min: mdaMin };
   return report;
 }
+
+/**
+ * The worst case a storage must hold for its declared disks (DESIGN §9): each disk can keep
+ * `retained` snapshots plus its top, and every layer can grow to `layerBytes`.
+ */
+export function worstCaseBytes(
+  disks: readonly { retained: number | 'unbounded'; layerBytes: number }[],
+): number | null {
+  let sum = 0;
+  for (const d of disks) {
+    if (d.retained === 'unbounded') return null;
+    sum += (d.retained + 1) * d.layerBytes;
+  }
+  return sum;
+}

@@ -113,7 +113,19 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
   for (const l of disk.layers) {
     for (const m of l.metaProblems ?? [])
       problems.push({ code: 'meta_mismatch', message: `${l.name}: ${m}` });
-    if (l.meta?.snap !== undefined && (l.ref.role !== 'snapshot' || l.ref.snap !== l.meta.snap)) {
+    // A commit merge renames layers before it rewrites their metadata: a layer renamed aside
+    // keeps the metadata of its old name, and the merged snapshot, under its child's name,
+    // keeps its own (with the intent) until the merge's last metadata step.
+    const named = l.ref.role === 'trash' ? l.ref.of : l.ref;
+    const mergedSnapshot =
+      l.meta?.intent?.op === 'delete' &&
+      l.meta.intent.direction === 'commit' &&
+      l.meta.intent.snap === l.meta.snap;
+    if (
+      l.meta?.snap !== undefined &&
+      !mergedSnapshot &&
+      (named.role !== 'snapshot' || named.snap !== l.meta.snap)
+    ) {
       problems.push({ code: 'meta_mismatch', message: `${l.name} is tagged as snapshot ${l.meta.snap}` });
     }
     if (l.meta?.incomplete && !interrupted) {

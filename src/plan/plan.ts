@@ -39,10 +39,10 @@ import {
 import type { DirectionOverride } from './merge.js';
 import { chooseMerge } from './merge.js';
 import type { SpaceDelta } from './capacity.js';
-import { capacityReport, deltaBetween } from './capacity.js';
+import { capacityReport, deltaBetween, worstCaseBytes } from './capacity.js';
 import { decideRetention } from './retention.js';
 import type { RetentionInput } from './retention.js';
-import { autoSnapshotName, isDue } from './schedule.js';
+import { autoSnapshotName, isDue, worstCaseRetained } from './schedule.js';
 import { selectTargets } from './targets.js';
 
 export type PlanMode = 'full' | 'reconcile' | 'rollback';
@@ -59,8 +59,12 @@ export interface PlanRequest {
   rollback?: { disk: string; snap: string; discardNewer: boolean };
   /** Prune with count rules only: this run's snapshot step failed (DESIGN §7). */
   conservativeRetention?: boolean;
+  /** Plan no due snapshots (the pruning pass after a failed snapshot step). */
+  skipSchedules?: boolean;
   /** Accept more deletions than maxDeletesPerRun, or a clock behind the newest snapshot. */
   allowMassDelete?: boolean;
+  /** Locks this run holds: a held lock with one of these IDs is not another applier. */
+  ownLockIds?: readonly string[];
 }
 
 export interface DraftChange {
@@ -125,9 +129,10 @@ export function sizingFor(storage: ObservedStorage, missing?: Set<number>): Sizi
     return {
       capacityFor: (v) => Math.ceil(measure(v).fullyAllocated / extent) * extent,
       formattedBytes: (v) => measure(v).required,
+      fullyAllocated: (v) => measure(v).fullyAllocated,
     };
   }
-  return { formattedBytes: (v) => measure(v).required };
+  return { formattedBytes: (v) => measure(v).required, fullyAllocated: (v) => measure(v).fullyAllocated };
 }
 
 const MiB = 1024 * 1024;
@@ -153,6 +158,28 @@ function prospectiveVg(
     devices: [...pvs],
     observed: { ...observed, exists: true, size, free: size, mdaSize: 1044480, mdaFree: 520704, lvCount: 0 },
   };
+}
+
+/**
+ * Worst-case bytes for the disks declared on a storage. Existing LVs give their real size, so
+ * a plan measures only the sizes of disks it creates or grows (it measures those anyway).
+ */
+function worstCase(sp: StoragePlanner): number | null {
+  const disks = Object.values(sp.req.desired.disks).filter((d) => d.storage === sp.storage.name);
+  return worstCaseBytes(
+    disks.map((d) => {
+      const policy = d.policy !== undefined ? sp.req.desired.policies[d.policy] : undefined;
+      const spec =
+        policy?.schedule !== undefined ? { cron: policy.schedule, timezone: policy.timezone } : undefined;
+      const pinned =
+        d.guest !== undefined ? (sp.req.desired.guests[d.guest]?.pinned.length ?? 0) : d.pinned.length;
+      const retained = spec && policy ? worstCaseRetained(policy.retention, spec, pinned) : pinned;
+      const top = sp.observed.disks[d.name]?.layers.find((l) => l.ref.role === 'top');
+      const current = top?.capacity !== undefined && top.meta?.size === d.size ? top.capacity : undefined;
+      const layerBytes = current ?? sp.sizing.capacityFor?.(d.size) ?? sp.sizing.fullyAllocated(d.size);
+      return { retained, layerBytes };
+    }),
+  );
 }
 
 /** Collects changes of one storage in order, simulating every step. */
@@ -294,7 +321,7 @@ export function planChanges(req: PlanRequest): PlanDraft {
     const kept = new Set(selected.changes.filter((c) => c.storage === sp.storage.name));
     // Capacity is re-simulated over the selected changes only.
     const deltas = kept.size === sp.changes.length ? sp.deltas : deltasOf(sp, kept);
-    const report = capacityReport(sp.observed, sp.storage.reserve, deltas);
+    const report = { ...capacityReport(sp.observed, sp.storage.reserve, deltas), worst_case: worstCase(sp) };
     capacity.push(report);
     if (!report.ok) diagnostics.push(capacityDiagnostic(report));
   }
@@ -366,6 +393,14 @@ function planStorage(sp: StoragePlanner): void {
           : 'Create it, or declare pvs: so lvchain creates it on blank devices.',
     });
     return;
+  }
+  const holder = observed.lockHeldBy;
+  if (holder && (holder === 'unknown' || !(req.ownLockIds ?? []).includes(holder.id))) {
+    sp.diagnostics.push({
+      severity: 'warning',
+      summary: `an lvchain run is changing ${storage.name} right now${holder === 'unknown' ? '' : `: ${holder.operation} by ${holder.who} since ${holder.created} (lock ${holder.id})`}`,
+      detail: 'This plan reflects the storage as it was observed; plan again when that run has finished.',
+    });
   }
   if (req.mode === 'rollback') {
     if (req.rollback) planRollback(sp, req.rollback);
@@ -669,7 +704,7 @@ function planGroup(sp: StoragePlanner, group: Group): void {
       }
     }
     const policy = group.policy;
-    if (policy?.schedule !== undefined) {
+    if (policy?.schedule !== undefined && !req.skipSchedules) {
       const spec = { cron: policy.schedule, timezone: policy.timezone };
       const stream = groupStream(states, policy.name);
       // Only this policy's own complete snapshots satisfy its schedule; a pinned one does not.
@@ -761,6 +796,7 @@ function planGroup(sp: StoragePlanner, group: Group): void {
     if (result.status === 'refused') {
       sp.diagnostics.push({
         severity: 'error',
+        code: 'retention_refused',
         summary: `${group.id}: retention refused: ${result.refusal.message}`,
         detail: 'Nothing is deleted. Check the policy and the clock; pass --allow-mass-delete to accept it.',
         address: group.id,
@@ -823,8 +859,9 @@ function planDelete(
 ): DiskState | undefined {
   const layer = layerAt(state, { role: 'snapshot', snap }) as SimLayer;
   const choice = chooseMerge(state, snap, sp.req.mergeDirection);
+  // A forced direction still shows both figures: read them whenever one is missing.
   if (
-    choice.because === 'no_estimate' &&
+    (choice.commitBytes === null || choice.streamBytes === null) &&
     Object.values(state.layers).some((l) => l.extents === undefined && l.formatted)
   ) {
     sp.needExtents.add(disk.name);

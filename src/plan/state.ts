@@ -41,6 +41,8 @@ export interface Sizing {
   capacityFor?: (virtualSize: number) => number;
   /** Bytes a freshly formatted image of this size occupies (metadata preallocation). */
   formattedBytes: (virtualSize: number) => number;
+  /** The most an image of this size can ever occupy (`qemu-img measure` fully-allocated). */
+  fullyAllocated: (virtualSize: number) => number;
 }
 
 export function layerAt(state: DiskState, ref: LayerRef): SimLayer | undefined {

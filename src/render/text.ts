@@ -191,6 +191,17 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
     st,
   );
   if (cap) out.push('', cap);
+  const worst = plan.capacity.filter((r) => r.worst_case !== undefined);
+  if (worst.length > 0) out.push('', ...worst.map((r) => worstCaseLine(r, st)));
   for (const d of plan.diagnostics) out.push('', renderDiagnostic(d, st));
   return out.join('\n');
+}
+
+/** The storage the declared disks can need at most, against what there is (DESIGN §9). */
+export function worstCaseLine(r: CapacityReport, st: Style): string {
+  if (r.worst_case === null || r.worst_case === undefined) {
+    return st.yellow(`Worst case on ${r.storage}: unbounded (a policy keeps snapshots without limit)`);
+  }
+  const line = `Worst case on ${r.storage}: the declared disks can need up to ${formatBytes(r.worst_case)} (each disk's kept snapshots plus its top, fully written); the storage has ${formatBytes(r.size)}`;
+  return r.worst_case > r.size ? st.yellow(`${line}: not enough if every snapshot fills`) : line;
 }

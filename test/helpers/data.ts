@@ -3,7 +3,8 @@
  * write known patterns with qemu-io, then checksum what each layer's view reads.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -35,9 +36,9 @@ export async function viewDigest(image: string): Promise<string> {
   try {
     const raw = join(dir, 'view.raw');
     await execa('qemu-img', ['convert', '-U', '-f', 'qcow2', '-O', 'raw', image, raw]);
-    return createHash('sha256')
-      .update(await readFile(raw))
-      .digest('hex');
+    const hash = createHash('sha256');
+    for await (const chunk of createReadStream(raw)) hash.update(chunk as Buffer);
+    return hash.digest('hex');
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -67,7 +68,8 @@ export class ExpectedDisk {
     return c;
   }
 
-  digest(): string {
-    return createHash('sha256').update(this.buf).digest('hex');
+  /** Hex digest of the whole view; sha256 unless another algorithm is named (e.g. md5 in the lab VM). */
+  digest(algorithm = 'sha256'): string {
+    return createHash(algorithm).update(this.buf).digest('hex');
   }
 }

@@ -27,6 +27,8 @@ import { readHeaders, resolveBacking } from '../headers.js';
 import { diskDir, imagesDir, layerFileName, parseLayerFileName, SIDECAR_SUFFIX } from './layout.js';
 import { fsyncDir, readSidecar, updateSidecar } from './sidecar.js';
 import { LvchainError } from '../../errors.js';
+import { lockState } from '../locks.js';
+import { probeArgv } from '../../apply/lock.js';
 
 /** A directory of qcow2 files on this machine. */
 export class DirBackend implements Backend {
@@ -76,6 +78,7 @@ export class DirBackend implements Backend {
       disks,
       foreign,
       measurements: {},
+      ...lockState(await this.exec.run(probeArgv(this.lockTarget().path))),
       errors: [],
     } satisfies ObservedDirectory;
   }
@@ -140,6 +143,10 @@ export class DirBackend implements Backend {
   }
 
   async readHeaders(): Promise<void> {}
+
+  lockTarget(): { exec: Executor; path: string } {
+    return { exec: this.exec, path: join(this.root, '.lvchain.lock') };
+  }
 
   async measure(observed: ObservedStorage, sizes: readonly number[]): Promise<void> {
     Object.assign(observed.measurements, await measureSizes(this.exec, sizes));

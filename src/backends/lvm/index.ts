@@ -41,6 +41,8 @@ import {
   type LvRow,
 } from './report.js';
 import { LvchainError } from '../../errors.js';
+import { lockState } from '../locks.js';
+import { probeArgv } from '../../apply/lock.js';
 
 /** LVM's default physical extent size, used to plan a VG that does not exist yet. */
 const DEFAULT_EXTENT = 4 * 1024 * 1024;
@@ -81,7 +83,11 @@ export class LvmBackend implements Backend {
    * tags keeps a plan close to the cost of that one call (issue: bench:lvm).
    */
   async observe(request: ObserveRequest): Promise<ObservedStorage> {
-    const lvs = await this.exec.run(this.lvsArgv(LVS_WITH_VG_FIELDS));
+    // The lock probe rides in the same round trip: a plan costs one remote command.
+    const [lvs, probe] = (await this.exec.runBatch([
+      this.lvsArgv(LVS_WITH_VG_FIELDS),
+      probeArgv(this.lockTarget().path),
+    ])) as [CommandResult, CommandResult];
     if (lvs.failed) {
       if (/not found/i.test(lvs.stderr)) return this.absentVg();
       ok(lvs, `lvs ${this.vg}`);
@@ -124,7 +130,12 @@ export class LvmBackend implements Backend {
       foreign,
       measurements: {},
       errors: [],
+      ...lockState(probe),
     } satisfies ObservedVolumeGroup;
+  }
+
+  lockTarget(): { exec: Executor; path: string } {
+    return { exec: this.exec, path: `/run/lock/lvchain/${this.vg}.lock` };
   }
 
   async readHeaders(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
@@ -458,8 +469,14 @@ export class LvmBackend implements Backend {
       step.kind === 'create_vg'
         ? `creating VG ${this.vg}`
         : `${step.kind} of ${describeRef('layer' in step ? step.layer : step.from)} of ${disk}`;
+    // Data moves and wipes run long: each on its own connection, so they stop with lvchain.
+    const long =
+      step.kind === 'commit' ||
+      step.kind === 'stream' ||
+      step.kind === 'wipe' ||
+      (step.kind === 'remove' && step.wipe);
     for (const argv of commands) {
-      ok(await this.exec.run(argv, { onStdout: progressParser(onProgress) }), what);
+      ok(await this.exec.run(argv, { onStdout: progressParser(onProgress), ownConnection: long }), what);
     }
   }
 

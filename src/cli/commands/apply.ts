@@ -9,6 +9,7 @@ import { applyPlan } from '../../apply/apply.js';
 import { fingerprint, fingerprintChanges } from '../../observe/fingerprint.js';
 import { LvchainError } from '../../errors.js';
 import { writeApplySummary } from '../reports.js';
+import { withStorageLocks } from '../locks.js';
 
 export interface ApplyCommandOptions {
   json: boolean;
@@ -18,6 +19,9 @@ export interface ApplyCommandOptions {
   now?: number;
   mergeDirection: PlanOptions['mergeDirection'];
   allowMassDelete: boolean;
+  /** How long to wait for another run's storage lock. */
+  lockTimeoutMs: number;
+  /** Ctrl-C. */
   signal?: AbortSignal;
 }
 
@@ -31,25 +35,44 @@ export async function applyCommand(
   if (planFile !== undefined) return applySaved(g, planFile, o, io, p);
   const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
   try {
-    const { plan, observed } = await makePlan(session, {
-      now: o.now ?? io.clock(),
-      mode: 'full',
-      allowDestroy: o.allowDestroy,
-      targets: o.target,
-      mergeDirection: o.mergeDirection,
-      allowMassDelete: o.allowMassDelete,
-    });
-    p.plan(plan);
-    if (plan.errored) return 1;
-    if (plan.resource_changes.length === 0) return 0;
-    if (!(await confirm(io, o, destroysData(plan)))) {
-      io.err('Apply cancelled.');
-      return 1;
-    }
-    return await execute(session, plan, observed, o, io, p, g.config);
+    // Locks first, as Terraform does: a run that waited plans against what the other one left.
+    const storages = Object.keys(session.desired.storages);
+    return await withStorageLocks(
+      session,
+      storages,
+      lockRequest(o, 'apply', `apply of ${session.desired.source}`),
+      io,
+      async (locked) => {
+        const { plan, observed } = await makePlan(session, {
+          now: o.now ?? io.clock(),
+          mode: 'full',
+          allowDestroy: o.allowDestroy,
+          targets: o.target,
+          mergeDirection: o.mergeDirection,
+          allowMassDelete: o.allowMassDelete,
+          ownLockIds: locked.ids,
+        });
+        p.plan(plan);
+        if (plan.errored) return 1;
+        if (plan.resource_changes.length === 0) return 0;
+        if (!(await confirm(io, o, destroysData(plan)))) {
+          io.err('Apply cancelled.');
+          return 1;
+        }
+        return await execute(session, plan, observed, { ...o, signal: locked.signal }, io, p, g.config);
+      },
+    );
   } finally {
     await session.close();
   }
+}
+
+export function lockRequest(
+  o: { lockTimeoutMs: number; signal?: AbortSignal },
+  operation: string,
+  info: string,
+) {
+  return { operation, info, timeoutMs: o.lockTimeoutMs, ...(o.signal ? { interrupt: o.signal } : {}) };
 }
 
 /** Interactive approval: only "yes" proceeds (Terraform's rule). */
@@ -107,44 +130,72 @@ async function applySaved(
   const plan = await readPlanFile(file);
   const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
   try {
-    if (session.config.digest !== plan.config_digest) {
-      throw new LvchainError(
-        'plan_stale',
-        `Saved plan is stale: the config ${session.desired.source} changed since the plan was made`,
-        {
-          hints: ['Run "lvchain plan --out FILE" again and review the new plan.'],
-        },
-      );
-    }
-    const observed = await observeStorages(session, Object.keys(plan.observed_fingerprint.storages));
-    await measurePlanSizes(session, plan, observed);
-    const now = fingerprint(observed);
-    if (now.digest !== plan.observed_fingerprint.digest) {
-      const changes = fingerprintChanges(plan.observed_fingerprint, now);
-      throw new LvchainError(
-        'plan_stale',
-        'Saved plan is stale: the storage changed since the plan was made, so it can no longer be applied',
-        {
-          details: { changes },
-          hints: [
-            ...changes.slice(0, 20).map((c) => `  ${c}`),
-            ...(changes.length > 20 ? [`  … and ${changes.length - 20} more`] : []),
-            'Run "lvchain plan --out FILE" again and review the new plan.',
-          ],
-        },
-      );
-    }
-    if (plan.errored)
-      throw new LvchainError('plan_errored', `the saved plan ${file} has errors and cannot be applied`);
-    if (plan.resource_changes.length === 0) {
-      p.message('No changes. Your storage matches the configuration.');
-      return 0;
-    }
-    p.plan(plan);
-    return await execute(session, plan, observed, o, io, p, g.config);
+    const storages = Object.keys(plan.observed_fingerprint.storages);
+    // Refuse a stale plan before taking any lock, so a refusal touches nothing; check again under the lock.
+    await assertFresh(session, plan);
+    return await withStorageLocks(
+      session,
+      storages,
+      lockRequest(o, 'apply', `saved plan ${plan.plan_id}`),
+      io,
+      (locked) => applySavedLocked(session, plan, file, { ...o, signal: locked.signal }, io, p, g.config),
+    );
   } finally {
     await session.close();
   }
+}
+
+/** Under the locks: the staleness checks and the apply, so nothing can change in between. */
+async function applySavedLocked(
+  session: Session,
+  plan: Plan,
+  file: string,
+  o: ApplyCommandOptions,
+  io: Io,
+  p: Printer,
+  configName: string,
+): Promise<number> {
+  const observed = await assertFresh(session, plan);
+  if (plan.errored)
+    throw new LvchainError('plan_errored', `the saved plan ${file} has errors and cannot be applied`);
+  if (plan.resource_changes.length === 0) {
+    p.message('No changes. Your storage matches the configuration.');
+    return 0;
+  }
+  p.plan(plan);
+  return await execute(session, plan, observed, o, io, p, configName);
+}
+
+/** The saved plan still matches the config and the storage; returns the fresh observation. */
+async function assertFresh(session: Session, plan: Plan): Promise<Observed> {
+  if (session.config.digest !== plan.config_digest) {
+    throw new LvchainError(
+      'plan_stale',
+      `Saved plan is stale: the config ${session.desired.source} changed since the plan was made`,
+      {
+        hints: ['Run "lvchain plan --out FILE" again and review the new plan.'],
+      },
+    );
+  }
+  const observed = await observeStorages(session, Object.keys(plan.observed_fingerprint.storages));
+  await measurePlanSizes(session, plan, observed);
+  const now = fingerprint(observed);
+  if (now.digest !== plan.observed_fingerprint.digest) {
+    const changes = fingerprintChanges(plan.observed_fingerprint, now);
+    throw new LvchainError(
+      'plan_stale',
+      'Saved plan is stale: the storage changed since the plan was made, so it can no longer be applied',
+      {
+        details: { changes },
+        hints: [
+          ...changes.slice(0, 20).map((c) => `  ${c}`),
+          ...(changes.length > 20 ? [`  … and ${changes.length - 20} more`] : []),
+          'Run "lvchain plan --out FILE" again and review the new plan.',
+        ],
+      },
+    );
+  }
+  return observed;
 }
 
 /** Apply recomputes each change's steps: it needs the LV sizes of what the plan allocates. */

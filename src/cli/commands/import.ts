@@ -6,7 +6,9 @@ import type { ObservedDisk } from '../../model/observed.js';
 import { refKey, sameRef } from '../../model/layer.js';
 import { LvchainError } from '../../errors.js';
 import { displayArgv } from '../../exec/quote.js';
-import { confirm } from './apply.js';
+import { confirm, lockRequest } from './apply.js';
+import { withStorageLocks } from '../locks.js';
+import type { DesiredDisk } from '../../model/desired.js';
 
 /**
  * `lvchain import <storage> <disk>`: adopt a chain made by Proxmox VE 9 (or by hand in its
@@ -17,7 +19,7 @@ export async function importCommand(
   g: GlobalOptions,
   storage: string,
   disk: string,
-  o: { autoApprove: boolean; json: boolean },
+  o: { autoApprove: boolean; json: boolean; lockTimeoutMs: number },
   io: Io,
 ): Promise<number> {
   const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
@@ -31,64 +33,77 @@ export async function importCommand(
     if (declared && declared.storage !== storage) {
       throw new LvchainError('usage', `${disk} is declared on storage ${declared.storage}, not ${storage}`);
     }
-    const backend = session.backend(storage);
-    const names = Object.values(session.desired.disks)
-      .filter((d) => d.storage === storage)
-      .map((d) => d.name);
-    const observedStorage = await backend.observe({ disks: [...new Set([...names, disk])] });
-    const observed = await backend.prepareDisk(disk, names);
-    try {
-      const sizes = observed.layers.flatMap((l) =>
-        l.header.state === 'read' ? [l.header.header.virtualSize] : [],
-      );
-      await backend.measure(observedStorage, sizes);
-      const result = adoptChain(observed, sizingFor(observedStorage), {
-        ...(declared?.guest !== undefined ? { guest: declared.guest } : {}),
-        protect: declared?.protect ?? false,
-        pinned: declared?.pinned ?? [],
-        frozenAt: (name) => childOf(observed, name)?.born,
-      });
-      if (!result.ok) {
-        throw new LvchainError('drift', `${disk} on ${storage} cannot be imported; nothing was changed`, {
-          hints: result.problems,
-        });
-      }
-      if (result.steps.length === 0) {
-        io.out(`${disk} is already managed by lvchain; nothing to import.`);
-        return 0;
-      }
-      io.out(
-        `lvchain will adopt ${disk} on ${storage} (${observed.layers.length} layer(s); snapshots: ${result.snapshots.join(', ') || 'none'}).`,
-      );
-      io.out('It adds lvchain metadata and changes nothing else:');
-      for (const step of result.steps) {
-        const d = backend.describe(disk, step);
-        io.out(`  ${d.description}`);
-        for (const argv of d.commands) io.out(io.style.dim(`    $ ${displayArgv(argv)}`));
-      }
-      if (!declared)
-        io.out(
-          io.style.yellow(
-            `Note: ${disk} is not declared in ${session.desired.source}; declare it so plan and apply manage it.`,
-          ),
-        );
-      const unpinned = result.snapshots.filter((s) => !(declared?.pinned ?? []).includes(s));
-      if (unpinned.length > 0)
-        io.out(
-          `Snapshots not declared as pinned (${unpinned.join(', ')}) are adopted as external: lvchain never deletes them on its own.`,
-        );
-      if (!(await confirm(io, o, false))) {
-        io.err('Import cancelled.');
-        return 1;
-      }
-      for (const step of result.steps) await backend.execute(disk, step);
-      io.out(io.style.green(`Imported ${disk}: ${result.steps.length} layer(s) tagged.`));
-      return 0;
-    } finally {
-      await backend.releaseDisk(disk);
-    }
+    return await withStorageLocks(session, [storage], lockRequest(o, 'import', `import of ${disk}`), io, () =>
+      adopt(session, storage, disk, declared, o, io),
+    );
   } finally {
     await session.close();
+  }
+}
+
+async function adopt(
+  session: Session,
+  storage: string,
+  disk: string,
+  declared: DesiredDisk | undefined,
+  o: { autoApprove: boolean; json: boolean },
+  io: Io,
+): Promise<number> {
+  const backend = session.backend(storage);
+  const names = Object.values(session.desired.disks)
+    .filter((d) => d.storage === storage)
+    .map((d) => d.name);
+  const observedStorage = await backend.observe({ disks: [...new Set([...names, disk])] });
+  const observed = await backend.prepareDisk(disk, names);
+  try {
+    const sizes = observed.layers.flatMap((l) =>
+      l.header.state === 'read' ? [l.header.header.virtualSize] : [],
+    );
+    await backend.measure(observedStorage, sizes);
+    const result = adoptChain(observed, sizingFor(observedStorage), {
+      ...(declared?.guest !== undefined ? { guest: declared.guest } : {}),
+      protect: declared?.protect ?? false,
+      pinned: declared?.pinned ?? [],
+      frozenAt: (name) => childOf(observed, name)?.born,
+    });
+    if (!result.ok) {
+      throw new LvchainError('drift', `${disk} on ${storage} cannot be imported; nothing was changed`, {
+        hints: result.problems,
+      });
+    }
+    if (result.steps.length === 0) {
+      io.out(`${disk} is already managed by lvchain; nothing to import.`);
+      return 0;
+    }
+    io.out(
+      `lvchain will adopt ${disk} on ${storage} (${observed.layers.length} layer(s); snapshots: ${result.snapshots.join(', ') || 'none'}).`,
+    );
+    io.out('It adds lvchain metadata and changes nothing else:');
+    for (const step of result.steps) {
+      const d = backend.describe(disk, step);
+      io.out(`  ${d.description}`);
+      for (const argv of d.commands) io.out(io.style.dim(`    $ ${displayArgv(argv)}`));
+    }
+    if (!declared)
+      io.out(
+        io.style.yellow(
+          `Note: ${disk} is not declared in ${session.desired.source}; declare it so plan and apply manage it.`,
+        ),
+      );
+    const unpinned = result.snapshots.filter((s) => !(declared?.pinned ?? []).includes(s));
+    if (unpinned.length > 0)
+      io.out(
+        `Snapshots not declared as pinned (${unpinned.join(', ')}) are adopted as external: lvchain never deletes them on its own.`,
+      );
+    if (!(await confirm(io, o, false))) {
+      io.err('Import cancelled.');
+      return 1;
+    }
+    for (const step of result.steps) await backend.execute(disk, step);
+    io.out(io.style.green(`Imported ${disk}: ${result.steps.length} layer(s) tagged.`));
+    return 0;
+  } finally {
+    await backend.releaseDisk(disk);
   }
 }
 

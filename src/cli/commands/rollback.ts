@@ -2,14 +2,22 @@ import type { GlobalOptions, Io } from '../context.js';
 import { Session, makePlan } from '../../pipeline.js';
 import { printer } from '../output.js';
 import { applyPlan } from '../../apply/apply.js';
-import { confirm, destroysData } from './apply.js';
+import { confirm, destroysData, lockRequest } from './apply.js';
+import { withStorageLocks } from '../locks.js';
 import { LvchainError } from '../../errors.js';
 
 export async function rollbackCommand(
   g: GlobalOptions,
   disk: string,
   snap: string,
-  o: { discardNewer: boolean; autoApprove: boolean; json: boolean; planOnly: boolean; signal?: AbortSignal },
+  o: {
+    discardNewer: boolean;
+    autoApprove: boolean;
+    json: boolean;
+    planOnly: boolean;
+    lockTimeoutMs: number;
+    signal?: AbortSignal;
+  },
   io: Io,
 ): Promise<number> {
   const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
@@ -17,31 +25,40 @@ export async function rollbackCommand(
     const declared = session.desired.disks[disk];
     if (!declared)
       throw new LvchainError('not_found', `disk ${disk} is not declared in ${session.desired.source}`);
-    const { plan, observed } = await makePlan(session, {
-      now: io.clock(),
-      mode: 'rollback',
-      allowDestroy: false,
-      targets: [],
-      mergeDirection: 'auto',
-      rollback: { disk, snap, discardNewer: o.discardNewer },
-    });
-    const p = printer(io, o.json);
-    p.plan(plan);
-    if (plan.errored || plan.resource_changes.length === 0) return 1;
-    if (o.planOnly) return 2;
-    if (!(await confirm(io, o, destroysData(plan)))) {
-      io.err('Rollback cancelled.');
-      return 1;
-    }
-    const outcome = await applyPlan(plan, {
-      desired: session.desired,
-      observed,
-      backend: (s) => session.backend(s),
-      onEvent: (e) => p.event(e),
-      ...(o.signal ? { signal: o.signal } : {}),
-    });
-    p.outcome(plan, outcome);
-    return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
+    return await withStorageLocks(
+      session,
+      [declared.storage],
+      lockRequest(o, 'rollback', `rollback of ${disk} to ${snap}`),
+      io,
+      async (locked) => {
+        const { plan, observed } = await makePlan(session, {
+          ownLockIds: locked.ids,
+          now: io.clock(),
+          mode: 'rollback',
+          allowDestroy: false,
+          targets: [],
+          mergeDirection: 'auto',
+          rollback: { disk, snap, discardNewer: o.discardNewer },
+        });
+        const p = printer(io, o.json);
+        p.plan(plan);
+        if (plan.errored || plan.resource_changes.length === 0) return 1;
+        if (o.planOnly) return 2;
+        if (!(await confirm(io, o, destroysData(plan)))) {
+          io.err('Rollback cancelled.');
+          return 1;
+        }
+        const outcome = await applyPlan(plan, {
+          desired: session.desired,
+          observed,
+          backend: (s) => session.backend(s),
+          onEvent: (e) => p.event(e),
+          signal: locked.signal,
+        });
+        p.outcome(plan, outcome);
+        return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
+      },
+    );
   } finally {
     await session.close();
   }

@@ -2,6 +2,8 @@ import type { GlobalOptions, Io } from '../context.js';
 import { loadConfigFile } from '../../config/load.js';
 import { formatIssue } from '../../errors.js';
 import { worstCaseRetained, readCostPercent } from '../../plan/schedule.js';
+import { worstCases } from '../worst-case.js';
+import { formatBytes } from '../../config/units.js';
 
 export async function validateCommand(g: GlobalOptions, o: { json: boolean }, io: Io): Promise<number> {
   const loaded = await loadConfigFile(g.config);
@@ -19,6 +21,7 @@ export async function validateCommand(g: GlobalOptions, o: { json: boolean }, io
       maxChainDepth: p.maxChainDepth,
     };
   });
+  const worst = await worstCases(d);
   if (o.json) {
     io.out(
       JSON.stringify(
@@ -27,6 +30,7 @@ export async function validateCommand(g: GlobalOptions, o: { json: boolean }, io
           config: d.source,
           warnings: loaded.warnings,
           policies,
+          storages: worst,
           disks: Object.keys(d.disks).length,
         },
         null,
@@ -43,6 +47,15 @@ export async function validateCommand(g: GlobalOptions, o: { json: boolean }, io
   for (const p of policies) {
     io.out(
       `  policy ${p.name}: keeps at most ${p.worstCaseSnapshots} snapshot(s) (maxChainDepth ${p.maxChainDepth}); a chain that deep reads about ${p.readCostPercent}% slower than a single layer`,
+    );
+  }
+  for (const w of worst) {
+    const what =
+      w.bytes === null
+        ? 'unbounded (a policy keeps snapshots without limit)'
+        : `up to ${formatBytes(w.bytes)}`;
+    io.out(
+      `  storage ${w.storage}: the declared disks can need ${what} in the worst case${w.measured ? '' : ' (estimated: qemu-img is not installed here)'}`,
     );
   }
   return 0;

@@ -20,8 +20,12 @@ const MiB = 1024 * 1024;
 const lvmSizing: Sizing = {
   capacityFor: (v) => Math.ceil((v + v / 512 + MiB) / (4 * MiB)) * 4 * MiB,
   formattedBytes: () => 256 * 1024,
+  fullyAllocated: (v) => v + v / 512 + MiB,
 };
-const dirSizing: Sizing = { formattedBytes: (v) => 256 * 1024 + Math.floor(v / 4096) };
+const dirSizing: Sizing = {
+  formattedBytes: (v) => 256 * 1024 + Math.floor(v / 4096),
+  fullyAllocated: (v) => v + v / 512 + MiB,
+};
 
 function ctxFor(sizing: Sizing, wipe: boolean): OpContext {
   return { sizing, wipeOnFree: wipe, wipeOnCreate: wipe, topMeta: { disk: 'd', protect: true } };

@@ -1,0 +1,141 @@
+/**
+ * `npm run bench:lvm` (issue 3, acceptance 8): 200 disks with a snapshot each in a VG of the
+ * lab VM, reached over ssh. Prints the wall time of a plan, the wall time of the bare `lvs` call
+ * that plan makes, and their ratio (target ≤ 1.5).
+ *
+ * The chains are made by lvchain itself (`apply`), which takes minutes under TCG (about 0.3 s
+ * per LVM command), so the VG lives on a disk file kept in the lab cache and reused by later
+ * runs; delete it (or set LVCHAIN_BENCH_REBUILD=1) to build it again.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { rm, truncate, writeFile, open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { startLab } from '../test/lab/vm.js';
+import { labCacheDir } from '../test/lab/build.js';
+import { lvchain } from '../test/helpers/cli.js';
+import { Session, makePlan } from '../src/pipeline.js';
+import { SshExecutor } from '../src/exec/ssh.js';
+import { LVS_WITH_VG_FIELDS } from '../src/backends/lvm/report.js';
+
+const DISKS = 200;
+const RUNS = 5;
+const VG = 'vg_bench';
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+async function main(): Promise<void> {
+  const dir = join(labCacheDir(), 'bench-lvm');
+  mkdirSync(dir, { recursive: true });
+  const image = join(dir, `vg-${DISKS}.img`);
+  const ready = join(dir, `vg-${DISKS}.ready`);
+  if (process.env['LVCHAIN_BENCH_REBUILD'] || !existsSync(ready)) {
+    await rm(ready, { force: true });
+    const fh = await open(image, 'w');
+    await fh.close();
+    await truncate(image, 3 * 1024 ** 3);
+  }
+  const vm = await startLab({ disks: [{ sizeMiB: 0, file: image }] });
+  try {
+    const config = join(dir, 'lvchain.yaml');
+    const disks = Object.fromEntries(
+      Array.from({ length: DISKS }, (_, i) => [
+        `vm-${1000 + i}-disk-0`,
+        { storage: VG, size: '2MiB', snapshots: { base: {} } },
+      ]),
+    );
+    await writeFile(
+      config,
+      stringify({
+        version: 1,
+        hosts: {
+          lab: {
+            ssh: {
+              host: '127.0.0.1',
+              user: 'root',
+              port: vm.port,
+              identityFile: vm.identityFile,
+              knownHostsFile: vm.knownHostsFile,
+            },
+          },
+        },
+        volumeGroups: { [VG]: { host: 'lab', pvs: [vm.devices[0]] } },
+        disks,
+      }),
+    );
+    if (!existsSync(ready)) {
+      process.stdout.write(
+        `building ${DISKS} disks with a snapshot each through lvchain apply (once; cached in ${dir})…\n`,
+      );
+      const t0 = performance.now();
+      const r = await lvchain(['-c', config, 'apply', '--auto-approve'], { cwd: dir });
+      if (r.exitCode !== 0) throw new Error(`apply failed: ${r.stderr}`);
+      process.stdout.write(`  built in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+      writeFileSync(ready, new Date().toISOString());
+    }
+    const session = await Session.open(config);
+    const exec = new SshExecutor({
+      host: '127.0.0.1',
+      user: 'root',
+      port: vm.port,
+      identityFile: vm.identityFile,
+      knownHosts: 'strict',
+      knownHostsFile: vm.knownHostsFile,
+    });
+    try {
+      const lvsArgv = [
+        'lvs',
+        '--reportformat',
+        'json',
+        '--units',
+        'b',
+        '--nosuffix',
+        '-o',
+        LVS_WITH_VG_FIELDS,
+        VG,
+      ];
+      await exec.run(['true']);
+      const plans: number[] = [];
+      const lvss: number[] = [];
+      let changes = -1;
+      for (let i = 0; i < RUNS; i++) {
+        let t = performance.now();
+        const { plan } = await makePlan(session, {
+          now: Date.now(),
+          mode: 'full',
+          allowDestroy: false,
+          targets: [],
+          mergeDirection: 'auto',
+        });
+        plans.push(performance.now() - t);
+        changes = plan.resource_changes.length;
+        t = performance.now();
+        const r = await exec.run(lvsArgv);
+        lvss.push(performance.now() - t);
+        if (r.failed) throw new Error(r.stderr);
+      }
+      const p = median(plans);
+      const l = median(lvss);
+      console.log(
+        `lvchain LVM plan benchmark: ${DISKS} disks × 2 LVs in ${VG}, in the lab VM over ssh (TCG, no KVM)\n`,
+      );
+      console.log(
+        `  plan wall time          ${p.toFixed(0)} ms   (median of ${RUNS}; runs: ${plans.map((x) => x.toFixed(0)).join(', ')})`,
+      );
+      console.log(
+        `  bare lvs wall time      ${l.toFixed(0)} ms   (the same lvs the plan runs; runs: ${lvss.map((x) => x.toFixed(0)).join(', ')})`,
+      );
+      console.log(
+        `  ratio plan / lvs        ${(p / l).toFixed(2)}   (target ≤ 1.5: ${p / l <= 1.5 ? 'met' : 'MISSED'})`,
+      );
+      console.log(`  changes planned         ${changes}`);
+    } finally {
+      await exec.close();
+      await session.close();
+    }
+  } finally {
+    await vm.stop();
+  }
+}
+
+await main();

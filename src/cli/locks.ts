@@ -1,0 +1,45 @@
+/** Taking the storage locks around a command that changes storage. */
+import type { Session } from '../pipeline.js';
+import { acquireLock, lockInfoLines, type HeldLock } from '../apply/lock.js';
+import type { Io } from './context.js';
+
+export interface Locked {
+  /** Aborts when a lock is lost or the user interrupts; apply stops after the step in flight. */
+  signal: AbortSignal;
+  ids: string[];
+}
+
+export async function withStorageLocks<T>(
+  session: Session,
+  storages: readonly string[],
+  lock: { operation: string; info: string; timeoutMs: number; interrupt?: AbortSignal },
+  io: Io,
+  fn: (locked: Locked) => Promise<T>,
+): Promise<T> {
+  const held: HeldLock[] = [];
+  const controller = new AbortController();
+  try {
+    // Always in name order, so two runs that need several storages cannot deadlock.
+    for (const storage of [...new Set(storages)].sort()) {
+      const target = session.backend(storage).lockTarget();
+      const l = await acquireLock({
+        ...target,
+        operation: lock.operation,
+        info: lock.info,
+        timeoutMs: lock.timeoutMs,
+        onWait: (holder) => {
+          io.err(
+            `Acquiring the lock of ${storage}: it is held; waiting up to ${Math.round(lock.timeoutMs / 1000)}s.`,
+          );
+          if (holder) for (const line of lockInfoLines(holder)) io.err(`  ${line}`);
+        },
+      });
+      held.push(l);
+      void l.lost.then((why) => controller.abort(`${why}; stopping after the current step`));
+    }
+    const signal = lock.interrupt ? AbortSignal.any([controller.signal, lock.interrupt]) : controller.signal;
+    return await fn({ signal, ids: held.map((h) => h.info.id) });
+  } finally {
+    await Promise.all(held.map((h) => h.release()));
+  }
+}

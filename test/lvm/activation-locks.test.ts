@@ -1,0 +1,148 @@
+/**
+ * In the lab VM over ssh: plans never activate anything and say what they did not verify,
+ * apply restores the activation state it found (issue 3 §3); one applier per VG, with the
+ * lock on the LVM host and released when the holder's ssh session dies (issue 5 §2); the
+ * worst-case VG size in validate and plan (issue 3 §5).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { useLab } from '../lab/vm.js';
+import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
+import { CLI } from '../helpers/cli.js';
+
+const DISK = 'vm-420-disk-0';
+
+describe('activation and locks on LVM over ssh', () => {
+  const lab = useLab({ disks: [{ sizeMiB: 1024 }] });
+  let l: LvmLab;
+
+  const config = (snaps: string[], sizeMiB = 16) =>
+    l.writeConfig({
+      disks: {
+        [DISK]: {
+          storage: 'vg_act',
+          size: `${sizeMiB}MiB`,
+          ...(snaps.length ? { snapshots: Object.fromEntries(snaps.map((s) => [s, {}])) } : {}),
+        },
+      },
+    });
+  const active = async () => {
+    const r = await must(lab(), ['lvs', '--noheadings', '-o', 'lv_name,lv_active', 'vg_act']);
+    return Object.fromEntries(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.trim().split(/\s+/))
+        .map(([name, state]) => [name as string, state === 'active']),
+    );
+  };
+
+  beforeAll(async () => {
+    l = await LvmLab.create(lab(), 'vg_act', lab().devices[0]);
+    await config(['s1']);
+    await expect(l.run(['apply', '--auto-approve'])).resolves.toMatchObject({ exitCode: 0 });
+  });
+  afterAll(async () => l?.dispose());
+
+  it('plan never activates an inactive chain and says it was not verified; apply activates, acts, and deactivates again', async () => {
+    await must(lab(), ['lvchange', '-an', `vg_act/${DISK}.qcow2`, `vg_act/snap_${DISK}_s1.qcow2`]);
+    const before = await active();
+    expect(Object.values(before).every((a) => !a)).toBe(true);
+    await config(['s1', 's2']);
+    const plan = await l.run(['plan']);
+    expect(plan.exitCode, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain(
+      `disk.${DISK}: the chain is inactive and was not verified; it was planned from LV names and tags`,
+    );
+    expect(plan.stdout).toContain(`snapshot.${DISK}@s2 will be created`);
+    expect(await active(), 'plan activated nothing').toEqual(before);
+    const apply = await l.run(['apply', '--auto-approve']);
+    expect(apply.exitCode, apply.stdout + apply.stderr).toBe(0);
+    const after = await active();
+    expect(Object.keys(after).sort()).toEqual([
+      `snap_${DISK}_s1.qcow2`,
+      `snap_${DISK}_s2.qcow2`,
+      `${DISK}.qcow2`,
+    ]);
+    expect(
+      Object.values(after).every((a) => !a),
+      'the chain is inactive again',
+    ).toBe(true);
+    await must(lab(), [
+      'lvchange',
+      '-ay',
+      `vg_act/${DISK}.qcow2`,
+      `vg_act/snap_${DISK}_s1.qcow2`,
+      `vg_act/snap_${DISK}_s2.qcow2`,
+    ]);
+    expect((await l.run(['plan', '--detailed-exitcode'])).exitCode).toBe(0);
+  });
+
+  it('validate and plan print the worst-case VG size of the declared disks', async () => {
+    const validate = await l.run(['validate']);
+    // Two pinned snapshots plus the top, each an LV sized for a 16 MiB qcow2 (20 MiB in 4 MiB extents).
+    expect(validate.stdout).toContain(
+      'storage vg_act: the declared disks can need up to 60 MiB in the worst case',
+    );
+    const plan = await l.run(['plan']);
+    expect(plan.stdout).toMatch(
+      /Worst case on vg_act: the declared disks can need up to 60 MiB .*; the storage has 1020 MiB/,
+    );
+  });
+
+  describe('one applier per VG', () => {
+    const apply = (extra: string[] = []) =>
+      execa(
+        'node',
+        [CLI, '-c', l.configPath, 'apply', '--auto-approve', '--merge-direction', 'commit', ...extra],
+        {
+          cwd: l.dir,
+          reject: false,
+          detached: true,
+          stdin: 'ignore',
+          env: { NO_COLOR: '1' },
+        },
+      );
+
+    beforeAll(async () => {
+      // A merge with enough data to keep the first applier busy.
+      await must(lab(), ['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x61 0 12M', l.dev(`${DISK}.qcow2`)]);
+      await config(['s1']);
+    });
+
+    it('two appliers at the same moment: one proceeds, the other fails with the lock info from the LVM host', async () => {
+      const [a, b] = await Promise.all([apply(), apply()]);
+      const results = [a, b].sort((x, y) => (x.exitCode ?? -1) - (y.exitCode ?? -1));
+      expect(
+        results.map((r) => r.exitCode),
+        results.map((r) => String(r.stderr)).join('\n====\n'),
+      ).toEqual([0, 1]);
+      expect(String(results[1]?.stderr)).toMatch(
+        /Error acquiring the storage lock \/run\/lock\/lvchain\/vg_act\.lock on root@127\.0\.0\.1:\d+/,
+      );
+      expect(String(results[1]?.stderr)).toMatch(/Operation: apply/);
+      expect((await l.run(['plan', '--detailed-exitcode'])).exitCode).toBe(0);
+    });
+
+    it('killing a holder and its ssh session releases the lock, and the interrupted merge resumes', async () => {
+      const view = await remoteView(lab(), l.dev(`${DISK}.qcow2`), 0xe7);
+      await config([]);
+      const holder = apply(['--json']);
+      await new Promise<void>((resolve) => {
+        holder.stdout?.on('data', (chunk: Buffer) => {
+          if (/"step_(start|complete)"/.test(chunk.toString())) resolve();
+        });
+      });
+      process.kill(-(holder.pid as number), 'SIGKILL');
+      await holder;
+      // No stale lock: the next run gets it at once, and finishes the interrupted merge.
+      const plan = await l.run(['plan']);
+      expect(plan.stdout).not.toContain('is changing vg_act right now');
+      // The remote lock shell ends when its ssh session closes; give it a moment, not a lock wait.
+      const resumed = await l.run(['apply', '--auto-approve', '--lock-timeout', '5s']);
+      expect(resumed.exitCode, resumed.stdout + resumed.stderr).toBe(0);
+      expect((await remoteView(lab(), l.dev(`${DISK}.qcow2`), 0xe7)).digest).toBe(view.digest);
+      expect((await l.run(['plan', '--detailed-exitcode'])).exitCode).toBe(0);
+    });
+  });
+});

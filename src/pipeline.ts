@@ -106,17 +106,25 @@ export async function makePlan(
   const observed = await observeStorages(session);
   const request: PlanRequest = { desired: session.desired, observed, ...opts };
   let draft = planChanges(request);
-  // Read more only where a decision needs it (DESIGN §5): `qemu-img measure` for the sizes the
-  // plan allocates, and the allocation of layers that a merge has to choose a direction for.
-  for (let pass = 0; pass < 2; pass++) {
+  // Read more only where a decision needs it (DESIGN §5): headers of interrupted disks,
+  // `qemu-img measure` for the sizes the plan allocates, and the allocation of layers that a
+  // merge has to choose a direction for.
+  for (let pass = 0; pass < 3; pass++) {
     const fetches: Promise<void>[] = [];
+    // Interrupted operations are resumed from what the headers say.
+    for (const [storage, disks] of Object.entries(draft.needHeaders)) {
+      if (pass === 0)
+        fetches.push(
+          session.backend(storage).readHeaders(observed.storages[storage] as ObservedStorage, disks),
+        );
+    }
     for (const [storage, sizes] of Object.entries(draft.needMeasure)) {
       fetches.push(session.backend(storage).measure(observed.storages[storage] as ObservedStorage, sizes));
     }
     for (const [storage, disks] of Object.entries(draft.needExtents)) {
       const obs = observed.storages[storage] as ObservedStorage;
       const unread = disks.filter((d) => obs.disks[d]?.layers.some((l) => l.extents === undefined));
-      if (unread.length > 0 && pass === 0) fetches.push(session.backend(storage).readExtents(obs, unread));
+      if (unread.length > 0) fetches.push(session.backend(storage).readExtents(obs, unread));
     }
     if (fetches.length === 0) break;
     await Promise.all(fetches);

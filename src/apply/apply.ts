@@ -219,7 +219,8 @@ function fail(
   failedDisks.add(change.disk);
   if (change.group !== undefined) failedGroups.add(change.group);
   outcome.failed.push({ address: change.address, message });
-  ctx.onEvent({ type: 'apply_errored', address: change.address, message, code });
+  const hints = isLvchainError(e) && e.hints.length > 0 ? { hints: e.hints } : {};
+  ctx.onEvent({ type: 'apply_errored', address: change.address, message, code, ...hints });
 }
 
 /** Re-observe the disk and confirm the change still applies; returns the steps to run. */

@@ -7,7 +7,7 @@ export type ApplyEvent =
   | { type: 'step_progress'; address: string; index: number; fraction: number }
   | { type: 'step_complete'; address: string; index: number; kind: StepKind; elapsed_ms: number }
   | { type: 'apply_complete'; address: string; elapsed_ms: number }
-  | { type: 'apply_errored'; address: string; message: string; code: string }
+  | { type: 'apply_errored'; address: string; message: string; code: string; hints?: string[] }
   | { type: 'change_skipped'; address: string; reason: string }
   | { type: 'steps_adjusted'; address: string; reason: string };
 

@@ -69,7 +69,17 @@ export function printer(io: Io, json: boolean): Printer {
           io.out(`${e.address}: Complete after ${(e.elapsed_ms / 1000).toFixed(1)}s`);
           break;
         case 'apply_errored':
-          io.err(renderDiagnostic({ severity: 'error', summary: e.message, address: e.address }, st));
+          io.err(
+            renderDiagnostic(
+              {
+                severity: 'error',
+                summary: e.message,
+                address: e.address,
+                ...(e.hints ? { detail: e.hints.join('\n') } : {}),
+              },
+              st,
+            ),
+          );
           break;
         case 'change_skipped':
           io.out(st.yellow(`${e.address}: skipped: ${e.reason}`));

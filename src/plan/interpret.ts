@@ -232,18 +232,21 @@ function brokenLink(state: DiskState): string {
  */
 function inferChain(state: DiskState): { state: DiskState; problem?: undefined } | { problem: Problem } {
   const snaps = Object.values(state.layers).filter((l) => l.ref.role === 'snapshot');
-  const missing = snaps.filter((l) => !l.meta?.created);
+  // A snapshot being taken has its time only in the intent until its last step.
+  const createdOf = (l: SimLayer): string | undefined =>
+    l.meta?.created ?? (l.meta?.intent?.op === 'snapshot' ? l.meta.intent.created : undefined);
+  const missing = snaps.filter((l) => !createdOf(l));
   if (missing.length > 0) {
     return {
       problem: {
         code: 'unverifiable',
-        message: `the chain is inactive and ${missing.map((l) => describeRef(l.ref)).join(', ')} carry no creation time; activate it or run "lvchain import"`,
+        message: `the chain's headers were not read and ${missing.map((l) => describeRef(l.ref)).join(', ')} carry no creation time; activate the chain, or run "lvchain import"`,
       },
     };
   }
   const ordered = [...snaps].sort(
     (a, b) =>
-      (a.meta?.created as string).localeCompare(b.meta?.created as string) ||
+      (createdOf(a) as string).localeCompare(createdOf(b) as string) ||
       refKey(a.ref).localeCompare(refKey(b.ref)),
   );
   const layers = { ...state.layers };

@@ -96,6 +96,8 @@ export interface PlanDraft {
   needExtents: Record<string, string[]>;
   /** Virtual sizes the plan allocates that were not measured yet. */
   needMeasure: Record<string, number[]>;
+  /** Disks with an interrupted operation or leftovers whose readable headers were not read. */
+  needHeaders: Record<string, string[]>;
   applyable: boolean;
   errored: boolean;
 }
@@ -190,6 +192,7 @@ class StoragePlanner {
   readonly diagnostics: Diagnostic[] = [];
   readonly needExtents = new Set<string>();
   readonly needMeasure = new Set<number>();
+  readonly needHeaders = new Set<string>();
   readonly sizing: Sizing;
 
   constructor(
@@ -328,10 +331,12 @@ export function planChanges(req: PlanRequest): PlanDraft {
   for (const sp of all) diagnostics.push(...sp.diagnostics);
   const needExtents: Record<string, string[]> = {};
   const needMeasure: Record<string, number[]> = {};
+  const needHeaders: Record<string, string[]> = {};
   for (const sp of all) {
     const name = sp.storage.name;
     if (sp.needExtents.size > 0) needExtents[name] = [...sp.needExtents].sort();
     if (sp.needMeasure.size > 0) needMeasure[name] = [...sp.needMeasure].sort((a, b) => a - b);
+    if (sp.needHeaders.size > 0) needHeaders[name] = [...sp.needHeaders].sort();
   }
   const errored = diagnostics.some((d) => d.severity === 'error');
   return {
@@ -341,6 +346,7 @@ export function planChanges(req: PlanRequest): PlanDraft {
     capacity,
     needExtents,
     needMeasure,
+    needHeaders,
     errored,
     applyable: !errored && selected.changes.length > 0,
   };
@@ -468,7 +474,12 @@ function noteUnverified(sp: StoragePlanner): void {
 
 function viewOf(sp: StoragePlanner, name: string): DiskView {
   const obs = sp.observed.disks[name] ?? { name, storage: sp.storage.name, layers: [] };
-  return interpretDisk(obs, sp.sizing);
+  const view = interpretDisk(obs, sp.sizing);
+  // Resuming is a decision that needs the headers: read them for this disk (active LVs only).
+  const unusual = findIntents(view.state).length > 0 || obs.layers.some((l) => l.ref.role === 'trash');
+  if (unusual && obs.layers.some((l) => l.header.state === 'not-read' && l.lv?.active))
+    sp.needHeaders.add(name);
+  return view;
 }
 
 /** Drift and in-use disks are reported and left alone. */
@@ -914,7 +925,8 @@ function planUndeclared(sp: StoragePlanner, disk: ObservedDisk): void {
   delete topMeta.intent;
   delete topMeta.incomplete;
   const state = planResume(sp, view.state, topMeta, undefined);
-  if (!state || req.mode !== 'full') return;
+  // A resumed destroy leaves no layer: nothing is left to keep or to destroy.
+  if (!state || req.mode !== 'full' || Object.keys(state.layers).length === 0) return;
   if (!req.allowDestroy) {
     sp.diagnostics.push({
       severity: 'info',

@@ -374,7 +374,7 @@ export class LvmBackend implements Backend {
       case 'wipe':
         return {
           description: `zero ${name(step.layer)} (wipe: zeroout-on-create)`,
-          commands: [['blkdiscard', '--zeroout', this.dev(disk, step.layer)]],
+          commands: [zeroArgv(this.dev(disk, step.layer))],
         };
       case 'format': {
         const argv = ['qemu-img', 'create', '-q', '-f', 'qcow2', '-o', QCOW2_OPTIONS];
@@ -447,7 +447,7 @@ export class LvmBackend implements Backend {
       }
       case 'remove': {
         const commands: string[][] = [];
-        if (step.wipe) commands.push(['blkdiscard', '--zeroout', this.dev(disk, step.layer)]);
+        if (step.wipe) commands.push(zeroArgv(this.dev(disk, step.layer)));
         commands.push(['lvremove', '--yes', this.lv(disk, step.layer)]);
         return { description: `${step.wipe ? 'zero and ' : ''}remove LV ${name(step.layer)}`, commands };
       }
@@ -476,8 +476,58 @@ export class LvmBackend implements Backend {
       step.kind === 'wipe' ||
       (step.kind === 'remove' && step.wipe);
     for (const argv of commands) {
-      ok(await this.exec.run(argv, { onStdout: progressParser(onProgress), ownConnection: long }), what);
+      if (argv[0] === 'blkdiscard') await this.zero(argv[argv.length - 1] as string, onProgress);
+      else {
+        const r = await this.exec.run(argv, { onStdout: progressParser(onProgress), ownConnection: long });
+        if (
+          r.failed &&
+          (argv[0] === 'lvcreate' || argv[0] === 'lvextend') &&
+          /insufficient free space|Insufficient free/i.test(r.stderr)
+        ) {
+          throw new LvchainError(
+            'command_failed',
+            `${this.vg} on ${this.exec.host} has no room for ${what}: ${r.stderr.trim().split('\n').pop()}`,
+            {
+              details: { argv, stderr: r.stderr },
+              hints: [
+                'The operation is recorded and the chain is consistent; nothing that was written is lost.',
+                `Free space in ${this.vg} (or extend it), then run "lvchain apply" to finish it.`,
+              ],
+            },
+          );
+        }
+        ok(r, what);
+      }
     }
+  }
+
+  /**
+   * `blkdiscard --zeroout` (the kernel emulates write-zeroes where a device lacks it), with
+   * progress from its verbose steps; writing zeros with dd if the ioctl is refused outright.
+   */
+  private async zero(dev: string, onProgress?: (fraction: number) => void): Promise<void> {
+    const size = Number(
+      ok(await this.exec.run(['blockdev', '--getsize64', dev]), `size of ${dev}`).stdout.trim(),
+    );
+    const report =
+      onProgress && size > 0
+        ? (chunk: string) => {
+            for (const m of chunk.matchAll(/Zero-filled (\d+) bytes from the offset (\d+)/g))
+              onProgress(Math.min(1, (Number(m[1]) + Number(m[2])) / size));
+          }
+        : undefined;
+    const r = await this.exec.run(zeroArgv(dev), {
+      ownConnection: true,
+      ...(report ? { onStdout: report } : {}),
+    });
+    if (!r.failed) return;
+    if (!/not supported|BLKZEROOUT|Inappropriate ioctl/i.test(r.stderr)) ok(r, `zeroing ${dev}`);
+    ok(
+      await this.exec.run(['dd', 'if=/dev/zero', `of=${dev}`, 'bs=4M', 'oflag=direct', 'conv=fsync'], {
+        ownConnection: true,
+      }),
+      `zeroing ${dev} with dd`,
+    );
   }
 
   /** A device is used for a new VG only if nothing is on it: any signature refuses it. */
@@ -498,4 +548,9 @@ export class LvmBackend implements Backend {
         );
     });
   }
+}
+
+/** Zeroing in 64 MiB steps, so the verbose output doubles as progress. */
+function zeroArgv(dev: string): string[] {
+  return ['blkdiscard', '--zeroout', '--verbose', '--step', '64M', dev];
 }

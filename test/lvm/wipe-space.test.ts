@@ -1,0 +1,146 @@
+/**
+ * Issue 5 in the lab VM over ssh: wipe modes (§3, acceptance 3) and running out of space in the
+ * middle of an apply (§4, acceptance 4).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { useLab } from '../lab/vm.js';
+import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
+import { lvchain } from '../helpers/cli.js';
+
+const PATTERN = 0x77;
+const MARKER = 0xe7;
+
+/** How many bytes of an LV (read raw, as a new owner of its extents would) equal `byte`. */
+async function rawCount(l: LvmLab, lv: string, byte: number): Promise<number> {
+  const oct = `\\${byte.toString(8).padStart(3, '0')}`;
+  const r = await must(l.vm, ['sh', '-c', `tr -dc '${oct}' < "$1" | wc -c`, 'count', l.dev(lv)]);
+  return Number(r.stdout.trim());
+}
+
+describe('wiping and running out of space, on LVM over ssh', () => {
+  const lab = useLab({
+    disks: [
+      { sizeMiB: 128 },
+      { sizeMiB: 128 },
+      { sizeMiB: 128, fillByte: MARKER },
+      { sizeMiB: 128, fillByte: MARKER },
+      { sizeMiB: 96 },
+    ],
+  });
+  const labs: LvmLab[] = [];
+  afterAll(async () => Promise.all(labs.map((l) => l.dispose())));
+
+  /** A disk whose snapshot s1 holds 12 MiB of PATTERN; then s1 is deleted by streaming it into the top. */
+  async function deleteSnapshotOn(
+    vg: string,
+    device: string,
+    wipe: 'none' | 'zeroout-on-free',
+  ): Promise<{ l: LvmLab; json: string }> {
+    const l = await LvmLab.create(lab(), vg, device);
+    labs.push(l);
+    const disk = 'vm-460-disk-0';
+    const cfg = (snaps: string[]) =>
+      l.writeConfig(
+        {
+          disks: {
+            [disk]: {
+              storage: vg,
+              size: '16MiB',
+              ...(snaps.length ? { snapshots: Object.fromEntries(snaps.map((s) => [s, {}])) } : {}),
+            },
+          },
+        },
+        { wipe },
+      );
+    await cfg([]);
+    await expect(l.run(['apply', '--auto-approve'])).resolves.toMatchObject({ exitCode: 0 });
+    await must(l.vm, [
+      'qemu-io',
+      '-f',
+      'qcow2',
+      '-c',
+      `write -P 0x${PATTERN.toString(16)} 0 12M`,
+      l.dev(`${disk}.qcow2`),
+    ]);
+    await cfg(['s1']);
+    await expect(l.run(['apply', '--auto-approve'])).resolves.toMatchObject({ exitCode: 0 });
+    await cfg([]);
+    const r = await l.run(['apply', '--auto-approve', '--merge-direction', 'stream', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    // Whoever gets the freed extents next: a foreign LV over all free space, read raw.
+    await must(l.vm, ['lvcreate', '--yes', '-Wn', '-Zn', '-l', '100%FREE', '-n', 'next-owner', vg]);
+    return { l, json: r.stdout };
+  }
+
+  it('zeroout-on-free: the extents of a deleted snapshot read as zeros afterwards', async () => {
+    const { l, json } = await deleteSnapshotOn('vg_wipe', lab().devices[0] as string, 'zeroout-on-free');
+    expect(await rawCount(l, 'next-owner', PATTERN)).toBe(0);
+    // Progress of the wipe is reported as NDJSON events.
+    const events = json
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; hook?: { fraction?: number } });
+    expect(events.some((e) => e.type === 'step_progress' && (e.hook?.fraction ?? 0) > 0)).toBe(true);
+  });
+
+  it('without wiping, the same extents still hold the snapshot data (the test can see a leak)', async () => {
+    const { l } = await deleteSnapshotOn('vg_nowipe', lab().devices[1] as string, 'none');
+    expect(await rawCount(l, 'next-owner', PATTERN)).toBeGreaterThan(1024 * 1024);
+  });
+
+  it('zeroout-on-create: a new LV is zeroed before it is formatted; without it, stale bytes stay on the LV', async () => {
+    for (const [vg, device, wipe] of [
+      ['vg_zcreate', lab().devices[2], 'zeroout-on-create'],
+      ['vg_nozcreate', lab().devices[3], 'none'],
+    ] as const) {
+      const l = await LvmLab.create(lab(), vg, device);
+      labs.push(l);
+      await l.writeConfig({ disks: { 'vm-461-disk-0': { storage: vg, size: '16MiB' } } }, { wipe });
+      const r = await l.run(['apply', '--auto-approve']);
+      expect(r.exitCode, r.stderr).toBe(0);
+      const stale = await rawCount(l, 'vm-461-disk-0.qcow2', MARKER);
+      if (wipe === 'none') expect(stale, 'the control sees stale extents').toBeGreaterThan(1024 * 1024);
+      else expect(stale).toBe(0);
+      // Either way the guest never sees them: extended L2 keeps unwritten space reading zeros.
+      expect((await remoteView(lab(), l.dev('vm-461-disk-0.qcow2'), MARKER)).markers).toBe(0);
+    }
+  });
+
+  it('a VG filled after planning: lvcreate fails mid-apply with a clear error, the chain stays consistent, and a later apply resumes', async () => {
+    const l = await LvmLab.create(lab(), 'vg_oos', lab().devices[4]);
+    labs.push(l);
+    const disk = 'vm-462-disk-0';
+    await l.writeConfig({ disks: { [disk]: { storage: 'vg_oos', size: '16MiB' } } });
+    await expect(l.run(['apply', '--auto-approve'])).resolves.toMatchObject({ exitCode: 0 });
+    await must(l.vm, ['qemu-io', '-f', 'qcow2', '-c', 'write -P 0x42 0 8M', l.dev(`${disk}.qcow2`)]);
+    const before = await remoteView(lab(), l.dev(`${disk}.qcow2`), MARKER);
+    await l.writeConfig({ disks: { [disk]: { storage: 'vg_oos', size: '16MiB', snapshots: { s1: {} } } } });
+    const planned = await lvchain(['-c', l.configPath, 'plan', '--out', join(l.dir, 'plan.json')], {
+      cwd: l.dir,
+    });
+    expect(planned.exitCode, planned.stderr).toBe(0);
+    // Someone else takes every free extent after the plan was made.
+    await must(l.vm, ['lvcreate', '--yes', '-l', '100%FREE', '-n', 'greedy', 'vg_oos']);
+    const failed = await l.run(['apply', join(l.dir, 'plan.json')]);
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stderr).toMatch(
+      /vg_oos on root@127\.0\.0\.1:\d+ has no room for allocate of top of vm-462-disk-0: .*insufficient free space/i,
+    );
+    expect(failed.stderr).toContain(
+      'Free space in vg_oos (or extend it), then run "lvchain apply" to finish it.',
+    );
+    // Consistent: the snapshot holds the data, and the next plan offers to finish the operation.
+    expect((await remoteView(lab(), l.dev(`snap_${disk}_s1.qcow2`), MARKER)).digest).toBe(before.digest);
+    const resumePlan = await l.run(['plan']);
+    expect(resumePlan.stdout).toContain(`snapshot.${disk}@s1 will finish an interrupted operation`);
+    expect(resumePlan.exitCode).toBe(1);
+    expect(resumePlan.stdout).toContain('the plan does not fit on vg_oos');
+    await must(l.vm, ['lvremove', '--yes', 'vg_oos/greedy']);
+    const resumed = await l.run(['apply', '--auto-approve']);
+    expect(resumed.exitCode, resumed.stdout + resumed.stderr).toBe(0);
+    expect((await remoteView(lab(), l.dev(`snap_${disk}_s1.qcow2`), MARKER)).digest).toBe(before.digest);
+    expect((await remoteView(lab(), l.dev(`${disk}.qcow2`), MARKER)).digest).toBe(before.digest);
+    expect((await l.run(['plan', '--detailed-exitcode'])).exitCode).toBe(0);
+  });
+});

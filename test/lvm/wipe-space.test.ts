@@ -2,7 +2,7 @@
  * Issue 5 in the lab VM over ssh: wipe modes (§3, acceptance 3) and running out of space in the
  * middle of an apply (§4, acceptance 4).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { useLab } from '../lab/vm.js';
 import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';

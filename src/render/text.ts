@@ -167,6 +167,9 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
     }
     out.push('');
   }
+  // Context before the body, so the summary line stays last when nothing needs attention.
+  const worst = plan.capacity.filter((r) => r.worst_case !== undefined);
+  if (worst.length > 0) out.push(...worst.map((r) => worstCaseLine(r, st)), '');
   const changes = plan.resource_changes;
   if (changes.length === 0) {
     out.push(st.green(st.bold('No changes.')) + st.bold(' Your storage matches the configuration.'));
@@ -191,8 +194,6 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
     st,
   );
   if (cap) out.push('', cap);
-  const worst = plan.capacity.filter((r) => r.worst_case !== undefined);
-  if (worst.length > 0) out.push('', ...worst.map((r) => worstCaseLine(r, st)));
   for (const d of plan.diagnostics) out.push('', renderDiagnostic(d, st));
   return out.join('\n');
 }

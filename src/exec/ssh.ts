@@ -1,8 +1,8 @@
 /**
  * Runs argv on a remote host over OpenSSH. Every argument is quoted for the remote POSIX
  * shell by exec/quote.ts; connections are reused (ControlMaster) and never prompt
- * (BatchMode). A batch of commands travels in one round trip and comes back length-framed,
- * so a plan's remote command count grows with hosts and storages, not with disks.
+ * (BatchMode). A batch of commands travels in one round trip,
+ * so a plan's remote command count grows with hosts and storages, not with disks (exec/batch.ts).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +12,7 @@ import type { SshTarget } from '../model/desired.js';
 import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } from './executor.js';
 import { packageFor } from './executor.js';
 import { shellCommand } from './quote.js';
+import { framesToResults, newBatch, parseBatch } from './batch.js';
 import { LvchainError } from '../errors.js';
 import { withTimeout } from './local.js';
 
@@ -94,6 +95,7 @@ export class SshExecutor implements Executor {
     };
     this.notify(result);
     this.raiseConnectionErrors(result);
+    this.raiseMissingTool(result);
     return result;
   }
 
@@ -101,38 +103,30 @@ export class SshExecutor implements Executor {
     if (argvs.length === 0) return [];
     if (argvs.length === 1) return [await this.run(argvs[0] as readonly string[])];
     const started = performance.now();
-    // Each command is one shell-quoted argument; the script evals it and frames its output
-    // as "<exit> <stdout bytes> <stderr bytes>\n<stdout><stderr>".
-    const script = [
-      'd=$(mktemp -d) || exit 97',
-      'trap \'rm -rf "$d"\' EXIT',
-      'for c in "$@"; do',
-      '  eval "$c" >"$d/o" 2>"$d/e" </dev/null; rc=$?',
-      '  printf "%d %d %d\\n" "$rc" "$(wc -c <"$d/o")" "$(wc -c <"$d/e")"',
-      '  cat "$d/o" "$d/e"',
-      'done',
-    ].join('\n');
-    const remote = shellCommand(['sh', '-c', script, 'lvchain-batch', ...argvs.map((a) => shellCommand(a))]);
+    const batch = newBatch();
+    const remote = shellCommand([...batch.shellArgv, ...argvs.map((a) => shellCommand(a))]);
     const r = await execa('ssh', this.sshArgv(remote), {
       reject: false,
       encoding: 'buffer',
-      // Frames are counted in bytes: the last one keeps its final newline.
+      // The frame markers delimit output exactly: nothing may be stripped.
       stripFinalNewline: false,
       stdin: 'ignore',
     });
     const durationMs = Math.round(performance.now() - started);
-    const stdout = Buffer.from(r.stdout as Uint8Array);
+    const stderr = Buffer.from(r.stderr as Uint8Array);
     const outer: CommandResult = {
       argv: ['sh', '-c', '<batch>', `${argvs.length} commands`],
       host: this.host,
       exitCode: r.exitCode ?? -1,
       stdout: '',
-      stderr: Buffer.from(r.stderr as Uint8Array).toString('utf8'),
+      stderr: stderr.toString('utf8'),
       durationMs,
       failed: r.failed,
     };
     this.raiseConnectionErrors(outer);
-    const results = parseFrames(stdout, argvs, this.host, durationMs);
+    const frames = parseBatch(batch.nonce, Buffer.from(r.stdout as Uint8Array), stderr);
+    const results = framesToResults(frames, argvs, this.host, durationMs);
+    for (const result of results) this.raiseMissingTool(result);
     if (results.length !== argvs.length) {
       throw new LvchainError(
         'command_failed',
@@ -238,6 +232,10 @@ export class SshExecutor implements Executor {
         },
       );
     }
+  }
+
+  /** A remote program that is not installed: say which Debian package provides it. */
+  private raiseMissingTool(r: CommandResult): void {
     if (r.exitCode === 127 && /not found/i.test(r.stderr)) {
       const tool = r.argv[0] ?? '';
       const pkg = packageFor(tool);
@@ -250,43 +248,4 @@ export class SshExecutor implements Executor {
       );
     }
   }
-}
-
-function parseFrames(
-  buf: Buffer,
-  argvs: readonly (readonly string[])[],
-  host: string,
-  durationMs: number,
-): CommandResult[] {
-  const out: CommandResult[] = [];
-  let pos = 0;
-  for (const argv of argvs) {
-    const nl = buf.indexOf(0x0a, pos);
-    if (nl < 0) break;
-    const m = /^(\d+) (\d+) (\d+)$/.exec(buf.subarray(pos, nl).toString('ascii').trim());
-    if (!m) break;
-    const [rc, no, ne] = [Number(m[1]), Number(m[2]), Number(m[3])];
-    const stdout = buf.subarray(nl + 1, nl + 1 + no).toString('utf8');
-    const stderr = buf.subarray(nl + 1 + no, nl + 1 + no + ne).toString('utf8');
-    pos = nl + 1 + no + ne;
-    const r: CommandResult = {
-      argv: [...argv],
-      host,
-      exitCode: rc,
-      stdout,
-      stderr,
-      durationMs,
-      failed: rc !== 0,
-    };
-    if (rc === 127 && /not found/i.test(stderr)) {
-      const pkg = packageFor(argv[0] ?? '');
-      throw new LvchainError(
-        'tool_missing',
-        `${argv[0]} is not installed on ${host}${pkg ? ` (Debian package ${pkg})` : ''}`,
-        { details: { host, tool: argv[0] } },
-      );
-    }
-    out.push(r);
-  }
-  return out;
 }

@@ -12,10 +12,9 @@ import type { CommandEvent, Executor } from './exec/executor.js';
 import { LocalExecutor } from './exec/local.js';
 import { SshExecutor } from './exec/ssh.js';
 import { loadConfigFile, type LoadedConfig } from './config/load.js';
-import { planChanges, type PlanMode, type PlanRequest } from './plan/plan.js';
+import { planChanges, type PlanRequest } from './plan/plan.js';
 import { finalizePlan } from './plan/finalize.js';
 import { fingerprint } from './observe/fingerprint.js';
-import type { DirectionOverride } from './plan/merge.js';
 import { LVCHAIN_VERSION } from './version.js';
 import { LvchainError } from './errors.js';
 
@@ -86,18 +85,7 @@ export async function observeStorages(session: Session, storages?: readonly stri
   return { storages: Object.fromEntries(results) };
 }
 
-export interface PlanOptions {
-  now: number;
-  mode: PlanMode;
-  allowDestroy: boolean;
-  targets: readonly string[];
-  mergeDirection: DirectionOverride;
-  rollback?: PlanRequest['rollback'];
-  conservativeRetention?: boolean;
-  skipSchedules?: boolean;
-  allowMassDelete?: boolean;
-  ownLockIds?: readonly string[];
-}
+export type PlanOptions = Omit<PlanRequest, 'desired' | 'observed'>;
 
 export async function makePlan(
   session: Session,
@@ -121,10 +109,15 @@ export async function makePlan(
     for (const [storage, sizes] of Object.entries(draft.needMeasure)) {
       fetches.push(session.backend(storage).measure(observed.storages[storage] as ObservedStorage, sizes));
     }
-    for (const [storage, disks] of Object.entries(draft.needExtents)) {
+    for (const [storage, wanted] of Object.entries(draft.needExtents)) {
       const obs = observed.storages[storage] as ObservedStorage;
-      const unread = disks.filter((d) => obs.disks[d]?.layers.some((l) => l.extents === undefined));
-      if (unread.length > 0) fetches.push(session.backend(storage).readExtents(obs, unread));
+      const unread: Record<string, string[]> = {};
+      for (const [disk, names] of Object.entries(wanted)) {
+        const layers = obs.disks[disk]?.layers ?? [];
+        const missing = names.filter((n) => layers.find((l) => l.name === n)?.extents === undefined);
+        if (missing.length > 0) unread[disk] = missing;
+      }
+      if (Object.keys(unread).length > 0) fetches.push(session.backend(storage).readExtents(obs, unread));
     }
     if (fetches.length === 0) break;
     await Promise.all(fetches);

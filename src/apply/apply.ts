@@ -9,7 +9,8 @@ import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
 import type { Backend } from '../backends/backend.js';
 import { interpretDisk } from '../plan/interpret.js';
-import { shapeHasUnknowns, shapeMatches, shapeOf, withMetaFrom } from '../plan/state.js';
+import { layersChangedBy, shapeHasUnknowns, shapeMatches, shapeOf, withMetaFrom } from '../plan/state.js';
+import { sameRef } from '../model/layer.js';
 import { sizingFor } from '../plan/plan.js';
 import { sameSteps, stepsForOperation } from '../plan/recompute.js';
 import type { OpContext } from '../plan/ops.js';
@@ -257,13 +258,6 @@ async function prepare(
       `${change.address} changed since the plan (${shape.why}); nothing was done to it. Run "lvchain plan" again.`,
     );
   }
-  const inUse = await backend.layersInUse(observed);
-  if (inUse.length > 0) {
-    throw new LvchainError(
-      'image_in_use',
-      `${change.address}: ${inUse.join(', ')} ${inUse.length > 1 ? 'are' : 'is'} in use by another process (a running VM?); lvchain changes disks offline only. Nothing was done.`,
-    );
-  }
   const wipe = ctx.desired.storages[change.storage];
   const opCtx: OpContext = {
     sizing,
@@ -284,6 +278,22 @@ async function prepare(
     : computed;
   if (!result.ok)
     throw new LvchainError('plan_stale', `${change.address} can no longer be applied: ${result.reason}`);
+  // A running VM writes only its top and holds the backing layers for reading, which image
+  // locks allow: the top is checked whenever anything existing changes.
+  const changed = layersChangedBy(result.steps);
+  const checked =
+    changed.length === 0
+      ? []
+      : observed.layers
+          .filter((l) => l.ref.role === 'top' || changed.some((r) => sameRef(r, l.ref)))
+          .map((l) => l.name);
+  const inUse = checked.length > 0 ? await backend.layersInUse(observed, checked) : [];
+  if (inUse.length > 0) {
+    throw new LvchainError(
+      'image_in_use',
+      `${change.address}: ${inUse.join(', ')} ${inUse.length > 1 ? 'are' : 'is'} in use by another process (a running VM?); lvchain changes disks offline only. Nothing was done.`,
+    );
+  }
   if (!sameSteps(planned, result.steps)) {
     if (view.verified && !shapeHasUnknowns(change.expected_shape)) {
       throw new LvchainError(

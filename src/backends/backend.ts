@@ -28,14 +28,14 @@ export interface Backend {
   readHeaders(observed: ObservedStorage, disks: readonly string[]): Promise<void>;
   /** `qemu-img measure` these virtual sizes, into `observed.measurements`. */
   measure(observed: ObservedStorage, sizes: readonly number[]): Promise<void>;
-  /** Read the allocation of every readable layer of these disks, for merge costs. Read-only. */
-  readExtents(observed: ObservedStorage, disks: readonly string[]): Promise<void>;
+  /** Read the allocation of these layers (disk → layer names), for merge costs. Read-only. */
+  readExtents(observed: ObservedStorage, layers: Readonly<Record<string, readonly string[]>>): Promise<void>;
   /** Make a disk's layers readable (activation) and observe it afresh, before changing it. */
   prepareDisk(disk: string, declared: readonly string[]): Promise<ObservedDisk>;
   /** Undo what prepareDisk changed. */
   releaseDisk(disk: string): Promise<void>;
-  /** Names of layers that another process (a running VM) holds open. */
-  layersInUse(disk: ObservedDisk): Promise<string[]>;
+  /** Which of these layers another process (a running VM) holds open. */
+  layersInUse(disk: ObservedDisk, layers: readonly string[]): Promise<string[]>;
   /** Where this storage's applier lock lives: on the host that runs its commands. */
   lockTarget(): { exec: Executor; path: string };
   describe(disk: string, step: Step): StepDescription;

@@ -18,9 +18,18 @@ import type {
 import type { LayerMeta } from '../model/meta.js';
 import type { Intent } from '../model/intent.js';
 import { describeIntent, encodeIntent } from '../model/intent.js';
-import { TOP } from '../model/layer.js';
+import { TOP, sameRef, snapRef } from '../model/layer.js';
 import type { DiskState, SimLayer, Sizing } from './state.js';
-import { applyStep, chainOf, findIntents, layerAt, shapeOf, snapshotsOf, withMetaFrom } from './state.js';
+import {
+  applyStep,
+  chainOf,
+  childOf,
+  findIntents,
+  layerAt,
+  shapeOf,
+  snapshotsOf,
+  withMetaFrom,
+} from './state.js';
 import type { DiskView } from './interpret.js';
 import { interpretDisk } from './interpret.js';
 import type { OpContext, OpResult } from './ops.js';
@@ -59,8 +68,10 @@ export interface PlanRequest {
   rollback?: { disk: string; snap: string; discardNewer: boolean };
   /** Prune with count rules only: this run's snapshot step failed (DESIGN §7). */
   conservativeRetention?: boolean;
-  /** Plan no due snapshots (the pruning pass after a failed snapshot step). */
+  /** Plan no due snapshots (reconcile's pruning pass). */
   skipSchedules?: boolean;
+  /** Plan no retention deletions (reconcile's first pass, which only creates and resumes). */
+  skipRetention?: boolean;
   /** Accept more deletions than maxDeletesPerRun, or a clock behind the newest snapshot. */
   allowMassDelete?: boolean;
   /** Locks this run holds: a held lock with one of these IDs is not another applier. */
@@ -92,8 +103,8 @@ export interface PlanDraft {
   drift: Drift[];
   diagnostics: Diagnostic[];
   capacity: CapacityReport[];
-  /** Disks with deletions whose layer extents were not provided; observe them and plan again. */
-  needExtents: Record<string, string[]>;
+  /** Per storage and disk, the layers a merge needs the allocation of; read them and plan again. */
+  needExtents: Record<string, Record<string, string[]>>;
   /** Virtual sizes the plan allocates that were not measured yet. */
   needMeasure: Record<string, number[]>;
   /** Disks with an interrupted operation or leftovers whose readable headers were not read. */
@@ -190,7 +201,8 @@ class StoragePlanner {
   readonly deltas: SpaceDelta[] = [];
   readonly drift: Drift[] = [];
   readonly diagnostics: Diagnostic[] = [];
-  readonly needExtents = new Set<string>();
+  /** Disk name → layer names. */
+  readonly needExtents = new Map<string, Set<string>>();
   readonly needMeasure = new Set<number>();
   readonly needHeaders = new Set<string>();
   readonly sizing: Sizing;
@@ -329,12 +341,17 @@ export function planChanges(req: PlanRequest): PlanDraft {
     if (!report.ok) diagnostics.push(capacityDiagnostic(report));
   }
   for (const sp of all) diagnostics.push(...sp.diagnostics);
-  const needExtents: Record<string, string[]> = {};
+  const needExtents: Record<string, Record<string, string[]>> = {};
   const needMeasure: Record<string, number[]> = {};
   const needHeaders: Record<string, string[]> = {};
   for (const sp of all) {
     const name = sp.storage.name;
-    if (sp.needExtents.size > 0) needExtents[name] = [...sp.needExtents].sort();
+    if (sp.needExtents.size > 0)
+      needExtents[name] = Object.fromEntries(
+        [...sp.needExtents.entries()]
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([d, l]) => [d, [...l].sort()]),
+      );
     if (sp.needMeasure.size > 0) needMeasure[name] = [...sp.needMeasure].sort((a, b) => a - b);
     if (sp.needHeaders.size > 0) needHeaders[name] = [...sp.needHeaders].sort();
   }
@@ -624,6 +641,17 @@ function planGroup(sp: StoragePlanner, group: Group): void {
     }
     const ctx = sp.ctx(disk.name, topMeta, policyName);
     const top = layerAt(state, TOP);
+    if (!top && req.mode !== 'full') {
+      // Only apply creates disks: the group waits, and the others go on.
+      sp.diagnostics.push({
+        severity: 'warning',
+        code: 'disk_missing',
+        summary: `${address} is declared but does not exist on ${sp.storage.name}; ${req.mode} does not create disks: run "lvchain apply"`,
+        address,
+      });
+      blocked.push(disk.name);
+      continue;
+    }
     if (req.mode === 'full') {
       if (!top) {
         state = sp.add(
@@ -793,7 +821,7 @@ function planGroup(sp: StoragePlanner, group: Group): void {
     }
   }
   const policy = group.policy;
-  if (policy && Object.keys(policy.retention).length > 0 && blocked.length === 0) {
+  if (policy && !req.skipRetention && Object.keys(policy.retention).length > 0 && blocked.length === 0) {
     const stream = groupStream(states, policy.name);
     const result = decideRetention(stream, policy.retention, {
       timezone: policy.timezone,
@@ -820,20 +848,41 @@ function planGroup(sp: StoragePlanner, group: Group): void {
           detail: `retention expired: kept by no rule of policy ${policy.name}`,
         });
   }
-  for (const disk of group.disks) {
-    let state = states.get(disk.name);
-    if (!state || toDelete.size === 0) continue;
-    const chain = chainOf(state);
-    const order = (chain ? snapshotsOf(chain) : [])
-      .map((l) => (l.ref.role === 'snapshot' ? l.ref.snap : ''))
-      .filter((s) => toDelete.has(s));
-    for (const snap of order) {
-      const why = toDelete.get(snap) as { reason: ActionReason; detail: string };
-      state = planDelete(sp, disk, state, snap, why.reason, why.detail, policyName);
-      if (!state) break;
+  // Oldest first, one name at a time across the guest's disks: each name's deletions form one
+  // group, which apply prepares as a whole (every disk checked and its intent recorded) before it
+  // merges anything, so a disk in use cannot leave the guest's disks with different snapshots.
+  const stopped = new Set<string>();
+  for (const snap of deletionOrder(states, toDelete)) {
+    const why = toDelete.get(snap) as { reason: ActionReason; detail: string };
+    const holders = group.disks.filter((d) => {
+      const state = states.get(d.name);
+      return !stopped.has(d.name) && state !== undefined && layerAt(state, snapRef(snap)) !== undefined;
+    });
+    const groupId = holders.length > 1 ? `${group.id}@${snap}` : undefined;
+    for (const disk of holders) {
+      const next = planDelete(sp, disk, states.get(disk.name) as DiskState, snap, why, policyName, groupId);
+      if (next) states.set(disk.name, next);
+      else stopped.add(disk.name);
     }
-    if (state) states.set(disk.name, state);
   }
+}
+
+/** The names to delete, oldest first (chain order within each disk), across a group's disks. */
+function deletionOrder(
+  states: Map<string, DiskState>,
+  toDelete: Map<string, { reason: ActionReason; detail: string }>,
+): string[] {
+  const rank = new Map<string, [number, number]>();
+  for (const state of states.values()) {
+    const chain = chainOf(state);
+    (chain ? snapshotsOf(chain) : []).forEach((l, i) => {
+      if (l.ref.role !== 'snapshot' || !toDelete.has(l.ref.snap) || rank.has(l.ref.snap)) return;
+      rank.set(l.ref.snap, [Date.parse(l.meta?.created ?? '') || Number.MAX_SAFE_INTEGER, i]);
+    });
+  }
+  return [...rank.entries()]
+    .sort(([a, [ta, ia]], [b, [tb, ib]]) => ta - tb || ia - ib || a.localeCompare(b))
+    .map(([snap]) => snap);
 }
 
 /** The group's snapshot stream for retention: names across its disks, complete where all disks have them. */
@@ -864,19 +913,14 @@ function planDelete(
   disk: DesiredDisk,
   state: DiskState,
   snap: string,
-  reason: ActionReason,
-  detail: string,
+  why: { reason: ActionReason; detail: string },
   policy: string | undefined,
+  group: string | undefined,
 ): DiskState | undefined {
   const layer = layerAt(state, { role: 'snapshot', snap }) as SimLayer;
   const choice = chooseMerge(state, snap, sp.req.mergeDirection);
   // A forced direction still shows both figures: read them whenever one is missing.
-  if (
-    (choice.commitBytes === null || choice.streamBytes === null) &&
-    Object.values(state.layers).some((l) => l.extents === undefined && l.formatted)
-  ) {
-    sp.needExtents.add(disk.name);
-  }
+  if (choice.commitBytes === null || choice.streamBytes === null) needExtentsFor(sp, disk.name, state, snap);
   const ctx = sp.ctx(disk.name, topMetaOf(disk), policy);
   return sp.add(
     state,
@@ -884,11 +928,12 @@ function planDelete(
       address: `snapshot.${disk.name}@${snap}`,
       type: 'lvchain_snapshot',
       name: snap,
+      ...(group !== undefined ? { group } : {}),
       actions: ['delete'],
       before: { name: snap, kind: layer.meta?.kind ?? null, created: layer.meta?.created ?? null },
       after: null,
-      reason,
-      reasonDetail: detail,
+      reason: why.reason,
+      reasonDetail: why.detail,
       irreversible: false,
       operation: {
         op: 'delete',
@@ -913,6 +958,23 @@ function planDelete(
     ),
     ctx,
   );
+}
+
+/**
+ * Ask for the allocation of the layers a merge of `snap` involves: the snapshot and its child,
+ * and any layer an earlier merge of this plan folded into them (they are no longer in the
+ * simulated state). Reading only these keeps a deep chain's plan from mapping every layer.
+ */
+function needExtentsFor(sp: StoragePlanner, disk: string, state: DiskState, snap: string): void {
+  const S = snapRef(snap);
+  const involved = [layerAt(state, S), childOf(state, S)].filter((l): l is SimLayer => l !== undefined);
+  if (!involved.some((l) => l.formatted && l.extents === undefined)) return;
+  const names = sp.needExtents.get(disk) ?? new Set<string>();
+  for (const l of sp.observed.disks[disk]?.layers ?? []) {
+    const merged = !layerAt(state, l.ref);
+    if (merged || involved.some((i) => sameRef(i.ref, l.ref))) names.add(l.name);
+  }
+  sp.needExtents.set(disk, names);
 }
 
 function planUndeclared(sp: StoragePlanner, disk: ObservedDisk): void {

@@ -203,6 +203,43 @@ export function snapshotsOf(chain: readonly SimLayer[]): SimLayer[] {
   return chain.filter((l) => l.ref.role === 'snapshot');
 }
 
+/**
+ * The existing layers whose image or LV these steps change: what must not be in use while they
+ * run. Metadata alone (LV tags, the sidecar) never disturbs a reader, and a layer the steps
+ * allocate is new.
+ */
+export function layersChangedBy(steps: readonly Step[]): LayerRef[] {
+  const refs: LayerRef[] = [];
+  const fresh: LayerRef[] = [];
+  const add = (r: LayerRef | null | undefined) => {
+    if (r && !fresh.some((f) => sameRef(f, r)) && !refs.some((x) => sameRef(x, r))) refs.push(r);
+  };
+  for (const step of steps) {
+    switch (step.kind) {
+      case 'set_meta':
+      case 'create_vg':
+        break;
+      case 'allocate':
+        if (!refs.some((x) => sameRef(x, step.layer))) fresh.push(step.layer);
+        break;
+      case 'rename':
+        add(step.from);
+        break;
+      case 'commit':
+        add(step.layer);
+        add(step.into);
+        break;
+      case 'stream':
+        add(step.layer);
+        add(step.from);
+        break;
+      default:
+        add(step.layer);
+    }
+  }
+  return refs;
+}
+
 /** Canonical text of what a change expects to find: layers, metadata, links and sizes. */
 export function shapeOf(state: DiskState): string {
   const rows: ShapeRow[] = [];

@@ -73,3 +73,23 @@ export class ExpectedDisk {
     return createHash(algorithm).update(this.buf).digest('hex');
   }
 }
+
+/**
+ * Open an image read-write in a background qemu-io, which takes qemu's image locks as a running
+ * VM does (the top for writing, its backing files shared for reading); resolves once qemu-img
+ * sees the lock. Call release() in a finally block.
+ */
+export async function holdOpen(image: string): Promise<{ release: () => Promise<void> }> {
+  const child = execa('qemu-io', ['-f', 'qcow2', image], { stdin: 'pipe', reject: false });
+  const release = async () => {
+    child.kill();
+    await child;
+  };
+  for (let i = 0; i < 100; i++) {
+    const r = await execa('qemu-img', ['info', image], { reject: false });
+    if (r.exitCode !== 0 && /lock/i.test(String(r.stderr))) return { release };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  await release();
+  throw new Error(`${image} never became locked`);
+}

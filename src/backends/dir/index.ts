@@ -152,10 +152,13 @@ export class DirBackend implements Backend {
     Object.assign(observed.measurements, await measureSizes(this.exec, sizes));
   }
 
-  async readExtents(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
-    const layers = disks.flatMap((name) =>
+  async readExtents(
+    observed: ObservedStorage,
+    wanted: Readonly<Record<string, readonly string[]>>,
+  ): Promise<void> {
+    const layers = Object.entries(wanted).flatMap(([name, names]) =>
       (observed.disks[name]?.layers ?? [])
-        .filter((l) => l.header.state === 'read')
+        .filter((l) => names.includes(l.name) && l.header.state === 'read')
         .map((l) => ({ l, path: this.path(name, l.ref) })),
     );
     const results = await this.exec.runBatch(
@@ -178,8 +181,8 @@ export class DirBackend implements Backend {
 
   async releaseDisk(): Promise<void> {}
 
-  async layersInUse(disk: ObservedDisk): Promise<string[]> {
-    const layers = disk.layers.filter((l) => l.header.state === 'read');
+  async layersInUse(disk: ObservedDisk, names: readonly string[]): Promise<string[]> {
+    const layers = disk.layers.filter((l) => names.includes(l.name) && l.header.state === 'read');
     // Without -U, qemu-img takes the image lock, which fails while a VM has the image open.
     const results = await this.exec.runBatch(
       layers.map((l) => ['qemu-img', 'info', '--output=json', '-f', 'qcow2', this.path(disk.name, l.ref)]),
@@ -239,7 +242,9 @@ export class DirBackend implements Backend {
           ],
         };
       case 'stream': {
-        const argv = ['qemu-img', 'rebase', '-p', '-f', 'qcow2'];
+        // Write-through: qemu-img switches the backing file before it flushes its cached L2
+        // tables, so a kill in between would lose the streamed data (crash harness, QEMU 7.2).
+        const argv = ['qemu-img', 'rebase', '-p', '-t', 'writethrough', '-f', 'qcow2'];
         argv.push(...(step.onto ? ['-F', 'qcow2', '-b', name(step.onto)] : ['-b', '']), path(step.layer));
         return {
           description: `stream ${name(step.from)} into ${name(step.layer)} (${step.bytes} bytes), new backing ${step.onto ? name(step.onto) : 'none'}`,

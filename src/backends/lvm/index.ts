@@ -262,11 +262,14 @@ export class LvmBackend implements Backend {
     }
   }
 
-  async readExtents(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
-    const layers = disks.flatMap((name) =>
+  async readExtents(
+    observed: ObservedStorage,
+    wanted: Readonly<Record<string, readonly string[]>>,
+  ): Promise<void> {
+    const layers = Object.entries(wanted).flatMap(([name, names]) =>
       // Only active LVs can be read: plan never activates anything.
       (observed.disks[name]?.layers ?? [])
-        .filter((l) => l.lv?.active)
+        .filter((l) => names.includes(l.name) && l.lv?.active)
         .map((l) => ({ l, path: this.dev(name, l.ref) })),
     );
     const results = await this.exec.runBatch(
@@ -318,8 +321,8 @@ export class LvmBackend implements Backend {
     if (names.length > 0) ok(await this.exec.run(['lvchange', '-an', ...names]), `deactivating ${disk}`);
   }
 
-  async layersInUse(disk: ObservedDisk): Promise<string[]> {
-    return disk.layers.filter((l) => l.open).map((l) => l.name);
+  async layersInUse(disk: ObservedDisk, layers: readonly string[]): Promise<string[]> {
+    return disk.layers.filter((l) => l.open && layers.includes(l.name)).map((l) => l.name);
   }
 
   describe(disk: string, step: Step): StepDescription {
@@ -435,7 +438,9 @@ export class LvmBackend implements Backend {
           ],
         };
       case 'stream': {
-        const argv = ['qemu-img', 'rebase', '-p', '-t', 'none', '-T', 'none', '-f', 'qcow2'];
+        // directsync (O_DIRECT and write-through): qemu-img switches the backing file before it
+        // flushes its cached L2 tables, so a kill in between would lose the streamed data.
+        const argv = ['qemu-img', 'rebase', '-p', '-t', 'directsync', '-T', 'none', '-f', 'qcow2'];
         argv.push(
           ...(step.onto ? ['-F', 'qcow2', '-b', name(step.onto)] : ['-b', '']),
           this.dev(disk, step.layer),

@@ -30,6 +30,8 @@ interface Tally {
   failed: number;
   skipped: number;
   refused: number;
+  /** Declared disks that do not exist yet: their groups are neither snapshotted nor pruned. */
+  missing: number;
 }
 
 export async function reconcileCommand(g: GlobalOptions, o: ReconcileOptions, io: Io): Promise<number> {
@@ -54,9 +56,17 @@ export async function reconcileCommand(g: GlobalOptions, o: ReconcileOptions, io
           allowMassDelete: o.allowMassDelete,
           ownLockIds: locked.ids,
         };
-        const tally: Tally = { snapshots: 0, pruned: 0, resumed: 0, failed: 0, skipped: 0, refused: 0 };
+        const tally: Tally = {
+          snapshots: 0,
+          pruned: 0,
+          resumed: 0,
+          failed: 0,
+          skipped: 0,
+          refused: 0,
+          missing: 0,
+        };
         // Create, then prune: pruning is decided only once this run's snapshots are known.
-        const first = await makePlan(session, base);
+        const first = await makePlan(session, { ...base, skipRetention: true });
         if (blocked(first.plan)) {
           report(first.plan, io, o.json);
           return finish(tally, started, io, o.json, 'refused');
@@ -89,6 +99,7 @@ export async function reconcileCommand(g: GlobalOptions, o: ReconcileOptions, io
         for (const d of second.plan.diagnostics.filter((x) => x.severity !== 'info'))
           if (!o.json) io.err(renderDiagnostic(d, io.style));
         tally.refused += refusals(second.plan);
+        tally.missing += second.plan.diagnostics.filter((d) => d.code === 'disk_missing').length;
         let pruneOutcome: ApplyOutcome | undefined;
         if (!blocked(second.plan)) {
           const prunes = second.plan.resource_changes;
@@ -164,13 +175,14 @@ function report(plan: Plan, io: Io, json: boolean): void {
 }
 
 function finish(t: Tally, started: number, io: Io, json: boolean, stop?: 'refused' | 'interrupted'): number {
-  const failed = t.failed > 0 || t.refused > 0 || stop !== undefined;
+  const failed = t.failed > 0 || t.refused > 0 || t.missing > 0 || stop !== undefined;
   const seconds = ((io.clock() - started) / 1000).toFixed(1);
   const line =
     `lvchain reconcile ${stop ?? (failed ? 'failed' : 'ok')}: ${t.snapshots} snapshot(s) taken, ${t.pruned} pruned, ${t.resumed} resumed` +
     (t.failed > 0 ? `, ${t.failed} failed` : '') +
     (t.skipped > 0 ? `, ${t.skipped} skipped` : '') +
     (t.refused > 0 ? `, retention refused for ${t.refused} group(s)` : '') +
+    (t.missing > 0 ? `, ${t.missing} declared disk(s) not created` : '') +
     ` (${seconds}s)`;
   if (json) {
     io.out(

@@ -1,0 +1,93 @@
+/**
+ * Offline only (DESIGN §6): apply refuses to change the image of a disk that a process holds open
+ * as a running VM does, before touching anything, and checks no more than it must: the layers the
+ * change rewrites, renames or removes, and the top, which is what a VM holds for writing.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { DirLab } from '../helpers/dirlab.js';
+import { ExpectedDisk, holdOpen, viewDigest, writePattern } from '../helpers/data.js';
+import { requireTool } from '../helpers/tools.js';
+
+const DISK = 'vm-700-disk-0';
+const SIZE = 4 * 1024 * 1024;
+let lab: DirLab;
+
+beforeAll(() => {
+  requireTool('qemu-img', 'qemu-utils');
+  requireTool('qemu-io', 'qemu-utils');
+});
+afterEach(async () => {
+  await lab.dispose();
+});
+
+/** Every image file with its size and mtime (the lock file changes with each run). */
+async function images(): Promise<string[]> {
+  return (await lab.snapshotTree()).filter((l) => l.startsWith(join(lab.storePath, 'images')));
+}
+
+/** A disk with snapshots a, b, c, each holding its own data. */
+async function chain(): Promise<Map<string, string>> {
+  lab = await DirLab.create('lvchain-inuse-');
+  const expected = new ExpectedDisk(SIZE);
+  const views = new Map<string, string>();
+  const snaps: string[] = [];
+  for (const [i, s] of ['a', 'b', 'c'].entries()) {
+    if (i === 0) {
+      await lab.writeConfig({ [DISK]: { size: '4MiB' } });
+      await lab.apply();
+    }
+    await writePattern(lab.top(DISK), i * 65536, 65536, 0x11 * (i + 1));
+    expected.write(i * 65536, 65536, 0x11 * (i + 1));
+    snaps.push(s);
+    await lab.writeConfig({ [DISK]: { size: '4MiB', snapshots: snaps } });
+    await lab.apply();
+    views.set(s, expected.digest());
+  }
+  await writePattern(lab.top(DISK), 3 * 65536, 65536, 0x44);
+  expected.write(3 * 65536, 65536, 0x44);
+  views.set('top', expected.digest());
+  return views;
+}
+
+describe('a disk held open like a running VM', () => {
+  it('refuses to merge a middle snapshot away, though the layers it rewrites are only shared for reading', async () => {
+    const views = await chain();
+    // b sits between a and c: deleting it touches b and c, which the VM holds for reading only.
+    await lab.writeConfig({ [DISK]: { size: '4MiB', snapshots: ['a', 'c'] } });
+    const before = await images();
+    const vm = await holdOpen(lab.top(DISK));
+    try {
+      const r = await lab.run(['apply', '--auto-approve']);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout + r.stderr).toContain(
+        `snapshot.${DISK}@b: ${DISK}.qcow2 is in use by another process (a running VM?); lvchain changes disks offline only. Nothing was done.`,
+      );
+    } finally {
+      await vm.release();
+    }
+    expect(await images()).toEqual(before);
+    await lab.apply();
+    expect(await viewDigest(lab.snap(DISK, 'a'))).toBe(views.get('a'));
+    expect(await viewDigest(lab.snap(DISK, 'c'))).toBe(views.get('c'));
+    expect(await viewDigest(lab.top(DISK))).toBe(views.get('top'));
+  });
+
+  it('still changes metadata alone: protect is set while the VM runs', async () => {
+    const views = await chain();
+    await lab.writeConfig({ [DISK]: { size: '4MiB', snapshots: ['a', 'b', 'c'], protect: true } });
+    const vm = await holdOpen(lab.top(DISK));
+    try {
+      const r = await lab.run(['apply', '--auto-approve']);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    } finally {
+      await vm.release();
+    }
+    const sidecar = JSON.parse(await readFile(join(lab.diskDir(DISK), `${DISK}.lvchain.json`), 'utf8')) as {
+      layers: Record<string, { protect?: boolean }>;
+    };
+    expect(sidecar.layers[`${DISK}.qcow2`]?.protect).toBe(true);
+    expect(await viewDigest(lab.top(DISK))).toBe(views.get('top'));
+  });
+});

@@ -19,6 +19,25 @@ import { withTimeout } from './local.js';
 /** Exit code ssh itself uses for connection and authentication failures. */
 const SSH_FAILED = 255;
 
+/**
+ * Runs "$@" and ends it when its stdin, lvchain's end of the session, reaches EOF first: when
+ * lvchain is killed or its connection drops. Without this a remote data move runs on
+ * unsupervised (qemu-img ignores SIGPIPE and there is no terminal to hang up), holds its LVs
+ * open, and the resumed apply fails as "in use" until it ends (measured in the lab VM).
+ */
+const SUPERVISE = [
+  'exec 3<&0',
+  '"$@" </dev/null 3<&- &',
+  'c=$!',
+  '{ cat <&3; kill -TERM "$c"; } >/dev/null 2>&1 &',
+  'w=$!',
+  'exec 3<&-',
+  'wait "$c"',
+  'rc=$?',
+  'kill "$w" 2>/dev/null',
+  'exit "$rc"',
+].join('\n');
+
 export class SshExecutor implements Executor {
   readonly host: string;
   private readonly target: SshTarget;
@@ -71,18 +90,22 @@ export class SshExecutor implements Executor {
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
     const started = performance.now();
-    const child = execa('ssh', this.sshArgv(shellCommand(argv), opts.ownConnection), {
+    // Long work is tied to the session: its stdin stays open until it ends (see SUPERVISE).
+    const supervised = opts.ownConnection === true && opts.input === undefined;
+    const remote = shellCommand(supervised ? ['sh', '-c', SUPERVISE, 'lvchain-step', ...argv] : argv);
+    const child = execa('ssh', this.sshArgv(remote, opts.ownConnection), {
       reject: false,
       input: opts.input,
       timeout: opts.timeoutMs,
       stripFinalNewline: false,
-      ...(opts.input === undefined ? { stdin: 'ignore' as const } : {}),
+      ...(opts.input === undefined ? { stdin: supervised ? ('pipe' as const) : ('ignore' as const) } : {}),
     });
     if (opts.onStdout) {
       const listen = opts.onStdout;
       child.stdout?.on('data', (chunk: Buffer) => listen(chunk.toString('utf8')));
     }
     const r = await child;
+    if (supervised) child.stdin?.destroy();
     const result: CommandResult = {
       argv: [...argv],
       host: this.host,

@@ -1,12 +1,13 @@
 /**
  * Issue 5 in the lab VM over ssh: wipe modes (§3, acceptance 3) and running out of space in the
- * middle of an apply (§4, acceptance 4).
+ * middle of an apply (§4, acceptance 4). What it measures goes into docs/reliability.md.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { useLab } from '../lab/vm.js';
 import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
 import { lvchain } from '../helpers/cli.js';
+import { generatedBy, writeSection } from '../helpers/reliability.js';
 
 const PATTERN = 0x77;
 const MARKER = 0xe7;
@@ -29,14 +30,29 @@ describe('wiping and running out of space, on LVM over ssh', () => {
     ],
   });
   const labs: LvmLab[] = [];
-  afterAll(async () => Promise.all(labs.map((l) => l.dispose())));
+  /** One line per test that passed, for docs/reliability.md. */
+  const facts = new Map<string, string>();
+  afterAll(async () => {
+    await Promise.all(labs.map((l) => l.dispose()));
+    if (facts.size < 4) return;
+    writeSection(
+      'wipe:lvm',
+      [
+        '## Wiping and running out of space: thick LVM over ssh (lab VM)',
+        '',
+        generatedBy('test/lvm/wipe-space.test.ts'),
+        '',
+        ...[...facts.values()].map((f) => `- ${f}`),
+      ].join('\n'),
+    );
+  });
 
   /** A disk whose snapshot s1 holds 12 MiB of PATTERN; then s1 is deleted by streaming it into the top. */
   async function deleteSnapshotOn(
     vg: string,
     device: string,
     wipe: 'none' | 'zeroout-on-free',
-  ): Promise<{ l: LvmLab; json: string }> {
+  ): Promise<{ l: LvmLab; json: string; removeMs: number }> {
     const l = await LvmLab.create(lab(), vg, device);
     labs.push(l);
     const disk = 'vm-460-disk-0';
@@ -70,26 +86,47 @@ describe('wiping and running out of space, on LVM over ssh', () => {
     expect(r.exitCode, r.stderr).toBe(0);
     // Whoever gets the freed extents next: a foreign LV over all free space, read raw.
     await must(l.vm, ['lvcreate', '--yes', '-Wn', '-Zn', '-l', '100%FREE', '-n', 'next-owner', vg]);
-    return { l, json: r.stdout };
+    const removeMs = r.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; hook?: { kind?: string; elapsed_ms?: number } })
+      .filter((e) => e.type === 'step_complete' && e.hook?.kind === 'remove')
+      .reduce((ms, e) => ms + (e.hook?.elapsed_ms ?? 0), 0);
+    return { l, json: r.stdout, removeMs };
   }
 
   it('zeroout-on-free: the extents of a deleted snapshot read as zeros afterwards', async () => {
-    const { l, json } = await deleteSnapshotOn('vg_wipe', lab().devices[0] as string, 'zeroout-on-free');
-    expect(await rawCount(l, 'next-owner', PATTERN)).toBe(0);
+    const { l, json, removeMs } = await deleteSnapshotOn(
+      'vg_wipe',
+      lab().devices[0] as string,
+      'zeroout-on-free',
+    );
+    const left = await rawCount(l, 'next-owner', PATTERN);
+    expect(left).toBe(0);
     // Progress of the wipe is reported as NDJSON events.
     const events = json
       .trim()
       .split('\n')
       .map((line) => JSON.parse(line) as { type: string; hook?: { fraction?: number } });
     expect(events.some((e) => e.type === 'step_progress' && (e.hook?.fraction ?? 0) > 0)).toBe(true);
+    facts.set(
+      'free',
+      `\`zeroout-on-free\`: a snapshot holding 12 MiB of 0x${PATTERN.toString(16)} is deleted (stream); a foreign LV then created over all free extents reads ${left} bytes of it. The removal step, with \`blkdiscard --zeroout\` on the 20 MiB LV and its progress events, took ${removeMs} ms.`,
+    );
   });
 
   it('without wiping, the same extents still hold the snapshot data (the test can see a leak)', async () => {
-    const { l } = await deleteSnapshotOn('vg_nowipe', lab().devices[1] as string, 'none');
-    expect(await rawCount(l, 'next-owner', PATTERN)).toBeGreaterThan(1024 * 1024);
+    const { l, removeMs } = await deleteSnapshotOn('vg_nowipe', lab().devices[1] as string, 'none');
+    const left = await rawCount(l, 'next-owner', PATTERN);
+    expect(left).toBeGreaterThan(1024 * 1024);
+    facts.set(
+      'none',
+      `Control, \`wipe: none\`: the same foreign LV reads ${left} bytes of the deleted snapshot's data, so the check above can see a leak. The removal step took ${removeMs} ms.`,
+    );
   });
 
   it('zeroout-on-create: a new LV is zeroed before it is formatted; without it, stale bytes stay on the LV', async () => {
+    const stale: Record<string, number> = {};
     for (const [vg, device, wipe] of [
       ['vg_zcreate', lab().devices[2], 'zeroout-on-create'],
       ['vg_nozcreate', lab().devices[3], 'none'],
@@ -99,12 +136,16 @@ describe('wiping and running out of space, on LVM over ssh', () => {
       await l.writeConfig({ disks: { 'vm-461-disk-0': { storage: vg, size: '16MiB' } } }, { wipe });
       const r = await l.run(['apply', '--auto-approve']);
       expect(r.exitCode, r.stderr).toBe(0);
-      const stale = await rawCount(l, 'vm-461-disk-0.qcow2', MARKER);
-      if (wipe === 'none') expect(stale, 'the control sees stale extents').toBeGreaterThan(1024 * 1024);
-      else expect(stale).toBe(0);
+      stale[wipe] = await rawCount(l, 'vm-461-disk-0.qcow2', MARKER);
+      if (wipe === 'none') expect(stale[wipe], 'the control sees stale extents').toBeGreaterThan(1024 * 1024);
+      else expect(stale[wipe]).toBe(0);
       // Either way the guest never sees them: extended L2 keeps unwritten space reading zeros.
       expect((await remoteView(lab(), l.dev('vm-461-disk-0.qcow2'), MARKER)).markers).toBe(0);
     }
+    facts.set(
+      'create',
+      `\`zeroout-on-create\`: on a PV filled with 0x${MARKER.toString(16)} before \`pvcreate\`, a new disk's LV read raw holds ${stale['zeroout-on-create']} marker bytes; without it, ${stale['none']}. The guest-visible view holds none either way (extended L2).`,
+    );
   });
 
   it('a VG filled after planning: lvcreate fails mid-apply with a clear error, the chain stays consistent, and a later apply resumes', async () => {
@@ -142,5 +183,15 @@ describe('wiping and running out of space, on LVM over ssh', () => {
     expect((await remoteView(lab(), l.dev(`snap_${disk}_s1.qcow2`), MARKER)).digest).toBe(before.digest);
     expect((await remoteView(lab(), l.dev(`${disk}.qcow2`), MARKER)).digest).toBe(before.digest);
     expect((await l.run(['plan', '--detailed-exitcode'])).exitCode).toBe(0);
+    facts.set(
+      'space',
+      `Out of space: a VG filled by a foreign LV after planning makes the snapshot's \`lvcreate\` fail mid-apply; lvchain exits 1 with "${
+        failed.stderr
+          .split('\n')
+          .find((line) => /has no room/.test(line))
+          ?.replace(/^[│ ]*(Error: )?/, '')
+          .replace(/127\.0\.0\.1:\d+/, '<lab>') ?? ''
+      }". The snapshot LV keeps the data, the next plan shows the resume and refuses it until space is freed, and after \`lvremove\` of the foreign LV, apply finishes it with every view intact.`,
+    );
   });
 });

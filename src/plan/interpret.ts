@@ -46,6 +46,7 @@ function toSimLayer(l: ObservedLayer): SimLayer {
   const read = h.state === 'read';
   return {
     ref: l.ref,
+    origin: l.name,
     meta: l.meta,
     formatted: read || l.meta?.incomplete !== true,
     virtualSize: read ? h.header.virtualSize : l.meta?.size,

@@ -18,7 +18,7 @@ import type {
 import type { LayerMeta } from '../model/meta.js';
 import type { Intent } from '../model/intent.js';
 import { describeIntent, encodeIntent } from '../model/intent.js';
-import { TOP, sameRef, snapRef } from '../model/layer.js';
+import { TOP, snapRef } from '../model/layer.js';
 import type { DiskState, SimLayer, Sizing } from './state.js';
 import {
   applyStep,
@@ -962,17 +962,19 @@ function planDelete(
 
 /**
  * Ask for the allocation of the layers a merge of `snap` involves: the snapshot and its child,
- * and any layer an earlier merge of this plan folded into them (they are no longer in the
+ * under the names they had when observed (an earlier step of this plan may have renamed them),
+ * and any layer an earlier merge of this plan folded into them (it is no longer in the
  * simulated state). Reading only these keeps a deep chain's plan from mapping every layer.
  */
 function needExtentsFor(sp: StoragePlanner, disk: string, state: DiskState, snap: string): void {
   const S = snapRef(snap);
   const involved = [layerAt(state, S), childOf(state, S)].filter((l): l is SimLayer => l !== undefined);
   if (!involved.some((l) => l.formatted && l.extents === undefined)) return;
+  const wanted = new Set(involved.map((l) => l.origin));
+  const live = new Set(Object.values(state.layers).map((l) => l.origin));
   const names = sp.needExtents.get(disk) ?? new Set<string>();
   for (const l of sp.observed.disks[disk]?.layers ?? []) {
-    const merged = !layerAt(state, l.ref);
-    if (merged || involved.some((i) => sameRef(i.ref, l.ref))) names.add(l.name);
+    if (wanted.has(l.name) || !live.has(l.name)) names.add(l.name);
   }
   sp.needExtents.set(disk, names);
 }

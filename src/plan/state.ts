@@ -14,6 +14,8 @@ import { afterCommit, afterStream, NO_EXTENTS } from './extents.js';
 
 export interface SimLayer {
   ref: LayerRef;
+  /** The observed layer this one is, whatever its name now; undefined for a layer the plan allocates. */
+  origin?: string;
   meta?: LayerMeta;
   /** False for an allocated layer whose qcow2 header is not (completely) written. */
   formatted: boolean;
@@ -79,6 +81,7 @@ export function applyStep(state: DiskState, step: Step, sizing: Sizing): DiskSta
       const capacity = step.capacity ?? sizing.capacityFor?.(step.virtual_size);
       return withLayer(state, {
         ref: step.layer,
+        origin: undefined,
         meta: step.meta,
         formatted: false,
         extendedL2: true,

@@ -28,8 +28,11 @@ async function readPlan(lab: DirLab, file: string): Promise<Plan> {
   return JSON.parse(await readFile(join(lab.root, file), 'utf8')) as Plan;
 }
 
-/** s0 ← s1 ← top; s1 is deleted. `sData` MiB are written before s1, `cData` MiB after. */
-async function mergeFixture(sData: number, cData: number) {
+/**
+ * s0 ← s1 ← top; s1 is deleted. `sData` MiB are written before s1, `cData` MiB after. With
+ * `next`, the same plan first takes that snapshot, so s1's child is the renamed top.
+ */
+async function mergeFixture(sData: number, cData: number, next?: string) {
   const lab = await newLab();
   const disk = 'vm-710-disk-0';
   await lab.writeConfig({ [disk]: { size: '32MiB', snapshots: ['s0'] } });
@@ -39,7 +42,7 @@ async function mergeFixture(sData: number, cData: number) {
   await lab.apply();
   // The child's writes go to a disjoint range, so neither direction is shadowed.
   await writePattern(lab.top(disk), 16 * MiB, cData * MiB, 0x42);
-  await lab.writeConfig({ [disk]: { size: '32MiB', snapshots: ['s0'] } });
+  await lab.writeConfig({ [disk]: { size: '32MiB', snapshots: next ? ['s0', next] : ['s0'] } });
   const text = await lab.run(['plan', '--out', 'p.json']);
   const plan = await readPlan(lab, 'p.json');
   const del = plan.resource_changes.find((c) => c.address === `snapshot.${disk}@s1`);
@@ -69,6 +72,16 @@ describe('merge direction is chosen by bytes', () => {
     );
     // The plan's figure is what the merge then actually moves.
     await lab.apply();
+  });
+
+  it('measures the child under its observed name when the same plan renamed it by a new snapshot', async () => {
+    const { text, op, lab } = await mergeFixture(8, 1, 's2');
+    expect(text).toContain('snapshot.vm-710-disk-0@s2 will be created');
+    expect(op.merge).toBe('merge_commit');
+    expect(op.commit_bytes).toBe(1 * MiB);
+    expect(op.stream_bytes).toBe(8 * MiB);
+    await lab.apply();
+    expect((await lab.run(['plan', '--detailed-exitcode'])).exitCode).toBe(0);
   });
 });
 

@@ -15,8 +15,8 @@ import { startLab } from '../test/lab/vm.js';
 import { labCacheDir } from '../test/lab/build.js';
 import { lvchain } from '../test/helpers/cli.js';
 import { Session, makePlan } from '../src/pipeline.js';
-import { SshExecutor } from '../src/exec/ssh.js';
-import { LVS_WITH_VG_FIELDS } from '../src/backends/lvm/report.js';
+import { labExecutor } from '../test/helpers/lvmlab.js';
+import { LVS_WITH_VG_FIELDS, reportArgv, vgLockPath } from '../src/backends/lvm/report.js';
 import { probeArgv } from '../src/apply/lock.js';
 
 const DISKS = 200;
@@ -76,26 +76,9 @@ async function main(): Promise<void> {
       writeFileSync(ready, new Date().toISOString());
     }
     const session = await Session.open(config);
-    const exec = new SshExecutor({
-      host: '127.0.0.1',
-      user: 'root',
-      port: vm.port,
-      identityFile: vm.identityFile,
-      knownHosts: 'strict',
-      knownHostsFile: vm.knownHostsFile,
-    });
+    const exec = labExecutor(vm);
     try {
-      const lvsArgv = [
-        'lvs',
-        '--reportformat',
-        'json',
-        '--units',
-        'b',
-        '--nosuffix',
-        '-o',
-        LVS_WITH_VG_FIELDS,
-        VG,
-      ];
+      const lvsArgv = reportArgv('lvs', LVS_WITH_VG_FIELDS, VG);
       await exec.run(['true']);
       const plans: number[] = [];
       const lvss: number[] = [];
@@ -117,7 +100,7 @@ async function main(): Promise<void> {
         lvss.push(performance.now() - t);
         if (r.failed) throw new Error(r.stderr);
         t = performance.now();
-        await exec.runBatch([lvsArgv, probeArgv(`/run/lock/lvchain/${VG}.lock`)]);
+        await exec.runBatch([lvsArgv, probeArgv(vgLockPath(VG))]);
         batches.push(performance.now() - t);
       }
       const p = median(plans);

@@ -5,6 +5,19 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { LabVm } from '../lab/vm.js';
 import { lvchain, type CliResult } from './cli.js';
+import { SshExecutor } from '../../src/exec/ssh.js';
+
+/** lvchain's own ssh executor, pointed at the lab VM with its pinned host key. */
+export function labExecutor(vm: LabVm): SshExecutor {
+  return new SshExecutor({
+    host: '127.0.0.1',
+    user: 'root',
+    port: vm.port,
+    identityFile: vm.identityFile,
+    knownHosts: 'strict',
+    knownHostsFile: vm.knownHostsFile,
+  });
+}
 
 export class LvmLab {
   private constructor(

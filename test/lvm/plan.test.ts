@@ -7,9 +7,8 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { useLab } from '../lab/vm.js';
-import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
+import { LvmLab, labExecutor, must, remoteView } from '../helpers/lvmlab.js';
 import { lvchain } from '../helpers/cli.js';
-import { SshExecutor } from '../../src/exec/ssh.js';
 
 describe('LVM plans over ssh', () => {
   const lab = useLab({
@@ -26,14 +25,7 @@ describe('LVM plans over ssh', () => {
   describe('ssh quoting', () => {
     it('delivers names with quotes, ;, $(…), newlines and spaces as one literal argument each', async () => {
       const vm = lab();
-      const ex = new SshExecutor({
-        host: '127.0.0.1',
-        user: 'root',
-        port: vm.port,
-        identityFile: vm.identityFile,
-        knownHosts: 'strict',
-        knownHostsFile: vm.knownHostsFile,
-      });
+      const ex = labExecutor(vm);
       try {
         const nasty = [
           "it's",

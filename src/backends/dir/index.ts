@@ -25,7 +25,8 @@ import {
 } from '../../observe/qemu.js';
 import { readHeaders, resolveBacking } from '../headers.js';
 import { diskDir, imagesDir, layerFileName, parseLayerFileName, SIDECAR_SUFFIX } from './layout.js';
-import { fsyncDir, readSidecar, updateSidecar } from './sidecar.js';
+import { readSidecar, updateSidecar } from './sidecar.js';
+import { fsyncDir } from '../../atomic-file.js';
 import { LvchainError } from '../../errors.js';
 import { lockState } from '../locks.js';
 import { probeArgv } from '../../apply/lock.js';

@@ -1,9 +1,7 @@
-/**
- * The per-disk metadata file. Written atomically (temporary file, fsync, rename, fsync of
- * the directory): after a crash it holds either the old or the new content.
- */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+/** The per-disk metadata file, replaced atomically: after a crash it holds the old or the new content. */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomically } from '../../atomic-file.js';
 import { z } from 'zod';
 import { layerMetaSchema } from '../../model/plan.js';
 import type { LayerMeta } from '../../model/meta.js';
@@ -33,31 +31,7 @@ export function parseSidecar(text: string): Sidecar {
 }
 
 export async function writeSidecar(dir: string, sidecar: Sidecar): Promise<void> {
-  const path = join(dir, sidecarName(sidecar.disk));
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(`${JSON.stringify(sidecar, null, 2)}\n`);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-  await fsyncDir(dirname(path));
-}
-
-export async function fsyncDir(dir: string): Promise<void> {
-  const dh = await open(dir, 'r');
-  try {
-    await dh.sync();
-  } finally {
-    await dh.close();
-  }
+  await writeFileAtomically(join(dir, sidecarName(sidecar.disk)), `${JSON.stringify(sidecar, null, 2)}\n`);
 }
 
 /** Read-modify-write of one disk's sidecar. */

@@ -36,8 +36,10 @@ import {
   parseLvs,
   parseVgs,
   parseWipefs,
+  reportArgv,
   splitTags,
   vgFromLvs,
+  vgLockPath,
   type LvRow,
 } from './report.js';
 import { LvchainError } from '../../errors.js';
@@ -73,10 +75,6 @@ export class LvmBackend implements Backend {
     return `${this.vg}/${lvName(disk, ref)}`;
   }
 
-  private lvsArgv(fields: string): string[] {
-    return ['lvs', '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', fields, this.vg];
-  }
-
   /**
    * One `lvs` that also reports the VG's fields; `vgs` only when the VG has no LVs. Each LVM
    * process costs a fixed startup, which dominates on busy hosts: planning from names and
@@ -85,7 +83,7 @@ export class LvmBackend implements Backend {
   async observe(request: ObserveRequest): Promise<ObservedStorage> {
     // The lock probe rides in the same round trip: a plan costs one remote command.
     const [lvs, probe] = (await this.exec.runBatch([
-      this.lvsArgv(LVS_WITH_VG_FIELDS),
+      reportArgv('lvs', LVS_WITH_VG_FIELDS, this.vg),
       probeArgv(this.lockTarget().path),
     ])) as [CommandResult, CommandResult];
     if (lvs.failed) {
@@ -94,20 +92,7 @@ export class LvmBackend implements Backend {
     }
     let row = vgFromLvs(lvs.stdout);
     if (!row) {
-      const vgs = ok(
-        await this.exec.run([
-          'vgs',
-          '--reportformat',
-          'json',
-          '--units',
-          'b',
-          '--nosuffix',
-          '-o',
-          VGS_FIELDS,
-          this.vg,
-        ]),
-        `vgs ${this.vg}`,
-      );
+      const vgs = ok(await this.exec.run(reportArgv('vgs', VGS_FIELDS, this.vg)), `vgs ${this.vg}`);
       row = parseVgs(vgs.stdout)[0];
     }
     if (!row)
@@ -135,7 +120,7 @@ export class LvmBackend implements Backend {
   }
 
   lockTarget(): { exec: Executor; path: string } {
-    return { exec: this.exec, path: `/run/lock/lvchain/${this.vg}.lock` };
+    return { exec: this.exec, path: vgLockPath(this.vg) };
   }
 
   async readHeaders(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
@@ -303,7 +288,7 @@ export class LvmBackend implements Backend {
   }
 
   private async observeDiskOnly(disk: string, declared: readonly string[]): Promise<ObservedDisk> {
-    const r = ok(await this.exec.run(this.lvsArgv(LVS_FIELDS)), `lvs ${this.vg}`);
+    const r = ok(await this.exec.run(reportArgv('lvs', LVS_FIELDS, this.vg)), `lvs ${this.vg}`);
     const { disks } = this.disksFrom(parseLvs(r.stdout), [disk, ...declared]);
     const observed = disks[disk] ?? { name: disk, storage: this.storage, layers: [] };
     await this.fillHeaders([observed]);
@@ -314,7 +299,7 @@ export class LvmBackend implements Backend {
   async releaseDisk(disk: string): Promise<void> {
     if (!this.activated.get(disk)) return;
     this.activated.delete(disk);
-    const r = ok(await this.exec.run(this.lvsArgv(LVS_FIELDS)), `lvs ${this.vg}`);
+    const r = ok(await this.exec.run(reportArgv('lvs', LVS_FIELDS, this.vg)), `lvs ${this.vg}`);
     const names = parseLvs(r.stdout)
       .filter((row) => parseLvName(row.lv_name, [disk])?.disk === disk && row.lv_active === 'active')
       .map((row) => `${this.vg}/${row.lv_name}`);

@@ -46,6 +46,16 @@ export const LVS_FIELDS = 'lv_name,lv_uuid,lv_size,lv_tags,lv_attr,lv_active,lv_
 /** lvs can report its VG's fields on every row: one LVM process instead of two. */
 export const LVS_WITH_VG_FIELDS = `${LVS_FIELDS},${VGS_FIELDS}`;
 
+/** A JSON report of `fields` for one VG, sizes in bytes without suffix, as the parsers expect. */
+export function reportArgv(command: 'lvs' | 'vgs', fields: string, vg: string): string[] {
+  return [command, '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', fields, vg];
+}
+
+/** The host-side lock file of a VG (DESIGN §9). */
+export function vgLockPath(vg: string): string {
+  return `/run/lock/lvchain/${vg}.lock`;
+}
+
 /** The VG's fields from the first row of an `lvs` that asked for them. */
 export function vgFromLvs(stdout: string): VgRow | undefined {
   const r = report('lv', vgRow).parse(JSON.parse(stdout));

@@ -9,7 +9,7 @@
  * is not there. Anything that stops the check from looking is UNKNOWN (exit 3), never an error
  * exit 1, which a Nagios host reads as WARNING.
  */
-import { open, rename, unlink } from 'node:fs/promises';
+import { writeFileAtomically } from '../../atomic-file.js';
 import type { GlobalOptions, Io } from '../context.js';
 import { Session } from '../../pipeline.js';
 import { DEFAULTS } from '../../config/normalize.js';
@@ -42,7 +42,8 @@ export async function checkCommand(g: GlobalOptions, o: CheckOptions, io: Io): P
   }
   if (o.prometheus !== undefined && o.prometheus !== '-') {
     try {
-      await writeAtomically(o.prometheus, renderPrometheus(report));
+      // node_exporter's textfile collector reads `*.prom` whenever it is scraped: never a half file.
+      await writeFileAtomically(o.prometheus, renderPrometheus(report));
     } catch (e) {
       const results = [...report.results, unknown('output', e, `cannot write ${o.prometheus}`)];
       report = { ...report, results, status: overallStatus(results) };
@@ -113,25 +114,4 @@ function isSystemError(e: unknown): e is NodeJS.ErrnoException {
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
-}
-
-/**
- * node_exporter's textfile collector reads `*.prom` files whenever it is scraped, so the file is
- * written beside its final name (a name that does not end in .prom) and renamed over it.
- */
-async function writeAtomically(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
 }

@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import { createHash } from 'node:crypto';
 import type { Document, Node as YamlNode, YAMLError } from 'yaml';
 import {
+  Lexer,
   LineCounter,
   isAlias,
   isCollection,
@@ -32,6 +33,9 @@ export interface LoadedConfig {
   digest: string;
   warnings: ConfigIssue[];
 }
+
+/** Maps and lists nest at most this deep; a valid config needs 6 levels. */
+export const MAX_NESTING = 32;
 
 /** Aliases may expand the document to at most this many values (an "alias bomb" guard). */
 export const MAX_EXPANDED_VALUES = 100_000;
@@ -58,6 +62,24 @@ export async function loadConfigFile(file: string): Promise<LoadedConfig> {
 }
 
 export function loadConfigText(text: string, path: string): LoadedConfig {
+  const deep = tooDeepFlow(text);
+  if (deep !== undefined) {
+    const before = text.slice(0, deep).split('\n');
+    throw new ConfigError(
+      [
+        {
+          location: {
+            file: path,
+            line: before.length,
+            col: (before[before.length - 1] as string).length + 1,
+          },
+          path: '',
+          message: `lists or maps are nested more than ${MAX_NESTING} levels deep here; an lvchain config needs 6`,
+        },
+      ],
+      'config_syntax',
+    );
+  }
   const locator = new Locator(text, path);
   const doc = locator.doc;
   if (doc.errors.length > 0) throw new ConfigError(locator.syntaxIssues(doc.errors), 'config_syntax');
@@ -89,6 +111,26 @@ export function loadConfigText(text: string, path: string): LoadedConfig {
     digest: createHash('sha256').update(text).digest('hex'),
     warnings: warnings.map((w) => locator.located(w.path, w.message, w.key)),
   };
+}
+
+/**
+ * Where `[` and `{` first nest deeper than MAX_NESTING. The parser recurses per level and
+ * gives up somewhere past a thousand with a stack overflow, at an offset that depends on
+ * the stack size; the lexer does not recurse, so this finds the same place every time.
+ */
+function tooDeepFlow(text: string): number | undefined {
+  let offset = 0;
+  let depth = 0;
+  for (const token of new Lexer().lex(text)) {
+    // The lexer marks documents and scalars with control characters that are not in the source.
+    if (token.length === 1 && token < ' ' && token !== '\n' && token !== '\t') continue;
+    if (token === '[' || token === '{') {
+      depth++;
+      if (depth > MAX_NESTING) return offset;
+    } else if (token === ']' || token === '}') depth = Math.max(0, depth - 1);
+    offset += token.length;
+  }
+  return undefined;
 }
 
 /** Issues sorted by where they are in the file, as a reader goes through it. */
@@ -203,6 +245,13 @@ class Locator {
           'the file holds more than one YAML document (a second "---"); lvchain reads a single document',
         );
       default:
+        // The parser gives up with the engine's own words when collections nest thousands deep.
+        if (/call stack/i.test(first)) {
+          return plain(
+            e.pos[0],
+            `lists or maps are nested too deeply here to read; lvchain accepts at most ${MAX_NESTING} levels`,
+          );
+        }
         return plain(e.pos[0], first);
     }
   }
@@ -257,6 +306,15 @@ class Locator {
     const issues: ConfigIssue[] = [];
     visit(this.doc, {
       Pair: (_k, pair, ancestors) => {
+        if (isScalar(pair.key) && String(pair.key.value) === '__proto__') {
+          // JavaScript objects cannot hold this key as data; it would vanish silently.
+          issues.push({
+            location: this.at(this.offsetOf(pair.key)),
+            path: formatPath(pathOf(ancestors)),
+            message: '"__proto__" cannot be a name or key; no lvchain name may start with "_"',
+          });
+          return visit.SKIP;
+        }
         if (pair.key !== null && !isScalar(pair.key)) {
           issues.push({
             location: this.at(this.offsetOf(pair.key as YamlNode)),
@@ -266,6 +324,15 @@ class Locator {
           return visit.SKIP;
         }
         return undefined;
+      },
+      Node: (_k, node, ancestors) => {
+        if (!isCollection(node) || ancestors.filter(isCollection).length < MAX_NESTING) return undefined;
+        issues.push({
+          location: this.at(this.offsetOf(node)),
+          path: formatPath(pathOf(ancestors)),
+          message: `lists or maps are nested more than ${MAX_NESTING} levels deep here; an lvchain config needs 6`,
+        });
+        return visit.BREAK;
       },
       Alias: (_k, alias, ancestors) => {
         const target = alias.resolve(this.doc);

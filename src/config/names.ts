@@ -60,6 +60,15 @@ const RULES: Record<
   vg: { pattern: VG_NAME, max: VG_NAME_MAX, allowed: /[A-Za-z0-9+_.-]/, first: /[A-Za-z0-9+_.]/ },
 };
 
+/**
+ * Names of Object.prototype members (`constructor`, `toString`, `__proto__`, …). Records
+ * keyed by names are plain objects in many places, where such a name would find the
+ * prototype's member instead of nothing, or vanish; so no lvchain name may be one.
+ */
+export function isReservedName(name: string): boolean {
+  return Object.getOwnPropertyNames(Object.prototype).includes(name);
+}
+
 /** How a character reads in a message: `"/"`, `a space`, `a tab`. */
 function shown(ch: string): string {
   if (ch === ' ') return 'a space';
@@ -79,6 +88,8 @@ export function nameProblem(kind: NameKind, name: string): string | undefined {
   const what = kind === 'vg' ? 'VG names' : `${kind} names`;
   const advice = `use ${describeNameRule(kind)}`;
   if (name.length === 0) return `${what} cannot be empty`;
+  if (isReservedName(name))
+    return `${what} cannot be "${name}", which every JavaScript object has as a member; choose another name`;
   if (kind === 'vg' && (name === '.' || name === '..')) return `VG names cannot be "." or ".."`;
   const bad = [...name].find((ch) => !rule.allowed.test(ch));
   if (bad !== undefined) return `${what} cannot contain ${shown(bad)}; ${advice}`;
@@ -98,8 +109,11 @@ export function closest(name: string, candidates: Iterable<string>, max = 2): st
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
+    const limit = Math.min(max, Math.max(1, Math.floor(c.length / 3)));
+    // The distance is at least the difference in length; skipping saves the quadratic work on long input.
+    if (Math.abs(c.length - name.length) > limit) continue;
     const d = editDistance(lower, c.toLowerCase());
-    if (d < bestDistance && d <= Math.min(max, Math.max(1, Math.floor(c.length / 3)))) {
+    if (d < bestDistance && d <= limit) {
       best = c;
       bestDistance = d;
     }

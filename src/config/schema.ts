@@ -3,6 +3,7 @@
  * normalize.ts, and so do the cross-object rules (unknown storage, a disk in two guests, …).
  * Key names are a public contract: scripts and docs rely on them.
  */
+import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { DURATION_PATTERN, SIZE_PATTERN, exactSize, parseDuration, parseSize } from './units.js';
 import type { NameKind } from './names.js';
@@ -16,6 +17,7 @@ import {
   VG_NAME,
   VG_NAME_MAX,
   describeNameRule,
+  isReservedName,
   nameProblem,
 } from './names.js';
 
@@ -76,7 +78,10 @@ function reserveProblem(text: string): string {
 
 const reserve = z
   .string({ error: typeError('a percentage such as 10% or a size such as 20GiB') })
-  .regex(RESERVE_PATTERN, { error: (iss) => reserveProblem(String(iss.input)) })
+  .regex(RESERVE_PATTERN, { abort: true, error: (iss) => reserveProblem(String(iss.input)) })
+  .refine((v) => v.endsWith('%') || typeof parseSize(v) === 'number', {
+    error: (iss) => reserveProblem(String(iss.input)),
+  })
   .describe('Free space that plans never go below: a percentage of the storage or a size.');
 
 const count = (what: string) =>
@@ -100,23 +105,27 @@ export const objectName = (kind: string) =>
   z
     .string({ error: typeError(`a ${kind} name`) })
     .max(OBJECT_NAME_MAX, { error: nameError('object', kind) })
-    .regex(OBJECT_NAME, { error: nameError('object', kind) });
+    .regex(OBJECT_NAME, { error: nameError('object', kind) })
+    .refine((n) => !isReservedName(n), { error: nameError('object', kind) });
 
 export const diskName = z
   .string()
   .max(DISK_NAME_MAX, { error: nameError('disk') })
-  .regex(DISK_NAME, { error: nameError('disk') });
+  .regex(DISK_NAME, { error: nameError('disk') })
+  .refine((n) => !isReservedName(n), { error: nameError('disk') });
 
 export const snapshotName = z
   .string()
   .max(SNAPSHOT_NAME_MAX, { error: nameError('snapshot') })
-  .regex(SNAPSHOT_NAME, { error: nameError('snapshot') });
+  .regex(SNAPSHOT_NAME, { error: nameError('snapshot') })
+  .refine((n) => !isReservedName(n), { error: nameError('snapshot') });
 
 const vgName = z
   .string()
   .max(VG_NAME_MAX, { error: nameError('vg') })
   .regex(VG_NAME, { error: nameError('vg') })
-  .refine((n) => n !== '.' && n !== '..', { error: 'VG names cannot be "." or ".."' });
+  .refine((n) => n !== '.' && n !== '..', { error: 'VG names cannot be "." or ".."' })
+  .refine((n) => !isReservedName(n), { error: nameError('vg') });
 
 /** A host name or address that ssh cannot mistake for an option. */
 const SSH_HOST = /^[A-Za-z0-9.:][A-Za-z0-9.:-]*$/;
@@ -131,6 +140,12 @@ function sshProblem(text: string): string {
   }
   if (host === '') return `"${text}" is not [user@]host: the host is missing`;
   if (host.startsWith('-')) return `"${text}" is not [user@]host: a host cannot start with "-"`;
+  const port = /^(.*[^:]):(\d+)$/.exec(host);
+  if (port && !isIPv6(host)) {
+    return `"${text}" is not [user@]host: ":${port[2]}" looks like a port; write ssh as a map with host: ${port[1]} and port: ${port[2]}`;
+  }
+  if (host.includes(':') && !isIPv6(host))
+    return `"${text}" is not [user@]host: "${host}" is neither a host name nor an IPv6 address`;
   const bad = [...host].find((ch) => !/[A-Za-z0-9.:-]/.test(ch));
   if (bad !== undefined) {
     return `"${text}" is not [user@]host: the host cannot contain ${bad === ' ' ? 'a space' : `"${bad}"`}`;
@@ -138,11 +153,27 @@ function sshProblem(text: string): string {
   return `"${text}" is not [user@]host`;
 }
 
+/** A colon is only part of an IPv6 address; `host:22` is a port in the wrong place. */
+const hostWithoutPort = (text: string) =>
+  !text.slice(text.lastIndexOf('@') + 1).includes(':') || isIPv6(text.slice(text.lastIndexOf('@') + 1));
+
+/** Paths are passed to ssh as arguments; NUL cannot be, and line breaks only confuse. */
+const optionPath = (what: string) =>
+  z
+    .string({ error: typeError(what) })
+    .min(1, { error: `must not be empty; write ${what}` })
+    .refine((p) => ![...p].some((ch) => ch < ' ' || ch === '\x7f'), {
+      error: (iss) =>
+        `must not contain control characters such as NUL or a line break (${JSON.stringify(iss.input)})`,
+    });
+
 const sshTarget = z
   .string()
   .regex(/^([A-Za-z_][A-Za-z0-9_.-]*@)?[A-Za-z0-9.:][A-Za-z0-9.:-]*$/, {
+    abort: true,
     error: (iss) => sshProblem(String(iss.input)),
   })
+  .refine(hostWithoutPort, { error: (iss) => sshProblem(String(iss.input)) })
   .describe('ssh destination: [user@]host');
 
 const host = z
@@ -151,10 +182,22 @@ const host = z
       [
         sshTarget,
         z.strictObject({
-          host: z.string({ error: typeError('a host name or address') }).regex(SSH_HOST, {
-            error: (iss) =>
-              sshProblem(String(iss.input)).replace(' is not [user@]host', ' is not a host name or address'),
-          }),
+          host: z
+            .string({ error: typeError('a host name or address') })
+            .regex(SSH_HOST, {
+              abort: true,
+              error: (iss) =>
+                sshProblem(String(iss.input)).replace(
+                  ' is not [user@]host',
+                  ' is not a host name or address',
+                ),
+            })
+            .refine(hostWithoutPort, {
+              error: (iss) =>
+                sshProblem(String(iss.input))
+                  .replace(' is not [user@]host', ' is not a host name or address')
+                  .replace('write ssh as a map with host: ', 'write host: '),
+            }),
           user: z
             .string({ error: typeError('a user name') })
             .regex(SSH_USER, { error: (iss) => `"${String(iss.input)}" is not a user name` })
@@ -167,12 +210,14 @@ const host = z
               error: (iss) => `${String(iss.input)} is not a port number; ports go from 1 to 65535`,
             })
             .optional(),
-          identityFile: z.string().min(1).optional().describe('Private key for ssh -i.'),
+          identityFile: optionPath('the path of a private key')
+            .optional()
+            .describe('Private key for ssh -i.'),
           knownHosts: z
             .enum(['strict', 'accept-new', 'off'])
             .optional()
             .describe('Host key policy: strict (default), accept-new, or off (tests only).'),
-          knownHostsFile: z.string().min(1).optional(),
+          knownHostsFile: optionPath('the path of a known_hosts file').optional(),
         }),
       ],
       { error: typeError('"user@host" or a map with host and optionally user, port, identityFile') },

@@ -414,6 +414,101 @@ const EXPECTED: Record<string, Expected> = {
     path: 'policies.daily.retention.daily',
     message: /must be a whole number, not the string "seven"/,
   },
+
+  // untrusted names and values (issue 13): prototype names, sizes, shared file names, paths
+  'name-proto-key': { line: 6, col: 3, path: 'disks', message: /"__proto__" cannot be a name or key/ },
+  'storage-constructor': {
+    line: 7,
+    col: 14,
+    path: 'disks.vm-401-disk-0.storage',
+    message: /storage names cannot be "constructor", which every JavaScript object has as a member/,
+  },
+  'policy-constructor': {
+    line: 8,
+    col: 13,
+    path: 'guests.web-401.policy',
+    message: /policy names cannot be "constructor", which every JavaScript object has/,
+  },
+  'reserve-too-large': {
+    line: 5,
+    col: 14,
+    path: 'directories.lab.reserve',
+    message: /"9999999999999999999999B" is too large; sizes must be below 8PiB/,
+  },
+  'reserve-huge-pib': {
+    line: 5,
+    col: 14,
+    path: 'directories.lab.reserve',
+    message: /"1000000PiB" is too large/,
+  },
+  'size-above-qcow2-max': {
+    line: 8,
+    col: 11,
+    path: 'disks.vm-401-disk-0.size',
+    message: /7PiB is too large; a qcow2 image .* holds at most 4PiB/,
+  },
+  'snapshot-file-collision': {
+    line: 10,
+    col: 7,
+    path: 'disks.vm-900-a.snapshots.q-vm-900-b',
+    message:
+      /snapshot "q-vm-900-b" of disk "vm-900-a" would be stored as images\/900\/snap-q-vm-900-b-vm-900-a\.qcow2 .*disk "vm-900-b-vm-900-a"/,
+  },
+  'directory-path-system': {
+    line: 4,
+    col: 11,
+    path: 'directories.lab.path',
+    message: /\/etc is in the system directory \/etc/,
+  },
+  'directory-path-root': {
+    line: 4,
+    col: 11,
+    path: 'directories.lab.path',
+    message: /^\/ is a system directory/,
+  },
+  'directory-path-file': {
+    line: 4,
+    col: 11,
+    path: 'directories.lab.path',
+    message: /directory-path-file\.yaml is a file; it must be a directory/,
+  },
+  'directory-path-dev-null': {
+    line: 4,
+    col: 11,
+    path: 'directories.lab.path',
+    message: /^\/dev\/null is a device; it must be a directory/,
+  },
+  'directory-path-too-long': {
+    line: 4,
+    col: 11,
+    path: 'directories.lab.path',
+    message: /is \d{4} bytes long; .*Linux allows 4095/,
+  },
+  'directories-same-path': {
+    line: 6,
+    col: 11,
+    path: 'directories.lab2.path',
+    message: /\/store is the same path as directory "lab"/,
+  },
+  'directories-nested': {
+    line: 6,
+    col: 11,
+    path: 'directories.inner.path',
+    message: /\/store\/images\/401 is inside directory "lab"/,
+  },
+  'ssh-host-port': {
+    line: 4,
+    col: 10,
+    path: 'hosts.pve1.ssh',
+    message: /":22" looks like a port; write ssh as a map with host: pve1\.example\.com and port: 22/,
+  },
+  'ssh-identity-nul': {
+    line: 6,
+    col: 21,
+    path: 'hosts.pve1.ssh.identityFile',
+    message: /must not contain control characters such as NUL/,
+  },
+  'yaml-deep-nesting': { line: 2, col: 40, path: '', message: /nested more than 32 levels deep here/ },
 };
 
 interface Reported {

@@ -6,6 +6,7 @@ import type { NdjsonWriter } from '../render/ndjson.js';
 import { ndjsonWriter, writeApplyEvent, writePlan, writeVersion } from '../render/ndjson.js';
 import { formatBytes } from '../config/units.js';
 import type { Io } from './context.js';
+import { termText } from '../render/escape.js';
 
 export interface Printer {
   plan(plan: Plan): void;
@@ -23,15 +24,17 @@ export function printer(io: Io, json: boolean): Printer {
       event: (e) => writeApplyEvent(w, e),
       outcome: (plan, o) => {
         const s = countApplied(plan, o);
+        const bad = o.failed.length > 0 || o.interrupted;
         w.write(
           'change_summary',
-          `Apply ${o.failed.length > 0 ? 'failed' : 'complete'}! Resources: ${s.add} added, ${s.change} changed, ${s.destroy} destroyed.`,
+          `Apply ${o.interrupted ? 'interrupted' : bad ? 'failed' : 'complete'}! Resources: ${s.add} added, ${s.change} changed, ${s.destroy} destroyed.`,
           {
             changes: { add: s.add, change: s.change, remove: s.destroy, operation: 'apply' },
             failed: o.failed,
             skipped: o.skipped,
+            interrupted: o.interrupted,
           },
-          o.failed.length > 0 ? 'error' : 'info',
+          bad ? 'error' : 'info',
         );
       },
       message: (text) => w.write('log', text),
@@ -42,14 +45,15 @@ export function printer(io: Io, json: boolean): Printer {
   return {
     plan: (plan) => io.out(renderPlanText(plan, { style: st })),
     event: (e) => {
+      const address = termText(e.address);
       switch (e.type) {
         case 'apply_start':
           io.out(
-            `${e.address}: ${e.actions.includes('delete') && e.actions.includes('create') ? 'Replacing' : e.actions.includes('create') ? 'Creating' : e.actions.includes('delete') ? 'Destroying' : 'Modifying'}...`,
+            `${address}: ${e.actions.includes('delete') && e.actions.includes('create') ? 'Replacing' : e.actions.includes('create') ? 'Creating' : e.actions.includes('delete') ? 'Destroying' : 'Modifying'}...`,
           );
           break;
         case 'step_start':
-          io.out(st.dim(`${e.address}: [${e.index + 1}/${e.count}] ${e.description}`));
+          io.out(st.dim(`${address}: [${e.index + 1}/${e.count}] ${termText(e.description)}`));
           break;
         case 'step_progress': {
           // A line per 10 %, so logs stay readable; a TTY gets the same lines.
@@ -58,7 +62,7 @@ export function printer(io: Io, json: boolean): Printer {
           if ((lastFraction.get(key) ?? -1) < tenth) {
             lastFraction.set(key, tenth);
             io.out(
-              st.dim(`${e.address}: [${e.index + 1}] ${bar(e.fraction)} ${Math.round(e.fraction * 100)}%`),
+              st.dim(`${address}: [${e.index + 1}] ${bar(e.fraction)} ${Math.round(e.fraction * 100)}%`),
             );
           }
           break;
@@ -66,26 +70,22 @@ export function printer(io: Io, json: boolean): Printer {
         case 'step_complete':
           break;
         case 'apply_complete':
-          io.out(`${e.address}: Complete after ${(e.elapsed_ms / 1000).toFixed(1)}s`);
+          io.out(`${address}: Complete after ${(e.elapsed_ms / 1000).toFixed(1)}s`);
           break;
         case 'apply_errored':
           io.err(
             renderDiagnostic(
-              {
-                severity: 'error',
-                summary: e.message,
-                address: e.address,
-                ...(e.hints ? { detail: e.hints.join('\n') } : {}),
-              },
+              { severity: 'error', summary: e.message, address: e.address },
               st,
+              e.hints ?? [],
             ),
           );
           break;
         case 'change_skipped':
-          io.out(st.yellow(`${e.address}: skipped: ${e.reason}`));
+          io.out(st.yellow(`${address}: skipped: ${termText(e.reason)}`));
           break;
         case 'steps_adjusted':
-          io.out(st.yellow(`${e.address}: ${e.reason}`));
+          io.out(st.yellow(`${address}: ${termText(e.reason)}`));
           break;
       }
     },

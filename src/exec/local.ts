@@ -2,10 +2,8 @@ import { execa } from 'execa';
 import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } from './executor.js';
 import { LvchainError } from '../errors.js';
 import { packageFor } from './executor.js';
-
-interface ExecaLikeError {
-  code?: string;
-}
+import { programMissing, shielded, track } from './lifetime.js';
+import { boundOf, timedOutMessage } from './bounds.js';
 
 /** Runs commands on this machine with execa. */
 export class LocalExecutor implements Executor {
@@ -18,16 +16,19 @@ export class LocalExecutor implements Executor {
   }
 
   async run(argv: readonly string[], opts: RunOptions = {}): Promise<CommandResult> {
-    const [file, ...args] = argv;
+    const [file] = argv;
     if (file === undefined) throw new Error('empty command');
     const started = performance.now();
-    const child = execa(file, args, {
-      reject: false,
-      input: opts.input,
-      timeout: opts.timeoutMs,
-      stripFinalNewline: false,
-      env: { LC_ALL: 'C' },
-    });
+    const bound = opts.timeoutMs ?? boundOf(argv);
+    const child = track(
+      execa(...shielded(argv), {
+        reject: false,
+        input: opts.input,
+        timeout: bound,
+        stripFinalNewline: false,
+        env: { LC_ALL: 'C' },
+      }),
+    );
     if (opts.onStdout) {
       const listen = opts.onStdout;
       child.stdout?.on('data', (chunk: Buffer) => listen(chunk.toString('utf8')));
@@ -35,7 +36,7 @@ export class LocalExecutor implements Executor {
     const r = await child;
     const durationMs = Math.round(performance.now() - started);
     const cause = r.failed && r.exitCode === undefined ? r : undefined;
-    if ((cause as ExecaLikeError | undefined)?.code === 'ENOENT') {
+    if (programMissing({ exitCode: r.exitCode ?? -1, stderr: String(r.stderr) }, file)) {
       const pkg = packageFor(file);
       throw new LvchainError(
         'tool_missing',
@@ -50,7 +51,7 @@ export class LocalExecutor implements Executor {
       host: this.host,
       exitCode: r.exitCode ?? -1,
       stdout: typeof r.stdout === 'string' ? r.stdout : '',
-      stderr: typeof r.stderr === 'string' ? r.stderr : '',
+      stderr: r.timedOut ? timedOutMessage(argv, bound ?? 0) : typeof r.stderr === 'string' ? r.stderr : '',
       durationMs,
       failed: r.failed,
       cause,
@@ -75,15 +76,17 @@ export class LocalExecutor implements Executor {
   }
 
   async spawn(argv: readonly string[]): Promise<LongRunning> {
-    const [file, ...args] = argv;
+    const [file] = argv;
     if (file === undefined) throw new Error('empty command');
     const started = performance.now();
-    const child = execa(file, args, {
-      reject: false,
-      stdin: 'pipe',
-      stripFinalNewline: false,
-      env: { LC_ALL: 'C' },
-    });
+    const child = track(
+      execa(...shielded(argv), {
+        reject: false,
+        stdin: 'pipe',
+        stripFinalNewline: false,
+        env: { LC_ALL: 'C' },
+      }),
+    );
     let buffered = '';
     const firstLine = new Promise<string>((resolve, reject) => {
       child.stdout?.on('data', (chunk: Buffer) => {

@@ -15,6 +15,8 @@ import { shellCommand } from './quote.js';
 import { framesToResults, newBatch, parseBatch } from './batch.js';
 import { LvchainError } from '../errors.js';
 import { withTimeout } from './local.js';
+import { programMissing, shielded, track } from './lifetime.js';
+import { boundOf, timedOutMessage } from './bounds.js';
 
 /** Exit code ssh itself uses for connection and authentication failures. */
 const SSH_FAILED = 255;
@@ -93,13 +95,16 @@ export class SshExecutor implements Executor {
     // Long work is tied to the session: its stdin stays open until it ends (see SUPERVISE).
     const supervised = opts.ownConnection === true && opts.input === undefined;
     const remote = shellCommand(supervised ? ['sh', '-c', SUPERVISE, 'lvchain-step', ...argv] : argv);
-    const child = execa('ssh', this.sshArgv(remote, opts.ownConnection), {
-      reject: false,
-      input: opts.input,
-      timeout: opts.timeoutMs,
-      stripFinalNewline: false,
-      ...(opts.input === undefined ? { stdin: supervised ? ('pipe' as const) : ('ignore' as const) } : {}),
-    });
+    const bound = opts.timeoutMs ?? boundOf(argv);
+    const child = track(
+      execa(...shielded(['ssh', ...this.sshArgv(remote, opts.ownConnection)]), {
+        reject: false,
+        input: opts.input,
+        timeout: bound,
+        stripFinalNewline: false,
+        ...(opts.input === undefined ? { stdin: supervised ? ('pipe' as const) : ('ignore' as const) } : {}),
+      }),
+    );
     if (opts.onStdout) {
       const listen = opts.onStdout;
       child.stdout?.on('data', (chunk: Buffer) => listen(chunk.toString('utf8')));
@@ -111,7 +116,7 @@ export class SshExecutor implements Executor {
       host: this.host,
       exitCode: r.exitCode ?? -1,
       stdout: String(r.stdout ?? ''),
-      stderr: String(r.stderr ?? ''),
+      stderr: r.timedOut ? timedOutMessage(argv, bound ?? 0) : String(r.stderr ?? ''),
       durationMs: Math.round(performance.now() - started),
       failed: r.failed,
       ...(r.failed && r.exitCode === undefined ? { cause: r } : {}),
@@ -128,13 +133,19 @@ export class SshExecutor implements Executor {
     const started = performance.now();
     const batch = newBatch();
     const remote = shellCommand([...batch.shellArgv, ...argvs.map((a) => shellCommand(a))]);
-    const r = await execa('ssh', this.sshArgv(remote), {
-      reject: false,
-      encoding: 'buffer',
-      // The frame markers delimit output exactly: nothing may be stripped.
-      stripFinalNewline: false,
-      stdin: 'ignore',
-    });
+    // One round trip: bounded as a whole when every command in it is (a header read is).
+    const bounds = argvs.map(boundOf);
+    const bound = bounds.every((b) => b !== undefined) ? bounds.reduce((a, b) => a + b, 0) : undefined;
+    const r = await track(
+      execa(...shielded(['ssh', ...this.sshArgv(remote)]), {
+        reject: false,
+        timeout: bound,
+        encoding: 'buffer',
+        // The frame markers delimit output exactly: nothing may be stripped.
+        stripFinalNewline: false,
+        stdin: 'ignore',
+      }),
+    );
     const durationMs = Math.round(performance.now() - started);
     const stderr = Buffer.from(r.stderr as Uint8Array);
     const outer: CommandResult = {
@@ -148,6 +159,14 @@ export class SshExecutor implements Executor {
     };
     this.raiseConnectionErrors(outer);
     const frames = parseBatch(batch.nonce, Buffer.from(r.stdout as Uint8Array), stderr);
+    if (r.timedOut) {
+      // The commands run one after another: the first without a frame is the one that hung.
+      const hung = argvs[frames.length] ?? [];
+      throw new LvchainError(
+        'command_failed',
+        `on ${this.host}: ${timedOutMessage(hung, bound ?? 0).trim()}`,
+      );
+    }
     const results = framesToResults(frames, argvs, this.host, durationMs);
     for (const result of results) this.raiseMissingTool(result);
     if (results.length !== argvs.length) {
@@ -164,11 +183,13 @@ export class SshExecutor implements Executor {
   async spawn(argv: readonly string[]): Promise<LongRunning> {
     const started = performance.now();
     // A lock holder must die with lvchain: never on the shared connection.
-    const child = execa('ssh', this.sshArgv(shellCommand(argv), true), {
-      reject: false,
-      stdin: 'pipe',
-      stripFinalNewline: false,
-    });
+    const child = track(
+      execa(...shielded(['ssh', ...this.sshArgv(shellCommand(argv), true)]), {
+        reject: false,
+        stdin: 'pipe',
+        stripFinalNewline: false,
+      }),
+    );
     let buffered = '';
     const firstLine = new Promise<string>((resolve, reject) => {
       child.stdout?.on('data', (chunk: Buffer) => {
@@ -223,7 +244,7 @@ export class SshExecutor implements Executor {
 
   /** ssh's own failures and a missing remote program become errors that say what to fix. */
   private raiseConnectionErrors(r: CommandResult): void {
-    if ((r.cause as { code?: string } | undefined)?.code === 'ENOENT') {
+    if (programMissing(r, 'ssh')) {
       throw new LvchainError(
         'tool_missing',
         'ssh is not installed on this machine (Debian package openssh-client)',

@@ -478,7 +478,13 @@ export function cleanupLeftovers(state: DiskState, ctx: OpContext): Step[] {
   return trash.sort((a, b) => refKey(a.ref).localeCompare(refKey(b.ref))).map((l) => remove(l.ref, ctx));
 }
 
-export function resume(state: DiskState, intent: Intent, ctx: OpContext): OpResult {
+/** `figures`: what the merge of an interrupted delete copies when it is run again. */
+export function resume(
+  state: DiskState,
+  intent: Intent,
+  ctx: OpContext,
+  figures: MergeFigures = {},
+): OpResult {
   switch (intent.op) {
     case 'create':
       return createDisk(state, intent.size, ctx);
@@ -487,7 +493,7 @@ export function resume(state: DiskState, intent: Intent, ctx: OpContext): OpResu
     case 'snapshot':
       return takeSnapshot(state, intent.snap, intent.created, intent.kind, ctx);
     case 'delete':
-      return deleteSnapshot(state, intent.snap, intent.direction, {}, ctx);
+      return deleteSnapshot(state, intent.snap, intent.direction, figures, ctx);
     case 'rollback':
       return rollback(state, intent.snap, ctx);
     case 'destroy':

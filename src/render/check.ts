@@ -9,6 +9,7 @@
 import type { CheckResult, HealthReport, HealthStatus } from '../plan/health.js';
 import { EXIT_CODES, severityRank } from '../plan/health.js';
 import { isoSeconds } from '../plan/finalize.js';
+import { termText } from './escape.js';
 
 export const CHECK_FORMAT_VERSION = '1.0';
 
@@ -47,7 +48,7 @@ export function countsOf(report: HealthReport): Record<HealthStatus, number> {
 }
 
 function clean(text: string): string {
-  return text.replace(/\|/g, '/').replace(/\s+/g, ' ').trim();
+  return termText(text.replace(/\|/g, '/').replace(/\s+/g, ' ').trim());
 }
 
 export function summaryOf(report: HealthReport): string {

@@ -4,6 +4,7 @@ import { formatBytes } from '../config/units.js';
 import { displayArgv } from '../exec/quote.js';
 import type { Style } from './style.js';
 import { stripVTControlCharacters } from 'node:util';
+import { termText } from './escape.js';
 
 export interface TextOptions {
   style: Style;
@@ -24,6 +25,10 @@ function colorOf(sym: Symbol, st: Style): (s: string) => string {
 }
 
 function headline(c: ResourceChange): string {
+  return termText(headlineOf(c));
+}
+
+function headlineOf(c: ResourceChange): string {
   if (c.operation.op === 'resume') return `${c.address} will finish an interrupted operation`;
   if (c.operation.op === 'cleanup') return `${c.address} will be cleaned up`;
   if (c.operation.op === 'rollback') return `${c.address} will be rolled back to ${c.operation.snap}`;
@@ -40,7 +45,7 @@ function headline(c: ResourceChange): string {
 }
 
 function valueText(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'string') return termText(JSON.stringify(v));
   if (Array.isArray(v)) return `[${v.map(valueText).join(', ')}]`;
   return String(v);
 }
@@ -58,9 +63,10 @@ function attributes(c: ResourceChange, sym: Symbol, st: Style): string[] {
       (k === 'size' || k === 'from' || k === 'to') && typeof v === 'number'
         ? `${formatBytes(v)} (${v})`
         : valueText(v);
-    if (!(k in before)) return `      ${color('+')} ${k.padEnd(width)} = ${show(a)}`;
-    if (!(k in after)) return `      ${color('-')} ${k.padEnd(width)} = ${show(b)}`;
-    return `      ${color('~')} ${k.padEnd(width)} = ${show(b)} -> ${show(a)}`;
+    const key = termText(k.padEnd(width));
+    if (!(k in before)) return `      ${color('+')} ${key} = ${show(a)}`;
+    if (!(k in after)) return `      ${color('-')} ${key} = ${show(b)}`;
+    return `      ${color('~')} ${key} = ${show(b)} -> ${show(a)}`;
   });
 }
 
@@ -84,11 +90,11 @@ export function renderChangeDiff(c: ResourceChange, st: Style): string[] {
   const color = colorOf(sym, st);
   const lines: string[] = [];
   lines.push(st.bold(`  # ${headline(c)}`));
-  const because = c.reason_detail ?? c.action_reason.replace(/_/g, ' ');
+  const because = termText(c.reason_detail ?? c.action_reason.replace(/_/g, ' '));
   lines.push(`  # (because ${because})`);
   if (c.irreversible) lines.push(st.red(`  # irreversible: data is thrown away`));
   const kind = c.type === 'lvchain_disk' ? 'disk' : 'snapshot';
-  const label = c.type === 'lvchain_disk' ? c.disk : `${c.disk}@${c.name}`;
+  const label = termText(c.type === 'lvchain_disk' ? c.disk : `${c.disk}@${c.name}`);
   const attrs = attributes(c, sym, st);
   lines.push(
     `${sym === '-/+' ? color('-/+') : `  ${color(sym)}`} ${kind} "${label}" {${attrs.length === 0 ? ' }' : ''}`,
@@ -101,10 +107,10 @@ export function renderChangeDiff(c: ResourceChange, st: Style): string[] {
 
 /** The ordered steps of a change and the commands each runs. */
 export function renderChangeSteps(c: ResourceChange, st: Style): string[] {
-  const lines = [`    steps on ${c.storage}:`];
+  const lines = [`    steps on ${termText(c.storage)}:`];
   c.x_steps.forEach((s, i) => {
-    lines.push(`      ${String(i + 1).padStart(2)}. ${s.description}`);
-    for (const argv of s.commands) lines.push(st.dim(`          $ ${displayArgv(argv)}`));
+    lines.push(`      ${String(i + 1).padStart(2)}. ${termText(s.description)}`);
+    for (const argv of s.commands) lines.push(st.dim(`          $ ${termText(displayArgv(argv))}`));
   });
   return lines;
 }
@@ -113,7 +119,11 @@ export function renderChange(c: ResourceChange, st: Style): string {
   return [...renderChangeDiff(c, st), ...renderChangeSteps(c, st)].join('\n');
 }
 
-export function renderDiagnostic(d: Diagnostic, st: Style): string {
+/**
+ * A diagnostic in a frame. Its summary and detail are one line each, whatever names they quote;
+ * `hints` (an error's advice) are lines of their own.
+ */
+export function renderDiagnostic(d: Diagnostic, st: Style, hints: readonly string[] = []): string {
   const title =
     d.severity === 'error'
       ? st.red(st.bold('Error: '))
@@ -121,9 +131,10 @@ export function renderDiagnostic(d: Diagnostic, st: Style): string {
         ? st.yellow(st.bold('Warning: '))
         : st.bold('Note: ');
   const edge = d.severity === 'error' ? st.red : d.severity === 'warning' ? st.yellow : (s: string) => s;
-  const body = [`${title}${d.summary}`];
-  if (d.address) body.push('', `  on ${d.address}`);
-  if (d.detail) body.push('', ...d.detail.split('\n'));
+  const body = [`${title}${termText(d.summary)}`];
+  if (d.address) body.push('', `  on ${termText(d.address)}`);
+  if (d.detail) body.push('', termText(d.detail));
+  if (hints.length > 0) body.push('', ...hints.map(termText));
   return [edge('╷'), ...body.map((l) => `${edge('│')} ${l}`), edge('╵')].join('\n');
 }
 
@@ -162,8 +173,8 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
       '',
     );
     for (const d of plan.resource_drift) {
-      out.push(`  # ${d.address} on ${d.storage} is left alone:`);
-      for (const p of d.problems) out.push(`  #   ${p.code}: ${p.message}`);
+      out.push(`  # ${termText(d.address)} on ${termText(d.storage)} is left alone:`);
+      for (const p of d.problems) out.push(`  #   ${termText(p.code)}: ${termText(p.message)}`);
     }
     out.push('');
   }

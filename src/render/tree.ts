@@ -5,6 +5,7 @@ import { chainOf } from '../plan/state.js';
 import { refKey } from '../model/layer.js';
 import { formatBytes } from '../config/units.js';
 import type { Style } from './style.js';
+import { termText } from './escape.js';
 
 export function renderDiskTree(
   disk: ObservedDisk,
@@ -28,15 +29,21 @@ export function renderDiskTree(
   const rows = ordered.map((l, i) => {
     const indent = i === 0 ? '' : `${'  '.repeat(i - 1)}└─ `;
     return [
-      indent + l.name,
-      l.ref.role === 'top' ? '(top)' : l.ref.role === 'snapshot' ? l.ref.snap : 'trash',
-      l.meta?.created ?? '',
-      l.meta?.kind ?? (l.meta ? '' : 'not owned'),
+      indent + termText(l.name),
+      termText(l.ref.role === 'top' ? '(top)' : l.ref.role === 'snapshot' ? l.ref.snap : 'trash'),
+      termText(l.meta?.created ?? ''),
+      termText(l.meta?.kind ?? (l.meta ? '' : 'not owned')),
       formatBytes(l.bytes),
     ];
   });
   for (const l of rest)
-    rows.push([`? ${l.name}`, l.ref.role, l.meta?.created ?? '', 'not in chain', formatBytes(l.bytes)]);
+    rows.push([
+      `? ${termText(l.name)}`,
+      l.ref.role,
+      termText(l.meta?.created ?? ''),
+      'not in chain',
+      formatBytes(l.bytes),
+    ]);
   const head = ['LAYER', 'SNAPSHOT', 'CREATED', 'KIND', 'ALLOCATED'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
   const fmt = (r: string[]) =>
@@ -44,6 +51,7 @@ export function renderDiskTree(
       .map((c, i) => (i === r.length - 1 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))
       .join('  ');
   lines.push(st.dim(fmt(head)), ...rows.map(fmt));
-  for (const p of view.problems) lines.push(st.yellow(`problem: ${p.code}: ${p.message}`));
+  for (const p of view.problems)
+    lines.push(st.yellow(`problem: ${termText(p.code)}: ${termText(p.message)}`));
   return lines.join('\n');
 }

@@ -95,8 +95,9 @@ export async function makePlan(
   const request: PlanRequest = { desired: session.desired, observed, ...opts };
   let draft = planChanges(request);
   // Read more only where a decision needs it (DESIGN §5): headers of interrupted disks,
-  // `qemu-img measure` for the sizes the plan allocates, and the allocation of layers that a
-  // merge has to choose a direction for.
+  // `qemu-img measure` for the sizes the plan allocates, the allocation of layers that a
+  // merge has to choose a direction for, and (LVM) the headers of the images that may be
+  // backed by a layer a change merges or removes.
   for (let pass = 0; pass < 3; pass++) {
     const fetches: Promise<void>[] = [];
     // Interrupted operations are resumed from what the headers say.
@@ -105,6 +106,11 @@ export async function makePlan(
         fetches.push(
           session.backend(storage).readHeaders(observed.storages[storage] as ObservedStorage, disks),
         );
+    }
+    for (const [storage, disks] of Object.entries(draft.needDependants)) {
+      fetches.push(
+        session.backend(storage).readDependants(observed.storages[storage] as ObservedStorage, disks),
+      );
     }
     for (const [storage, sizes] of Object.entries(draft.needMeasure)) {
       fetches.push(session.backend(storage).measure(observed.storages[storage] as ObservedStorage, sizes));
@@ -136,6 +142,7 @@ export async function makePlan(
       allowDestroy: opts.allowDestroy,
       targets: opts.targets,
       mergeDirection: opts.mergeDirection,
+      allowMassDelete: opts.allowMassDelete ?? false,
     },
     (storage, disk, step) => session.backend(storage).describe(disk, step),
   );

@@ -8,7 +8,7 @@ import type { Plan, ResourceChange, Step } from '../model/plan.js';
 import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
 import type { Backend } from '../backends/backend.js';
-import { interpretDisk } from '../plan/interpret.js';
+import { dependantConflict, interpretDisk } from '../plan/interpret.js';
 import { layersChangedBy, shapeHasUnknowns, shapeMatches, shapeOf, withMetaFrom } from '../plan/state.js';
 import { sameRef } from '../model/layer.js';
 import { sizingFor } from '../plan/plan.js';
@@ -278,6 +278,9 @@ async function prepare(
     : computed;
   if (!result.ok)
     throw new LvchainError('plan_stale', `${change.address} can no longer be applied: ${result.reason}`);
+  const conflict = dependantConflict(view.state, result.steps, observed);
+  if (conflict !== undefined)
+    throw new LvchainError('drift', `${change.address}: ${conflict}. Nothing was done.`);
   // A running VM writes only its top and holds the backing layers for reading, which image
   // locks allow: the top is checked whenever anything existing changes.
   const changed = layersChangedBy(result.steps);

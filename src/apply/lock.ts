@@ -6,7 +6,7 @@
  * a JSON file beside the lock says who holds it, for waiting runs, `plan` and `force-unlock`.
  */
 import { hostname, userInfo } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Executor, LongRunning } from '../exec/executor.js';
 import { LvchainError } from '../errors.js';
@@ -41,23 +41,57 @@ const lockInfoSchema = z.looseObject({
 /** Exit code of the lock shell when the lock is held by someone else. */
 const BUSY = 75;
 
-// $1 lock file, $2 info file, $3 info JSON without its pid. Prints LOCKED and then becomes
-// `cat`, so one process holds the lock until its stdin closes: killing it (force-unlock) or
-// closing the pipe releases it. A stale info file is harmless: the flock decides who holds.
+/** Exit code of the lock shell when flock is missing (as the shell's own "not found"). */
+const MISSING = 127;
+
+// Without it `flock -n` fails like a held lock, and every run would blame a holder.
+const FLOCK_PRESENT = `command -v flock >/dev/null 2>&1 || { echo "lvchain-lock: flock: not found" >&2; exit ${MISSING}; }`;
+
+// The storage directory may be writable by others (NFS): nothing planted there is written
+// through (DESIGN §9 "Untrusted inputs"). A lock or info path that is a link, a dangling one
+// included, is refused. The lock file is created with noclobber, which opens with O_EXCL and so
+// never follows a link. It is then opened for appending, not read-only, because NFS emulates
+// flock with POSIX locks, which need a writable descriptor; nothing is ever written to it, so a
+// link swapped in between the checks and the open can at most make an empty file appear where
+// it points. The info file is written under a random name ($4) with noclobber and renamed over
+// the old one; rename replaces a link instead of following it.
+const HOLD_GUARD = [
+  FLOCK_PRESENT,
+  'for f in "$1" "$2"; do',
+  '  if [ -L "$f" ]; then echo "$f is a symbolic link; lvchain does not follow links on a storage" >&2; exit 1; fi',
+  'done',
+  'if [ -e "$2" ] && [ ! -f "$2" ]; then echo "$2 is not a regular file" >&2; exit 1; fi',
+];
+
+/** `cat` of the info file only if it is a plain file: a FIFO there would hang the reader. */
+const SHOW_INFO = 'if [ -f "$2" ] && [ ! -L "$2" ]; then cat "$2" 2>/dev/null; fi';
+
+// $1 lock file, $2 info file, $3 info JSON without its pid, $4 random suffix of the temporary
+// info file. Prints LOCKED and then becomes `cat`, so one process holds the lock until its stdin
+// closes: killing it (force-unlock) or closing the pipe releases it. A stale info file is
+// harmless: the flock decides who holds.
 const HOLD = [
   'mkdir -p "$(dirname "$1")" || exit 1',
+  ...HOLD_GUARD,
+  'set -C',
+  '[ -e "$1" ] || : > "$1" || exit 1',
+  'if [ ! -f "$1" ]; then echo "$1 is not a regular file" >&2; exit 1; fi',
   'exec 9>>"$1" || exit 1',
-  `if ! flock -n 9; then echo BUSY; cat "$2" 2>/dev/null; echo; exit ${BUSY}; fi`,
-  'printf \'{"pid":%d,%s\\n\' "$$" "${3#?}" > "$2.tmp" && mv -f "$2.tmp" "$2" || exit 1',
+  `if ! flock -n 9; then echo BUSY; ${SHOW_INFO}; echo; exit ${BUSY}; fi`,
+  'printf \'{"pid":%d,%s\\n\' "$$" "${3#?}" > "$2.tmp-$4" && mv -f "$2.tmp-$4" "$2" || exit 1',
   'echo LOCKED',
   'exec cat >/dev/null',
 ].join('\n');
 
-// $1 lock file, $2 info file. Prints FREE, or HELD and the holder's info.
+// $1 lock file, $2 info file. Prints FREE, or HELD and the holder's info. A lock file that is
+// not a plain file was not made by lvchain: taking the lock refuses it, with the reason. The
+// probe asks for a shared lock: that works on a read-only descriptor on NFS too, and conflicts
+// with the holder's exclusive one all the same.
 const PROBE = [
-  '[ -e "$1" ] || { echo FREE; exit 0; }',
+  FLOCK_PRESENT,
+  '{ [ -f "$1" ] && [ ! -L "$1" ]; } || { echo FREE; exit 0; }',
   'exec 9<"$1" || { echo FREE; exit 0; }',
-  'if flock -n 9; then echo FREE; else echo HELD; cat "$2" 2>/dev/null; fi',
+  `if flock -n -s 9; then echo FREE; else echo HELD; ${SHOW_INFO}; fi`,
 ].join('\n');
 
 export interface HeldLock {
@@ -99,6 +133,7 @@ export async function acquireLock(req: LockRequest): Promise<HeldLock> {
       req.path,
       infoPath,
       JSON.stringify(info),
+      randomBytes(12).toString('hex'),
     ]);
     let first: string | undefined;
     try {
@@ -109,6 +144,13 @@ export async function acquireLock(req: LockRequest): Promise<HeldLock> {
     if (first !== 'LOCKED') {
       // BUSY (then the holder's info), or an error before the first line.
       const ended = await holder.exited;
+      if (ended.exitCode === MISSING && ended.stderr.includes('flock: not found')) {
+        throw new LvchainError(
+          'tool_missing',
+          `cannot take the lock ${req.path} on ${req.exec.host}: flock is not installed there (Debian package util-linux)`,
+          { details: { tool: 'flock', host: req.exec.host } },
+        );
+      }
       if (ended.exitCode !== BUSY) {
         await holder.stop();
         throw new LvchainError(

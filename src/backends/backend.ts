@@ -26,6 +26,8 @@ export interface Backend {
   observe(request: ObserveRequest): Promise<ObservedStorage>;
   /** Read the qcow2 headers of these disks' active layers, into `observed`. Read-only. */
   readHeaders(observed: ObservedStorage, disks: readonly string[]): Promise<void>;
+  /** Find the images outside these disks' chains that use one of their layers as backing. Read-only. */
+  readDependants(observed: ObservedStorage, disks: readonly string[]): Promise<void>;
   /** `qemu-img measure` these virtual sizes, into `observed.measurements`. */
   measure(observed: ObservedStorage, sizes: readonly number[]): Promise<void>;
   /** Read the allocation of these layers (disk → layer names), for merge costs. Read-only. */

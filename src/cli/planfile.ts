@@ -1,15 +1,13 @@
 /** Saved plans: `plan --out FILE` writes the plan data; `apply FILE` reads and validates it. */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Plan } from '../model/plan.js';
 import { PLAN_FORMAT_VERSION, planSchema } from '../model/plan.js';
 import { LvchainError } from '../errors.js';
+import { writeFileAtomically } from '../atomic-file.js';
 
 export async function writePlanFile(file: string, plan: Plan): Promise<void> {
-  const path = resolve(file);
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, `${JSON.stringify(plan, null, 2)}\n`);
-  await rename(tmp, path);
+  await writeFileAtomically(resolve(file), `${JSON.stringify(plan, null, 2)}\n`);
 }
 
 export async function readPlanFile(file: string): Promise<Plan> {

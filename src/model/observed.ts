@@ -14,6 +14,18 @@ export interface LayerHeader {
   /** The backing string exactly as stored in the header. */
   backingName?: string;
   backingFormat?: string;
+  /** The backing string resolved by qemu-img against the image's directory. */
+  backingPath?: string;
+  /** An external data file: guest data lives there, not in this image. */
+  dataFile?: string;
+  /** Header features as qemu-img reports them; absent where this qemu-img does not say. */
+  compat?: string;
+  lazyRefcounts?: boolean;
+  refcountBits?: number;
+  compressionType?: string;
+  encrypted?: boolean;
+  /** Names of persistent dirty bitmaps (incremental backups track writes with them). */
+  bitmaps?: string[];
 }
 
 /** A header's backing string, resolved against the disk's layer names by the backend layout. */
@@ -51,6 +63,11 @@ export interface ObservedLayer {
   metaProblems?: string[];
   /** Allocated extents of this layer alone, fetched only when a merge needs its cost. */
   extents?: Extents;
+  /**
+   * Images on the storage outside this disk's chain whose backing file is this layer (a linked
+   * clone in another VM's folder, a foreign LV), by path or LV name.
+   */
+  dependants?: string[];
 }
 
 export interface ObservedDisk {
@@ -60,6 +77,11 @@ export interface ObservedDisk {
   layers: ObservedLayer[];
   /** Names of objects tagged for this disk that are not one of its layer names. */
   unplaced?: string[];
+  /**
+   * Objects of this disk that lvchain will not open or write through (DESIGN §9 "Untrusted
+   * inputs"): a layer or image directory that is a link, a FIFO or a device; a corrupt sidecar.
+   */
+  unsafe?: { code: 'not_regular' | 'bad_sidecar'; message: string }[];
 }
 
 export interface ForeignObject {
@@ -67,6 +89,8 @@ export interface ForeignObject {
   bytes: number;
   /** Why it is foreign: "no lvchain metadata", "not an lvchain name", … */
   note: string;
+  /** An LV active on the host that runs the commands: its header can be read. */
+  active?: boolean;
 }
 
 export interface Measurement {
@@ -88,6 +112,11 @@ interface ObservedStorageBase {
   measurements: Record<number, Measurement>;
   /** Problems that stop any change on this storage. */
   errors: string[];
+  /**
+   * False while the images outside the disks' chains have not been read for dependants (an
+   * LVM plan reads them only when a change touches a layer); absent once read.
+   */
+  dependantsRead?: false;
   /** An applier holds this storage's lock right now (plan takes no lock, but says so). */
   lockHeldBy?: { id: string; operation: string; who: string; created: string } | 'unknown';
 }

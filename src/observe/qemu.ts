@@ -17,15 +17,25 @@ const imageInfo = z.looseObject({
     .looseObject({
       type: z.string(),
       data: z
-        .looseObject({ corrupt: z.boolean().optional(), 'extended-l2': z.boolean().optional() })
+        .looseObject({
+          corrupt: z.boolean().optional(),
+          'extended-l2': z.boolean().optional(),
+          compat: z.string().optional(),
+          'lazy-refcounts': z.boolean().optional(),
+          'refcount-bits': z.number().optional(),
+          'compression-type': z.string().optional(),
+          'data-file': z.string().optional(),
+          encrypt: z.unknown().optional(),
+          bitmaps: z.array(z.looseObject({ name: z.string() })).optional(),
+        })
         .optional(),
     })
     .optional(),
+  encrypted: z.boolean().optional(),
 });
 
 export interface ParsedInfo {
   filename: string;
-  fullBackingFilename?: string;
   header: LayerHeader;
 }
 
@@ -39,11 +49,17 @@ function toParsed(raw: z.infer<typeof imageInfo>): ParsedInfo {
     dirty: raw['dirty-flag'] === true,
     corrupt: data?.corrupt === true,
   };
+  if (raw.encrypted === true || data?.encrypt !== undefined) header.encrypted = true;
+  if (data?.bitmaps && data.bitmaps.length > 0) header.bitmaps = data.bitmaps.map((b) => b.name);
   if (raw['backing-filename'] !== undefined) header.backingName = raw['backing-filename'];
   if (raw['backing-filename-format'] !== undefined) header.backingFormat = raw['backing-filename-format'];
-  const parsed: ParsedInfo = { filename: raw.filename, header };
-  if (raw['full-backing-filename'] !== undefined) parsed.fullBackingFilename = raw['full-backing-filename'];
-  return parsed;
+  if (raw['full-backing-filename'] !== undefined) header.backingPath = raw['full-backing-filename'];
+  if (data?.['data-file'] !== undefined) header.dataFile = data['data-file'];
+  if (data?.compat !== undefined) header.compat = data.compat;
+  if (data?.['lazy-refcounts'] !== undefined) header.lazyRefcounts = data['lazy-refcounts'];
+  if (data?.['refcount-bits'] !== undefined) header.refcountBits = data['refcount-bits'];
+  if (data?.['compression-type'] !== undefined) header.compressionType = data['compression-type'];
+  return { filename: raw.filename, header };
 }
 
 /** `qemu-img info --output=json`, with or without `--backing-chain` (array or object). */

@@ -3,7 +3,9 @@
  * lvchain refuse to touch it (DESIGN §9: broken chains, dirty or corrupt images, layers it
  * owns but cannot place, size mismatches).
  */
-import type { ObservedDisk, ObservedLayer } from '../model/observed.js';
+import type { LayerHeader, ObservedDisk, ObservedLayer } from '../model/observed.js';
+import type { Step } from '../model/plan.js';
+import type { LayerRef } from '../model/layer.js';
 import { describeRef, refKey, sameRef, snapRef } from '../model/layer.js';
 import { encodeIntent } from '../model/intent.js';
 import type { DiskState, SimLayer, Sizing } from './state.js';
@@ -26,7 +28,11 @@ export interface Problem {
     | 'size_mismatch'
     | 'incomplete_without_intent'
     | 'conflicting_intents'
-    | 'unverifiable';
+    | 'unverifiable'
+    | 'data_file'
+    | 'unmanaged_feature'
+    | 'not_regular'
+    | 'bad_sidecar';
   message: string;
 }
 
@@ -81,13 +87,17 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
   let state: DiskState = { disk: disk.name, layers };
 
   const owned = ownedCount > 0;
+  // First, so that the plan's one-line reason names the file: with an unreadable sidecar the
+  // ownership problems below would only be its consequence.
+  const unsafe = disk.unsafe ?? [];
+  problems.push(...unsafe);
   if (disk.layers.length === 0) return { state, problems, verified: true, owned: false, inUse: [] };
-  if (!owned) {
+  if (unsafe.length === 0 && !owned) {
     problems.push({
       code: 'not_owned',
       message: `found ${disk.layers.length} layer(s) without lvchain metadata; adopt the chain with "lvchain import"`,
     });
-  } else if (ownedCount < disk.layers.length) {
+  } else if (unsafe.length === 0 && ownedCount < disk.layers.length) {
     const foreign = disk.layers.filter((l) => !l.meta).map((l) => l.name);
     problems.push({
       code: 'mixed_ownership',
@@ -147,6 +157,17 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
         if (h.corrupt) problems.push({ code: 'corrupt', message: `${l.name} is marked corrupt by qemu-img` });
         if (h.dirty)
           problems.push({ code: 'dirty', message: `${l.name} has the dirty flag set (unclean shutdown?)` });
+        if (h.dataFile !== undefined)
+          problems.push({
+            code: 'data_file',
+            message: `${l.name} keeps its data in the external data file "${h.dataFile}"; lvchain never merges, writes or removes such a layer`,
+          });
+        const unmanaged = unmanagedFeatures(h);
+        if (unmanaged.length > 0)
+          problems.push({
+            code: 'unmanaged_feature',
+            message: `${l.name} uses qcow2 features lvchain does not manage: ${unmanaged.join(', ')}`,
+          });
         if (l.header.backing.kind === 'invalid') {
           problems.push({
             code: 'unexpected_backing',
@@ -208,6 +229,60 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
   }
 
   return { state, problems, verified, owned, inUse };
+}
+
+/**
+ * Header features outside what lvchain and Proxmox create (compat 1.1, 16-bit refcounts, zlib;
+ * any cluster size, with or without extended L2). Each one is refused for a reason of its own.
+ */
+function unmanagedFeatures(h: LayerHeader): string[] {
+  const out: string[] = [];
+  // Version 2 images cannot record zero clusters, so a merge would write zeros out as data.
+  if (h.compat !== undefined && h.compat !== '1.1') out.push(`compat ${h.compat}`);
+  // A merge interrupted under lazy refcounts leaves the image needing a repair.
+  if (h.lazyRefcounts) out.push('lazy_refcounts');
+  if (h.refcountBits !== undefined && h.refcountBits !== 16) out.push(`refcount_bits ${h.refcountBits}`);
+  if (h.compressionType !== undefined && h.compressionType !== 'zlib')
+    out.push(`compression_type ${h.compressionType}`);
+  // lvchain has no key for it: every merge would fail half-way.
+  if (h.encrypted) out.push('encryption');
+  // Merges do not carry bitmaps: an incremental backup would silently miss the merged writes.
+  if (h.bitmaps) out.push(`persistent bitmaps (${h.bitmaps.join(', ')})`);
+  return out;
+}
+
+/**
+ * The existing layers whose image these steps merge into, merge away or remove: what an image
+ * using one of them as its backing would lose. A snapshot's rename of the top is not among
+ * them: the top's name then shows the same data through the new top.
+ */
+export function layersMergedOrRemovedBy(steps: readonly Step[]): LayerRef[] {
+  const refs: LayerRef[] = [];
+  for (const step of steps) {
+    if (step.kind === 'commit') refs.push(step.layer, step.into);
+    else if (step.kind === 'stream') refs.push(step.from);
+    else if (step.kind === 'remove') refs.push(step.layer);
+  }
+  return refs;
+}
+
+/**
+ * Why these steps must not run: they merge into, merge away or remove a layer that an image
+ * outside the disk's chain uses as its backing file. Apply asks again after it re-observes.
+ */
+export function dependantConflict(
+  state: DiskState,
+  steps: readonly Step[],
+  observed: ObservedDisk | undefined,
+): string | undefined {
+  for (const ref of layersMergedOrRemovedBy(steps)) {
+    const origin = state.layers[refKey(ref)]?.origin;
+    const layer = origin !== undefined ? observed?.layers.find((l) => l.name === origin) : undefined;
+    const users = layer?.dependants ?? [];
+    if (layer && users.length > 0)
+      return `${layer.name} is the backing file of ${users.join(', ')}, which lvchain does not manage; merging or removing it would break ${users.length > 1 ? 'them' : 'it'}`;
+  }
+  return undefined;
 }
 
 function brokenLink(state: DiskState): string {

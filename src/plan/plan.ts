@@ -31,8 +31,8 @@ import {
   withMetaFrom,
 } from './state.js';
 import type { DiskView } from './interpret.js';
-import { interpretDisk } from './interpret.js';
-import type { OpContext, OpResult } from './ops.js';
+import { dependantConflict, interpretDisk, layersMergedOrRemovedBy } from './interpret.js';
+import type { MergeFigures, OpContext, OpResult } from './ops.js';
 import {
   cleanupLeftovers,
   createDisk,
@@ -109,6 +109,8 @@ export interface PlanDraft {
   needMeasure: Record<string, number[]>;
   /** Disks with an interrupted operation or leftovers whose readable headers were not read. */
   needHeaders: Record<string, string[]>;
+  /** Disks whose changes touch layers, on storages whose other images were not read for dependants. */
+  needDependants: Record<string, string[]>;
   applyable: boolean;
   errored: boolean;
 }
@@ -205,6 +207,7 @@ class StoragePlanner {
   readonly needExtents = new Map<string, Set<string>>();
   readonly needMeasure = new Set<number>();
   readonly needHeaders = new Set<string>();
+  readonly needDependants = new Set<string>();
   readonly sizing: Sizing;
 
   constructor(
@@ -259,6 +262,25 @@ class StoragePlanner {
       this.diagnostics.push({
         severity: 'error',
         summary: `cannot plan ${change.address}: ${result.reason}`,
+        address: change.address,
+      });
+      return undefined;
+    }
+    // Images outside the chain are read only when a change merges or removes a layer (LVM plans).
+    if (this.observed.dependantsRead === false && layersMergedOrRemovedBy(result.steps).length > 0)
+      this.needDependants.add(state.disk);
+    const conflict = dependantConflict(state, result.steps, this.observed.disks[state.disk]);
+    if (conflict !== undefined) {
+      this.drift.push({
+        address: change.address,
+        storage: this.storage.name,
+        disk: state.disk,
+        problems: [{ code: 'has_dependants', message: conflict }],
+      });
+      this.diagnostics.push({
+        severity: 'warning',
+        code: 'has_dependants',
+        summary: `${change.address} is refused: ${conflict}`,
         address: change.address,
       });
       return undefined;
@@ -344,6 +366,7 @@ export function planChanges(req: PlanRequest): PlanDraft {
   const needExtents: Record<string, Record<string, string[]>> = {};
   const needMeasure: Record<string, number[]> = {};
   const needHeaders: Record<string, string[]> = {};
+  const needDependants: Record<string, string[]> = {};
   for (const sp of all) {
     const name = sp.storage.name;
     if (sp.needExtents.size > 0)
@@ -354,6 +377,7 @@ export function planChanges(req: PlanRequest): PlanDraft {
       );
     if (sp.needMeasure.size > 0) needMeasure[name] = [...sp.needMeasure].sort((a, b) => a - b);
     if (sp.needHeaders.size > 0) needHeaders[name] = [...sp.needHeaders].sort();
+    if (sp.needDependants.size > 0) needDependants[name] = [...sp.needDependants].sort();
   }
   const errored = diagnostics.some((d) => d.severity === 'error');
   return {
@@ -364,6 +388,7 @@ export function planChanges(req: PlanRequest): PlanDraft {
     needExtents,
     needMeasure,
     needHeaders,
+    needDependants,
     errored,
     applyable: !errored && selected.changes.length > 0,
   };
@@ -550,7 +575,7 @@ function planResume(
   if (first) {
     const ctx = sp.ctx(disk, topMeta, policy);
     const intent = first.intent;
-    const result = resume(state, intent, ctx);
+    const result = resume(state, intent, ctx, resumeFigures(sp, state, intent));
     const snapOps = intent.op === 'snapshot' || intent.op === 'delete';
     const address = snapOps ? `snapshot.${disk}@${intent.snap}` : `disk.${disk}`;
     if (!result.ok) {
@@ -616,6 +641,22 @@ function planResume(
     );
   }
   return cur;
+}
+
+/**
+ * A merge run again copies its whole amount again (a commit re-copies what C holds, a stream
+ * what C still sees through S), so a resume shows the figure of its direction, read as for a
+ * new delete.
+ */
+function resumeFigures(sp: StoragePlanner, state: DiskState, intent: Intent): MergeFigures {
+  if (intent.op !== 'delete' || !layerAt(state, snapRef(intent.snap))) return {};
+  const choice = chooseMerge(state, intent.snap, intent.direction);
+  if (choice.commitBytes === null || choice.streamBytes === null)
+    needExtentsFor(sp, state.disk, state, intent.snap);
+  return {
+    ...(choice.commitBytes !== null ? { commitBytes: choice.commitBytes } : {}),
+    ...(choice.streamBytes !== null ? { streamBytes: choice.streamBytes } : {}),
+  };
 }
 
 function planGroup(sp: StoragePlanner, group: Group): void {

@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { lstat, mkdir, readdir, rename, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Backend, ObserveRequest, StepDescription } from '../backend.js';
@@ -24,6 +25,7 @@ import {
   QCOW2_OPTIONS,
 } from '../../observe/qemu.js';
 import { readHeaders, resolveBacking } from '../headers.js';
+import { findDirDependants } from './dependants.js';
 import { diskDir, imagesDir, layerFileName, parseLayerFileName, SIDECAR_SUFFIX } from './layout.js';
 import { readSidecar, updateSidecar } from './sidecar.js';
 import { fsyncDir } from '../../atomic-file.js';
@@ -55,13 +57,21 @@ export class DirBackend implements Backend {
     const exists = await isDir(this.root);
     const foreign: ForeignObject[] = [];
     const disks: Record<string, ObservedDisk> = {};
+    const errors: string[] = [];
+    const images = imagesDir(this.root);
+    const imagesKind = await kindOf(images);
+    if (imagesKind !== undefined && imagesKind !== 'directory') {
+      // Nothing under it is listed or read: through a link it is some other directory.
+      errors.push(notRegular(images, imagesKind));
+    }
     const dirs = new Map<string, Set<string>>();
-    for (const disk of request.disks) {
+    for (const disk of errors.length === 0 ? request.disks : []) {
       const d = diskDir(this.root, disk);
       if (!dirs.has(d)) dirs.set(d, new Set());
       dirs.get(d)?.add(disk);
     }
-    for (const sub of await listDirs(imagesDir(this.root))) if (!dirs.has(sub)) dirs.set(sub, new Set());
+    if (errors.length === 0)
+      for (const sub of await listDirs(images)) if (!dirs.has(sub)) dirs.set(sub, new Set());
     for (const [dir, known] of [...dirs.entries()].sort(([a], [b]) => a.localeCompare(b))) {
       const found = await this.observeDir(dir, known);
       Object.assign(disks, found.disks);
@@ -69,6 +79,7 @@ export class DirBackend implements Backend {
     }
     // Local headers are cheap: read them all, so every plan verifies every chain.
     await this.fillHeaders(Object.values(disks));
+    await this.fillDependants(Object.values(disks));
     return {
       kind: 'dir',
       name: this.storage,
@@ -80,7 +91,7 @@ export class DirBackend implements Backend {
       foreign,
       measurements: {},
       ...lockState(await this.exec.run(probeArgv(this.lockTarget().path))),
-      errors: [],
+      errors,
     } satisfies ObservedDirectory;
   }
 
@@ -89,26 +100,44 @@ export class DirBackend implements Backend {
     dir: string,
     known: Set<string>,
   ): Promise<{ disks: Record<string, ObservedDisk>; foreign: ForeignObject[] }> {
-    const entries = await listFiles(dir);
+    const disks: Record<string, ObservedDisk> = {};
+    const diskOf = (name: string): ObservedDisk =>
+      (disks[name] ??= { name, storage: this.storage, layers: [] });
+    const dirKind = await kindOf(dir);
+    if (dirKind !== undefined && dirKind !== 'directory') {
+      // Its entries are not listed: through a link they would be another directory's files.
+      for (const disk of known)
+        (diskOf(disk).unsafe ??= []).push({ code: 'not_regular', message: notRegular(dir, dirKind) });
+      return { disks, foreign: [] };
+    }
+    const entries = await listEntries(dir);
     for (const e of entries)
       if (e.name.endsWith(SIDECAR_SUFFIX)) known.add(e.name.slice(0, -SIDECAR_SUFFIX.length));
     const names = [...known];
-    const disks: Record<string, ObservedDisk> = {};
     const metas = new Map<string, Awaited<ReturnType<typeof readSidecar>>>();
-    for (const disk of names) metas.set(disk, await readSidecar(dir, disk));
+    for (const disk of names) {
+      try {
+        metas.set(disk, await readSidecar(dir, disk));
+      } catch (e) {
+        // Drift of this disk alone: the other disks of the storage are planned as usual.
+        if (!(e instanceof LvchainError && e.code === 'drift')) throw e;
+        (diskOf(disk).unsafe ??= []).push({ code: 'bad_sidecar', message: e.message });
+      }
+    }
     const foreign: ForeignObject[] = [];
     for (const e of entries) {
       if (e.name.endsWith(SIDECAR_SUFFIX) || e.name.includes(`${SIDECAR_SUFFIX}.tmp-`)) continue;
       const parsed = parseLayerFileName(e.name, names);
       if (!parsed) {
-        foreign.push({
-          name: join(dir, e.name),
-          bytes: e.bytes,
-          note: 'not an lvchain or Proxmox layer name',
-        });
+        if (e.kind === 'file')
+          foreign.push({
+            name: join(dir, e.name),
+            bytes: e.bytes,
+            note: 'not an lvchain or Proxmox layer name',
+          });
         continue;
       }
-      const disk = (disks[parsed.disk] ??= { name: parsed.disk, storage: this.storage, layers: [] });
+      const disk = diskOf(parsed.disk);
       const layer: ObservedLayer = {
         ref: parsed.ref,
         name: e.name,
@@ -116,6 +145,11 @@ export class DirBackend implements Backend {
         bytes: e.bytes,
         born: e.born,
       };
+      if (e.kind !== 'file') {
+        // Never opened: qemu-img would follow a link out of the storage, and hang on a FIFO.
+        layer.header = { state: 'not-read', reason: `not a regular file (a ${e.kind})` };
+        (disk.unsafe ??= []).push({ code: 'not_regular', message: notRegular(join(dir, e.name), e.kind) });
+      }
       const meta = metas.get(parsed.disk)?.layers[e.name];
       if (meta) layer.meta = meta;
       disk.layers.push(layer);
@@ -124,13 +158,16 @@ export class DirBackend implements Backend {
   }
 
   private async fillHeaders(disks: readonly ObservedDisk[]): Promise<void> {
-    const targets = disks.map((d) => {
+    // A disk with a link or a FIFO among its layers is drift: none of its headers is read, since
+    // the backing chain of a regular layer may lead into the unsafe one.
+    const safe = disks.filter((d) => !(d.unsafe ?? []).some((p) => p.code === 'not_regular'));
+    const targets = safe.map((d) => {
       const paths = new Map(d.layers.map((l) => [l.name, this.path(d.name, l.ref)]));
       const top = d.layers.find((l) => l.ref.role === 'top')?.name;
       return top ? { paths, top } : { paths };
     });
     const headers = await readHeaders(this.exec, targets);
-    for (const d of disks) {
+    for (const d of safe) {
       const known = [d.name];
       for (const l of d.layers) {
         const h = headers.get(this.path(d.name, l.ref));
@@ -144,6 +181,9 @@ export class DirBackend implements Backend {
   }
 
   async readHeaders(): Promise<void> {}
+
+  /** Observation already read every image under images/. */
+  async readDependants(): Promise<void> {}
 
   lockTarget(): { exec: Executor; path: string } {
     return { exec: this.exec, path: join(this.root, '.lvchain.lock') };
@@ -177,7 +217,12 @@ export class DirBackend implements Backend {
     const found = await this.observeDir(dir, known);
     const observed = found.disks[disk] ?? { name: disk, storage: this.storage, layers: [] };
     await this.fillHeaders([observed]);
+    await this.fillDependants([observed]);
     return observed;
+  }
+
+  private async fillDependants(disks: readonly ObservedDisk[]): Promise<void> {
+    await findDirDependants(this.exec, this.root, disks, (d, n) => join(diskDir(this.root, d), n));
   }
 
   async releaseDisk(): Promise<void> {}
@@ -275,6 +320,12 @@ export class DirBackend implements Backend {
         return;
       case 'allocate': {
         await mkdir(dir, { recursive: true });
+        // mkdir succeeds on a link to a directory: the file below must not land through one.
+        for (const d of [imagesDir(this.root), dir]) {
+          const kind = await kindOf(d);
+          if (kind !== undefined && kind !== 'directory')
+            throw new LvchainError('drift', notRegular(d, kind));
+        }
         await updateSidecar(dir, disk, (layers) => {
           layers[name(step.layer)] = step.meta;
         });
@@ -373,19 +424,64 @@ async function listDirs(path: string): Promise<string[]> {
   }
 }
 
-async function listFiles(dir: string): Promise<{ name: string; bytes: number; born: string }[]> {
-  let entries;
+type EntryKind =
+  'file' | 'directory' | 'symbolic link' | 'FIFO' | 'character device' | 'block device' | 'socket';
+
+interface Entry {
+  name: string;
+  kind: EntryKind;
+  bytes: number;
+  born: string;
+}
+
+function kindOfStats(st: Stats): EntryKind {
+  if (st.isSymbolicLink()) return 'symbolic link';
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'directory';
+  if (st.isFIFO()) return 'FIFO';
+  if (st.isCharacterDevice()) return 'character device';
+  if (st.isBlockDevice()) return 'block device';
+  return 'socket';
+}
+
+/** What is at a path, the path itself and not what a link names; undefined if nothing is. */
+async function kindOf(path: string): Promise<EntryKind | undefined> {
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    return kindOfStats(await lstat(path));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+}
+
+function notRegular(path: string, kind: EntryKind): string {
+  const what =
+    kind === 'directory'
+      ? 'a directory, not a regular file'
+      : `a ${kind}, not a ${kind === 'symbolic link' ? 'real file or directory' : 'regular file'}`;
+  return `${path} is ${what}; lvchain does not follow links or open special files on a storage`;
+}
+
+/** Every entry of a directory, by lstat: links are reported as links, never followed. */
+async function listEntries(dir: string): Promise<Entry[]> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
   } catch {
     return [];
   }
-  const out: { name: string; bytes: number; born: string }[] = [];
-  for (const e of entries.filter((x) => x.isFile()).sort((a, b) => a.name.localeCompare(b.name))) {
-    const st = await stat(join(dir, e.name));
+  const out: Entry[] = [];
+  for (const name of names.sort((a, b) => a.localeCompare(b))) {
+    const st = await lstat(join(dir, name)).catch(() => undefined);
+    if (!st) continue;
     // Birth time where the filesystem records it, else the last change of the inode.
     const born = st.birthtimeMs > 0 ? st.birthtime : st.ctime;
-    out.push({ name: e.name, bytes: st.blocks * 512, born: born.toISOString().replace(/\.\d{3}Z$/, 'Z') });
+    out.push({
+      name,
+      kind: kindOfStats(st),
+      bytes: st.isFile() ? st.blocks * 512 : 0,
+      born: born.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    });
   }
   return out;
 }

@@ -26,6 +26,7 @@ import {
   QCOW2_OPTIONS,
 } from '../../observe/qemu.js';
 import { readHeaders, resolveBacking } from '../headers.js';
+import { findLvmDependants } from './dependants.js';
 import { lvName, parseLvName, proxmoxTags } from './layout.js';
 import { metaToTags, tagDiff, tagsToMeta } from './tags.js';
 import {
@@ -115,6 +116,7 @@ export class LvmBackend implements Backend {
       foreign,
       measurements: {},
       errors: [],
+      dependantsRead: false,
       ...lockState(probe),
     } satisfies ObservedVolumeGroup;
   }
@@ -127,6 +129,22 @@ export class LvmBackend implements Backend {
     await this.fillHeaders(
       disks.map((d) => observed.disks[d]).filter((d): d is ObservedDisk => d !== undefined),
     );
+  }
+
+  async readDependants(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
+    const active = [
+      ...observed.foreign.filter((f) => f.active).map((f) => f.name),
+      ...Object.values(observed.disks).flatMap((d) =>
+        d.layers.filter((l) => l.lv?.active).map((l) => l.name),
+      ),
+    ];
+    await findLvmDependants(
+      this.exec,
+      this.vg,
+      disks.map((d) => observed.disks[d]).filter((d): d is ObservedDisk => d !== undefined),
+      active,
+    );
+    delete observed.dependantsRead;
   }
 
   async measure(observed: ObservedStorage, sizes: readonly number[]): Promise<void> {
@@ -194,7 +212,13 @@ export class LvmBackend implements Backend {
         if (tags.meta) {
           const d = (disks[tags.meta.disk] ??= { name: tags.meta.disk, storage: this.storage, layers: [] });
           (d.unplaced ??= []).push(r.lv_name);
-        } else foreign.push({ name: r.lv_name, bytes: r.lv_size, note: 'no lvchain metadata' });
+        } else
+          foreign.push({
+            name: r.lv_name,
+            bytes: r.lv_size,
+            note: 'no lvchain metadata',
+            active: r.lv_active === 'active',
+          });
         return;
       }
       const disk = (disks[parsed.disk] ??= { name: parsed.disk, storage: this.storage, layers: [] });
@@ -289,9 +313,13 @@ export class LvmBackend implements Backend {
 
   private async observeDiskOnly(disk: string, declared: readonly string[]): Promise<ObservedDisk> {
     const r = ok(await this.exec.run(reportArgv('lvs', LVS_FIELDS, this.vg)), `lvs ${this.vg}`);
-    const { disks } = this.disksFrom(parseLvs(r.stdout), [disk, ...declared]);
+    const rows = parseLvs(r.stdout);
+    const { disks } = this.disksFrom(rows, [disk, ...declared]);
     const observed = disks[disk] ?? { name: disk, storage: this.storage, layers: [] };
     await this.fillHeaders([observed]);
+    // Apply is about to change this disk: every image that might depend on it is read now.
+    const active = rows.filter((row) => row.lv_active === 'active').map((row) => row.lv_name);
+    await findLvmDependants(this.exec, this.vg, [observed], active);
     return observed;
   }
 

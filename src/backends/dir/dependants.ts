@@ -1,0 +1,108 @@
+/**
+ * Linked clones on a directory storage: every qcow2 file under `images/` that is not a layer
+ * of the disk in question and whose backing file is one of its layers (Proxmox puts a clone in
+ * its own VM folder with a backing such as `../100/base-100-disk-0.qcow2`). Local headers are
+ * cheap, so both plan and apply read them all.
+ */
+import { constants } from 'node:fs';
+import { open, readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Executor } from '../../exec/executor.js';
+import type { ObservedDisk } from '../../model/observed.js';
+import { parseInfo } from '../../observe/qemu.js';
+import type { BackedImage } from '../dependants.js';
+import { jsonSpecMentions, recordDependants } from '../dependants.js';
+import { imagesDir } from './layout.js';
+
+const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
+
+export async function findDirDependants(
+  exec: Executor,
+  root: string,
+  disks: readonly ObservedDisk[],
+  pathOf: (disk: string, layer: string) => string,
+): Promise<void> {
+  const known = new Map<string, BackedImage>();
+  const owner = new Map<string, string>();
+  for (const d of disks) {
+    for (const l of d.layers) {
+      const path = pathOf(d.name, l.name);
+      owner.set(path, d.name);
+      if (l.header.state === 'read' && l.header.header.backingPath !== undefined)
+        known.set(path, { name: path, backing: l.header.header.backingPath });
+    }
+  }
+  const others: string[] = [];
+  for (const file of await imageFiles(imagesDir(root)))
+    if (!owner.has(file) && (await isQcow2(file))) others.push(file);
+  const results = await exec.runBatch(
+    others.map((p) => ['qemu-img', 'info', '-U', '--output=json', '-f', 'qcow2', p]),
+  );
+  others.forEach((path, i) => {
+    const r = results[i];
+    if (!r || r.failed) return;
+    const backing = parseInfo(r.stdout)[0]?.header.backingPath;
+    if (backing !== undefined) known.set(path, { name: path, backing });
+  });
+
+  const keys = new Map<string, string | undefined>();
+  const keyOf = async (path: string): Promise<string | undefined> => {
+    if (!keys.has(path)) {
+      // Compared by inode, so "../900/x.qcow2", an absolute path and a path through a mount's
+      // symlink all name the same layer. stat is only read here, never written through.
+      const st = await stat(path).catch(() => undefined);
+      keys.set(path, st ? `${st.dev}:${st.ino}` : undefined);
+    }
+    return keys.get(path);
+  };
+  for (const d of disks) {
+    const images = [...known.values()].filter((i) => owner.get(i.name) !== d.name);
+    const layerKeys = new Map<string, { path: string; key: string | undefined }>();
+    for (const l of d.layers) {
+      const path = pathOf(d.name, l.name);
+      layerKeys.set(l.name, { path, key: await keyOf(path) });
+    }
+    const backingKeys = new Map<string, string | undefined>();
+    for (const i of images)
+      if (!i.backing.startsWith('json:')) backingKeys.set(i.backing, await keyOf(resolve(i.backing)));
+    recordDependants(d, images, (backing, layer) => {
+      const l = layerKeys.get(layer);
+      if (!l) return false;
+      if (jsonSpecMentions(backing, l.path)) return true;
+      const k = backingKeys.get(backing);
+      return k !== undefined && k === l.key;
+    });
+  }
+}
+
+/** Regular files in `images/` and in each of its folders; symlinks are not followed. */
+async function imageFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  for (const e of entries) {
+    if (e.isFile()) out.push(join(dir, e.name));
+    else if (e.isDirectory()) {
+      const inner = await readdir(join(dir, e.name), { withFileTypes: true }).catch(() => []);
+      for (const f of inner) if (f.isFile()) out.push(join(dir, e.name, f.name));
+    }
+  }
+  return out.sort();
+}
+
+/** Only qcow2 can have a backing file: skip the rest without starting qemu-img. */
+async function isQcow2(path: string): Promise<boolean> {
+  // O_NONBLOCK: a file swapped for a FIFO after the listing must not hang the read.
+  const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
+    () => undefined,
+  );
+  if (!fh) return false;
+  try {
+    const buf = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(buf, 0, 4, 0);
+    return bytesRead === 4 && buf.equals(QCOW2_MAGIC);
+  } catch {
+    return false;
+  } finally {
+    await fh.close();
+  }
+}

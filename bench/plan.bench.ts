@@ -41,6 +41,7 @@ function measure(disks: number): void {
       allowDestroy: false,
       targets: [],
       mergeDirection: 'auto',
+      allowMassDelete: false,
     },
     (_s, _d, step) => ({ description: step.kind, commands: [] }),
   );

@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError, Option } from 'commander';
 import type { GlobalOptions, Io } from './context.js';
 import { styleFor } from './context.js';
-import { collect, parseDirection, parseInstant, parseSeconds } from './parse.js';
+import { collect, parseDirection, parseDurationOption, parseInstant, parseSeconds } from './parse.js';
 import { ConfigError, formatIssue, isLvchainError } from '../errors.js';
 import { renderDiagnostic } from '../render/text.js';
 import { LVCHAIN_VERSION } from '../version.js';
@@ -23,6 +23,7 @@ import { checkCommand } from './commands/check.js';
 import { reconcileCommand } from './commands/reconcile.js';
 import { forceUnlockCommand } from './commands/force-unlock.js';
 import { ciFromEnv } from './reports.js';
+import { stopChildren } from '../exec/lifetime.js';
 
 const EXIT_HELP = `
 Exit codes:
@@ -39,7 +40,7 @@ Docs: README.md (quickstart, config reference), schemas/lvchain.schema.json for 
 
 function makeIo(color: boolean, commandLog: string | undefined): Io {
   const io: Io = {
-    out: (t) => void process.stdout.write(`${t}\n`),
+    out: (t) => void (stdoutOpen && process.stdout.write(`${t}\n`)),
     err: (t) => void process.stderr.write(`${t}\n`),
     style: styleFor(color),
     interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
@@ -69,20 +70,52 @@ function globals(program: Command): GlobalOptions {
   return { config: o.config, color, ...(o.commandLog !== undefined ? { commandLog: o.commandLog } : {}) };
 }
 
-/** First Ctrl-C stops after the step in flight; a second one exits at once. */
-function interruptSignal(io: Io): AbortSignal {
-  const controller = new AbortController();
-  process.on('SIGINT', () => {
-    if (controller.signal.aborted) process.exit(130);
-    io.err(
-      '\nInterrupt received. Stopping after the current step; press Ctrl-C again to quit at once (the operation can be resumed).',
+/** Set by the commands that change storage: they stop after the step in flight. */
+let graceful: { controller: AbortController; io: Io } | undefined;
+/** False once the reader of stdout went away (`lvchain plan | head -1`). */
+let stdoutOpen = true;
+
+/**
+ * Ctrl-C (SIGINT) and SIGTERM: a command that changes storage stops after the step in flight,
+ * whose processes do not get the terminal's signal (exec/lifetime.ts); a second signal exits
+ * at once, ending them first. Any other command exits at once. SIGHUP keeps its default: the
+ * terminal is gone, and its hangup reaches the whole process group.
+ */
+function onSignals(): void {
+  const handle = (signal: 'SIGINT' | 'SIGTERM', code: number) => () => {
+    if (graceful === undefined || graceful.controller.signal.aborted) {
+      stopChildren();
+      process.exit(code);
+    }
+    graceful.io.err(
+      signal === 'SIGINT'
+        ? '\nInterrupt received. Stopping after the current step; press Ctrl-C again to quit at once (the operation can be resumed).'
+        : '\nSIGTERM received. Stopping after the current step; a second SIGTERM quits at once (the operation can be resumed).',
     );
-    controller.abort();
+    graceful.controller.abort();
+  };
+  process.on('SIGINT', handle('SIGINT', 130));
+  process.on('SIGTERM', handle('SIGTERM', 143));
+  // The reader went away: a read-only command is done (exit 0, like `git log | head`); a
+  // command that changes storage finishes its step as on Ctrl-C, with its report unseen.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    stdoutOpen = false;
+    if (graceful === undefined) {
+      stopChildren();
+      process.exit(0);
+    }
+    graceful.controller.abort('the reader of the output went away');
   });
-  return controller.signal;
+}
+
+function interruptSignal(io: Io): AbortSignal {
+  graceful = { controller: new AbortController(), io };
+  return graceful.controller.signal;
 }
 
 async function main(argv: string[]): Promise<number> {
+  onSignals();
   let code = 0;
   const program = new Command();
   const run = (fn: (g: GlobalOptions, io: Io) => Promise<number>) => async () => {
@@ -213,6 +246,14 @@ async function main(argv: string[]): Promise<number> {
     .addOption(mergeOpt())
     .addOption(massOpt())
     .addOption(lockOpt())
+    .addOption(
+      new Option(
+        '--max-plan-age <duration>',
+        'refuse a saved plan made for an instant longer ago than this (e.g. 30m, 8h); plans for the future are always refused',
+      )
+        .argParser(parseDurationOption)
+        .default(5 * 60_000, '5m'),
+    )
     .action(
       async (
         planfile: string | undefined,
@@ -225,6 +266,7 @@ async function main(argv: string[]): Promise<number> {
           mergeDirection: 'auto' | 'commit' | 'stream';
           allowMassDelete?: boolean;
           lockTimeout: number;
+          maxPlanAge: number;
         },
       ) =>
         run((g, io) =>
@@ -240,6 +282,7 @@ async function main(argv: string[]): Promise<number> {
               mergeDirection: o.mergeDirection,
               allowMassDelete: Boolean(o.allowMassDelete),
               lockTimeoutMs: o.lockTimeout,
+              maxPlanAgeMs: o.maxPlanAge,
               signal: interruptSignal(io),
             },
             io,
@@ -405,7 +448,7 @@ async function main(argv: string[]): Promise<number> {
     await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
-      if (e.exitCode === 3) process.stdout.write(`LVCHAIN UNKNOWN - ${e.message}\n`);
+      if (e.exitCode === 3 && stdoutOpen) process.stdout.write(`LVCHAIN UNKNOWN - ${e.message}\n`);
       return e.exitCode;
     }
     const g = globals(program);
@@ -417,10 +460,7 @@ async function main(argv: string[]): Promise<number> {
       return 1;
     }
     if (isLvchainError(e)) {
-      const detail = e.hints.length > 0 ? e.hints.join('\n') : undefined;
-      process.stderr.write(
-        `${renderDiagnostic({ severity: 'error', summary: e.message, ...(detail ? { detail } : {}) }, st)}\n`,
-      );
+      process.stderr.write(`${renderDiagnostic({ severity: 'error', summary: e.message }, st, e.hints)}\n`);
       return 1;
     }
     process.stderr.write(

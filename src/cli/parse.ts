@@ -1,5 +1,6 @@
 /** Option value parsers shared by commands. */
 import { InvalidArgumentError } from 'commander';
+import { parseDuration } from '../config/units.js';
 
 export function parseInstant(text: string): number {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) {
@@ -25,4 +26,11 @@ export function parseSeconds(text: string): number {
 
 export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
+}
+
+/** A duration as the config writes it: 90m, 36h, 7d, 2w. */
+export function parseDurationOption(text: string): number {
+  const ms = parseDuration(text);
+  if (typeof ms !== 'number') throw new InvalidArgumentError(ms.error);
+  return ms;
 }

@@ -235,6 +235,8 @@ export const planSchema = z.strictObject({
     allow_destroy: z.boolean(),
     targets: z.array(z.string()),
     merge_direction: z.enum(['auto', 'commit', 'stream']),
+    /** Made with --allow-mass-delete; apply must be given it too (a file cannot grant it). */
+    allow_mass_delete: z.boolean().optional(),
   }),
   observed_fingerprint: fingerprintSchema,
   applyable: z.boolean(),

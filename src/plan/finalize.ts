@@ -18,6 +18,7 @@ export interface PlanIdentity {
   allowDestroy: boolean;
   targets: readonly string[];
   mergeDirection: DirectionOverride;
+  allowMassDelete: boolean;
 }
 
 export type Describe = (
@@ -59,6 +60,7 @@ export function finalizePlan(draft: PlanDraft, id: PlanIdentity, describe: Descr
       allow_destroy: id.allowDestroy,
       targets: [...id.targets],
       merge_direction: id.mergeDirection,
+      allow_mass_delete: id.allowMassDelete,
     },
     observed_fingerprint: id.fingerprint,
     applyable: draft.applyable,

@@ -60,7 +60,7 @@ export function sameSteps(a: readonly Step[], b: readonly Step[]): boolean {
 }
 
 /** JSON with sorted keys: a saved plan comes back through zod with keys in schema order. */
-function canonical(value: unknown): string {
+export function canonical(value: unknown): string {
   return JSON.stringify(value, (_key, v: unknown) =>
     v !== null && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(

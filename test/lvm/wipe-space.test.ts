@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { useLab } from '../lab/vm.js';
 import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
 import { lvchain } from '../helpers/cli.js';
+import { makePlan, Session } from '../../src/pipeline.js';
+import { applyPlan } from '../../src/apply/apply.js';
 import { generatedBy, writeSection } from '../helpers/reliability.js';
 
 const PATTERN = 0x77;
@@ -148,7 +150,7 @@ describe('wiping and running out of space, on LVM over ssh', () => {
     );
   });
 
-  it('a VG filled after planning: lvcreate fails mid-apply with a clear error, the chain stays consistent, and a later apply resumes', async () => {
+  it('a VG filled after planning: a saved plan is refused untouched; a run already past its checks fails lvcreate with a clear error, the chain stays consistent, and a later apply resumes', async () => {
     const l = await LvmLab.create(lab(), 'vg_oos', lab().devices[4]);
     labs.push(l);
     const disk = 'vm-462-disk-0';
@@ -161,16 +163,43 @@ describe('wiping and running out of space, on LVM over ssh', () => {
       cwd: l.dir,
     });
     expect(planned.exitCode, planned.stderr).toBe(0);
-    // Someone else takes every free extent after the plan was made.
-    await must(l.vm, ['lvcreate', '--yes', '-l', '100%FREE', '-n', 'greedy', 'vg_oos']);
-    const failed = await l.run(['apply', join(l.dir, 'plan.json')]);
-    expect(failed.exitCode).toBe(1);
-    expect(failed.stderr).toMatch(
-      /vg_oos on root@127\.0\.0\.1:\d+ has no room for allocate of top of vm-462-disk-0: .*insufficient free space/i,
-    );
-    expect(failed.stderr).toContain(
-      'Free space in vg_oos (or extend it), then run "lvchain apply" to finish it.',
-    );
+    let failedMessage = '';
+    // The same plan, held by a run that has already passed its checks when the space goes.
+    const session = await Session.open(l.configPath);
+    try {
+      const inFlight = await makePlan(session, {
+        now: Date.now(),
+        mode: 'full',
+        allowDestroy: false,
+        targets: [],
+        mergeDirection: 'auto',
+      });
+      // Someone else takes every free extent after the plan was made.
+      await must(l.vm, ['lvcreate', '--yes', '-l', '100%FREE', '-n', 'greedy', 'vg_oos']);
+      const lvsBefore = await l.lvs();
+      // A saved plan is planned again before anything runs: the refusal touches nothing.
+      const refused = await l.run(['apply', join(l.dir, 'plan.json')]);
+      expect(refused.exitCode).toBe(1);
+      expect(refused.stderr).toMatch(/does not fit on vg_oos/);
+      expect(await l.lvs()).toEqual(lvsBefore);
+      const hints: string[] = [];
+      const outcome = await applyPlan(inFlight.plan, {
+        desired: session.desired,
+        observed: inFlight.observed,
+        backend: (name) => session.backend(name),
+        onEvent: (e) => {
+          if (e.type === 'apply_errored') hints.push(...(e.hints ?? []));
+        },
+      });
+      expect(outcome.failed).toHaveLength(1);
+      failedMessage = outcome.failed[0]?.message ?? '';
+      expect(failedMessage).toMatch(
+        /vg_oos on root@127\.0\.0\.1:\d+ has no room for allocate of top of vm-462-disk-0: .*insufficient free space/i,
+      );
+      expect(hints).toContain('Free space in vg_oos (or extend it), then run "lvchain apply" to finish it.');
+    } finally {
+      await session.close();
+    }
     // Consistent: the snapshot holds the data, and the next plan offers to finish the operation.
     expect((await remoteView(lab(), l.dev(`snap_${disk}_s1.qcow2`), MARKER)).digest).toBe(before.digest);
     const resumePlan = await l.run(['plan']);
@@ -185,13 +214,10 @@ describe('wiping and running out of space, on LVM over ssh', () => {
     expect((await l.run(['plan', '--detailed-exitcode'])).exitCode).toBe(0);
     facts.set(
       'space',
-      `Out of space: a VG filled by a foreign LV after planning makes the snapshot's \`lvcreate\` fail mid-apply; lvchain exits 1 with "${
-        failed.stderr
-          .split('\n')
-          .find((line) => /has no room/.test(line))
-          ?.replace(/^[│ ]*(Error: )?/, '')
-          .replace(/127\.0\.0\.1:\d+/, '<lab>') ?? ''
-      }". The snapshot LV keeps the data, the next plan shows the resume and refuses it until space is freed, and after \`lvremove\` of the foreign LV, apply finishes it with every view intact.`,
+      `Out of space: a VG filled by a foreign LV after planning makes the snapshot's \`lvcreate\` fail mid-apply for a run already past its checks, with "${failedMessage.replace(
+        /127\.0\.0\.1:\d+/,
+        '<lab>',
+      )}". A saved plan made before the space went is refused by apply's re-plan before anything runs. The snapshot LV keeps the data, the next plan shows the resume and refuses it until space is freed, and after \`lvremove\` of the foreign LV, apply finishes it with every view intact.`,
     );
   });
 });

@@ -1,12 +1,13 @@
 import type { GlobalOptions, Io } from '../context.js';
-import { Session, makePlan, observeStorages } from '../../pipeline.js';
+import { Session, makePlan } from '../../pipeline.js';
 import type { PlanOptions } from '../../pipeline.js';
 import type { Plan } from '../../model/plan.js';
 import type { Observed } from '../../model/observed.js';
+import { checkSavedNames, replanSaved } from '../../apply/saved-plan.js';
+import { checkNowOption, checkPlanInstant } from '../../apply/clock.js';
 import { printer, type Printer } from '../output.js';
 import { readPlanFile } from '../planfile.js';
 import { applyPlan } from '../../apply/apply.js';
-import { fingerprint, fingerprintChanges } from '../../observe/fingerprint.js';
 import { LvchainError } from '../../errors.js';
 import { writeApplySummary } from '../reports.js';
 import { withStorageLocks } from '../locks.js';
@@ -21,6 +22,8 @@ export interface ApplyCommandOptions {
   allowMassDelete: boolean;
   /** How long to wait for another run's storage lock. */
   lockTimeoutMs: number;
+  /** How old a saved plan's instant may be. */
+  maxPlanAgeMs: number;
   /** Ctrl-C. */
   signal?: AbortSignal;
 }
@@ -32,6 +35,7 @@ export async function applyCommand(
   io: Io,
 ): Promise<number> {
   const p = printer(io, o.json);
+  checkNowOption('apply', o.now, io.clock());
   if (planFile !== undefined) return applySaved(g, planFile, o, io, p);
   const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
   try {
@@ -127,94 +131,42 @@ async function applySaved(
   io: Io,
   p: Printer,
 ): Promise<number> {
-  const plan = await readPlanFile(file);
+  const saved = await readPlanFile(file);
+  checkPlanInstant(file, saved, o.now ?? io.clock(), o.maxPlanAgeMs);
   const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
   try {
-    const storages = Object.keys(plan.observed_fingerprint.storages);
-    // Refuse a stale plan before taking any lock, so a refusal touches nothing; check again under the lock.
-    await assertFresh(session, plan);
+    if (session.config.digest !== saved.config_digest) {
+      throw new LvchainError(
+        'plan_stale',
+        `Saved plan is stale: the config ${session.desired.source} changed since the plan was made`,
+        { hints: ['Run "lvchain plan --out FILE" again and review the new plan.'] },
+      );
+    }
+    checkSavedNames(file, saved, session.desired);
+    if (saved.errored)
+      throw new LvchainError('plan_errored', `the saved plan ${file} has errors and cannot be applied`);
+    const perms = { allowDestroy: o.allowDestroy, allowMassDelete: o.allowMassDelete };
+    // Verified before taking any lock, so that a refusal touches nothing; again under the lock,
+    // so that nothing can change between the check and the apply.
+    await replanSaved(session, saved, perms);
     return await withStorageLocks(
       session,
-      storages,
-      lockRequest(o, 'apply', `saved plan ${plan.plan_id}`),
+      Object.keys(session.desired.storages),
+      lockRequest(o, 'apply', `saved plan ${saved.plan_id}`),
       io,
-      (locked) => applySavedLocked(session, plan, file, { ...o, signal: locked.signal }, io, p, g.config),
+      async (locked) => {
+        const { plan, observed } = await replanSaved(session, saved, perms, locked.ids);
+        if (plan.resource_changes.length === 0) {
+          p.message('No changes. Your storage matches the configuration.');
+          return 0;
+        }
+        p.plan(plan);
+        return await execute(session, plan, observed, { ...o, signal: locked.signal }, io, p, g.config);
+      },
     );
   } finally {
     await session.close();
   }
-}
-
-/** Under the locks: the staleness checks and the apply, so nothing can change in between. */
-async function applySavedLocked(
-  session: Session,
-  plan: Plan,
-  file: string,
-  o: ApplyCommandOptions,
-  io: Io,
-  p: Printer,
-  configName: string,
-): Promise<number> {
-  const observed = await assertFresh(session, plan);
-  if (plan.errored)
-    throw new LvchainError('plan_errored', `the saved plan ${file} has errors and cannot be applied`);
-  if (plan.resource_changes.length === 0) {
-    p.message('No changes. Your storage matches the configuration.');
-    return 0;
-  }
-  p.plan(plan);
-  return await execute(session, plan, observed, o, io, p, configName);
-}
-
-/** The saved plan still matches the config and the storage; returns the fresh observation. */
-async function assertFresh(session: Session, plan: Plan): Promise<Observed> {
-  if (session.config.digest !== plan.config_digest) {
-    throw new LvchainError(
-      'plan_stale',
-      `Saved plan is stale: the config ${session.desired.source} changed since the plan was made`,
-      {
-        hints: ['Run "lvchain plan --out FILE" again and review the new plan.'],
-      },
-    );
-  }
-  const observed = await observeStorages(session, Object.keys(plan.observed_fingerprint.storages));
-  await measurePlanSizes(session, plan, observed);
-  const now = fingerprint(observed);
-  if (now.digest !== plan.observed_fingerprint.digest) {
-    const changes = fingerprintChanges(plan.observed_fingerprint, now);
-    throw new LvchainError(
-      'plan_stale',
-      'Saved plan is stale: the storage changed since the plan was made, so it can no longer be applied',
-      {
-        details: { changes },
-        hints: [
-          ...changes.slice(0, 20).map((c) => `  ${c}`),
-          ...(changes.length > 20 ? [`  … and ${changes.length - 20} more`] : []),
-          'Run "lvchain plan --out FILE" again and review the new plan.',
-        ],
-      },
-    );
-  }
-  return observed;
-}
-
-/** Apply recomputes each change's steps: it needs the LV sizes of what the plan allocates. */
-async function measurePlanSizes(session: Session, plan: Plan, observed: Observed): Promise<void> {
-  const sizes = new Map<string, Set<number>>();
-  for (const c of plan.resource_changes) {
-    for (const { step } of c.x_steps) {
-      if (step.kind !== 'allocate' && step.kind !== 'extend') continue;
-      const set = sizes.get(c.storage) ?? new Set<number>();
-      set.add(step.virtual_size);
-      sizes.set(c.storage, set);
-    }
-  }
-  await Promise.all(
-    [...sizes.entries()].map(([storage, set]) => {
-      const obs = observed.storages[storage];
-      return obs ? session.backend(storage).measure(obs, [...set]) : Promise.resolve();
-    }),
-  );
 }
 
 /** Whether a plan destroys data: the approval prompt then says there is no undo. */

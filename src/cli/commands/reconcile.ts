@@ -14,6 +14,7 @@ import { printer } from '../output.js';
 import { withStorageLocks } from '../locks.js';
 import { lockRequest } from './apply.js';
 import { renderDiagnostic } from '../../render/text.js';
+import { checkNowOption } from '../../apply/clock.js';
 
 export interface ReconcileOptions {
   json: boolean;
@@ -36,6 +37,7 @@ interface Tally {
 
 export async function reconcileCommand(g: GlobalOptions, o: ReconcileOptions, io: Io): Promise<number> {
   const started = io.clock();
+  checkNowOption('reconcile', o.now, started);
   const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
   const p = printer(io, o.json);
   try {

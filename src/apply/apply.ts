@@ -8,7 +8,7 @@ import type { Plan, ResourceChange, Step } from '../model/plan.js';
 import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
 import type { Backend } from '../backends/backend.js';
-import { dependantConflict, interpretDisk } from '../plan/interpret.js';
+import { dependantConflict, interpretDisk, layersMergedOrRemovedBy } from '../plan/interpret.js';
 import { layersChangedBy, shapeHasUnknowns, shapeMatches, shapeOf, withMetaFrom } from '../plan/state.js';
 import { sameRef } from '../model/layer.js';
 import { sizingFor } from '../plan/plan.js';
@@ -278,6 +278,9 @@ async function prepare(
     : computed;
   if (!result.ok)
     throw new LvchainError('plan_stale', `${change.address} can no longer be applied: ${result.reason}`);
+  // Only a merge or a removal can break an image that uses a layer as its backing: reading
+  // every image of the storage costs a header read each, so other changes skip it.
+  if (layersMergedOrRemovedBy(result.steps).length > 0) await backend.readDiskDependants(observed);
   const conflict = dependantConflict(view.state, result.steps, observed);
   if (conflict !== undefined)
     throw new LvchainError('drift', `${change.address}: ${conflict}. Nothing was done.`);

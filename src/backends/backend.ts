@@ -34,6 +34,11 @@ export interface Backend {
   readExtents(observed: ObservedStorage, layers: Readonly<Record<string, readonly string[]>>): Promise<void>;
   /** Make a disk's layers readable (activation) and observe it afresh, before changing it. */
   prepareDisk(disk: string, declared: readonly string[]): Promise<ObservedDisk>;
+  /**
+   * After prepareDisk, when apply is about to merge or remove one of its layers: find the images
+   * outside the chain that use a layer as backing, afresh. Read-only.
+   */
+  readDiskDependants(disk: ObservedDisk): Promise<void>;
   /** Undo what prepareDisk changed. */
   releaseDisk(disk: string): Promise<void>;
   /** Which of these layers another process (a running VM) holds open. */

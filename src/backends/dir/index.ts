@@ -217,8 +217,11 @@ export class DirBackend implements Backend {
     const found = await this.observeDir(dir, known);
     const observed = found.disks[disk] ?? { name: disk, storage: this.storage, layers: [] };
     await this.fillHeaders([observed]);
-    await this.fillDependants([observed]);
     return observed;
+  }
+
+  async readDiskDependants(disk: ObservedDisk): Promise<void> {
+    await this.fillDependants([disk]);
   }
 
   private async fillDependants(disks: readonly ObservedDisk[]): Promise<void> {

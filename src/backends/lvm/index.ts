@@ -317,10 +317,15 @@ export class LvmBackend implements Backend {
     const { disks } = this.disksFrom(rows, [disk, ...declared]);
     const observed = disks[disk] ?? { name: disk, storage: this.storage, layers: [] };
     await this.fillHeaders([observed]);
-    // Apply is about to change this disk: every image that might depend on it is read now.
-    const active = rows.filter((row) => row.lv_active === 'active').map((row) => row.lv_name);
-    await findLvmDependants(this.exec, this.vg, [observed], active);
     return observed;
+  }
+
+  async readDiskDependants(disk: ObservedDisk): Promise<void> {
+    const r = ok(await this.exec.run(reportArgv('lvs', LVS_FIELDS, this.vg)), `lvs ${this.vg}`);
+    const active = parseLvs(r.stdout)
+      .filter((row) => row.lv_active === 'active')
+      .map((row) => row.lv_name);
+    await findLvmDependants(this.exec, this.vg, [disk], active);
   }
 
   /** Restore the activation state prepareDisk found: a chain that was inactive is deactivated again. */

@@ -119,6 +119,19 @@ describe('chains on thick LVM over ssh', () => {
 
   integrityScenario(() => driver);
 
+  it('show draws the chain on LVM, as text and as JSON, with the LVs the VG holds', async () => {
+    const lvs = [...(await lvm.lvs()).keys()].filter((n) => n.includes(DISK)).sort();
+    expect(lvs.length).toBeGreaterThan(1);
+    const text = await lvm.run(['show', DISK]);
+    expect(text.exitCode, text.stderr).toBe(0);
+    for (const lv of lvs) expect(text.stdout).toContain(lv);
+    const json = await lvm.run(['show', DISK, '--json']);
+    expect(json.exitCode, json.stderr).toBe(0);
+    const shown = JSON.parse(json.stdout) as { verified: boolean; layers: { name: string }[] };
+    expect(shown.layers.map((l) => l.name).sort()).toEqual(lvs);
+    expect(shown.verified).toBe(true);
+  });
+
   it("shows that Proxmox's base-image options expose the marker on the same device (the test can see a leak)", async () => {
     const vm = lab();
     await must(vm, [

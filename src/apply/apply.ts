@@ -8,6 +8,7 @@ import type { Plan, ResourceChange, Step } from '../model/plan.js';
 import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
 import type { Backend } from '../backends/backend.js';
+import { measureChainSizes } from '../backends/measure.js';
 import { dependantConflict, interpretDisk, layersMergedOrRemovedBy } from '../plan/interpret.js';
 import { layersChangedBy, shapeHasUnknowns, shapeMatches, shapeOf, withMetaFrom } from '../plan/state.js';
 import { sameRef } from '../model/layer.js';
@@ -237,13 +238,14 @@ async function prepare(
     .filter((d) => d.storage === change.storage)
     .map((d) => d.name);
   const observed = await backend.prepareDisk(change.disk, declared);
-  // The headers just read may show sizes the plan never needed measured.
-  const sizes = new Set<number>();
-  for (const l of observed.layers) if (l.header.state === 'read') sizes.add(l.header.header.virtualSize);
-  for (const { step } of change.x_steps)
-    if (step.kind === 'allocate' || step.kind === 'extend') sizes.add(step.virtual_size);
-  const unmeasured = [...sizes].filter((v) => storage.measurements[v] === undefined);
-  if (unmeasured.length > 0) await backend.measure(storage, unmeasured);
+  await measureChainSizes(
+    backend,
+    storage,
+    observed,
+    change.x_steps.flatMap(({ step }) =>
+      step.kind === 'allocate' || step.kind === 'extend' ? [step.virtual_size] : [],
+    ),
+  );
   const sizing = sizingFor(storage);
   const view = interpretDisk(observed, sizing);
   const expectsIntent = change.operation.op === 'resume';

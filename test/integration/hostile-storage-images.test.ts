@@ -16,8 +16,7 @@ import { DirLab, type DiskSpec } from '../helpers/dirlab.js';
 import { viewDigest, writePattern } from '../helpers/data.js';
 import { generatedBy, writeSection } from '../helpers/reliability.js';
 import { requireTool } from '../helpers/tools.js';
-import { makePlan, Session } from '../../src/pipeline.js';
-import { applyPlan } from '../../src/apply/apply.js';
+import { withPlanInFlight } from '../helpers/in-flight.js';
 
 const D = 'vm-900-disk-0';
 const OTHER = 'vm-902-disk-0';
@@ -361,25 +360,12 @@ describe('hostile images on a directory storage', () => {
   it('apply checks again after it re-observes the disk: a clone made after planning stops the merge', async () => {
     await baseline();
     await mergeDue();
-    const session = await Session.open(lab.configPath);
-    try {
-      const { plan, observed } = await makePlan(session, {
-        now: Date.now(),
-        mode: 'full',
-        allowDestroy: false,
-        targets: [],
-        mergeDirection: 'auto',
-      });
+    await withPlanInFlight(lab.configPath, async ({ plan, apply }) => {
       expect(plan.resource_changes.map((c) => c.address)).toContain(`snapshot.${D}@s1`);
       await linkedClone(clone(), `../900/snap-s1-${D}.qcow2`);
       const before = await guarded();
       const view = await viewDigest(clone());
-      const outcome = await applyPlan(plan, {
-        desired: session.desired,
-        observed,
-        backend: (name) => session.backend(name),
-        onEvent: () => undefined,
-      });
+      const outcome = await apply();
       expect(outcome.failed).toEqual([
         {
           address: `snapshot.${D}@s1`,
@@ -389,9 +375,7 @@ describe('hostile images on a directory storage', () => {
       expect(await guarded()).toEqual(before);
       expect(await viewDigest(clone())).toBe(view);
       expect(existsSync(lab.snap(OTHER, 'x')), 'the other disk was still changed').toBe(true);
-    } finally {
-      await session.close();
-    }
+    });
     results.push({
       name: 'linked clone made between plan and the change (in-process apply)',
       refused: true,

@@ -8,8 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLab } from '../lab/vm.js';
 import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
-import { makePlan, Session } from '../../src/pipeline.js';
-import { applyPlan } from '../../src/apply/apply.js';
+import { withPlanInFlight } from '../helpers/in-flight.js';
 
 const VG = 'vg_hostile';
 const DISK = 'vm-950-disk-0';
@@ -107,25 +106,12 @@ describe('a foreign LV backed by an lvchain layer', () => {
   it('apply reads the foreign LVs again before it changes the disk', async () => {
     const vm = lab();
     await must(vm, ['lvchange', '-an', `${VG}/${CLONE}`]);
-    const session = await Session.open(lvm.configPath);
-    try {
-      const { plan, observed } = await makePlan(session, {
-        now: Date.now(),
-        mode: 'full',
-        allowDestroy: false,
-        targets: [],
-        mergeDirection: 'auto',
-      });
+    await withPlanInFlight(lvm.configPath, async ({ plan, apply }) => {
       expect(plan.resource_changes.map((c) => c.address)).toEqual([`snapshot.${DISK}@s1`]);
       await must(vm, ['lvchange', '-ay', `${VG}/${CLONE}`]);
       const before = await lvm.lvs();
       const view = await remoteView(vm, lvm.dev(CLONE), 0);
-      const outcome = await applyPlan(plan, {
-        desired: session.desired,
-        observed,
-        backend: (name) => session.backend(name),
-        onEvent: () => undefined,
-      });
+      const outcome = await apply();
       expect(outcome.failed).toEqual([
         {
           address: `snapshot.${DISK}@s1`,
@@ -134,8 +120,6 @@ describe('a foreign LV backed by an lvchain layer', () => {
       ]);
       expect(await lvm.lvs()).toEqual(before);
       expect((await remoteView(vm, lvm.dev(CLONE), 0)).digest).toBe(view.digest);
-    } finally {
-      await session.close();
-    }
+    });
   });
 });

@@ -7,8 +7,7 @@ import { join } from 'node:path';
 import { useLab } from '../lab/vm.js';
 import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
 import { lvchain } from '../helpers/cli.js';
-import { makePlan, Session } from '../../src/pipeline.js';
-import { applyPlan } from '../../src/apply/apply.js';
+import { withPlanInFlight } from '../helpers/in-flight.js';
 import { generatedBy, writeSection } from '../helpers/reliability.js';
 
 const PATTERN = 0x77;
@@ -165,15 +164,7 @@ describe('wiping and running out of space, on LVM over ssh', () => {
     expect(planned.exitCode, planned.stderr).toBe(0);
     let failedMessage = '';
     // The same plan, held by a run that has already passed its checks when the space goes.
-    const session = await Session.open(l.configPath);
-    try {
-      const inFlight = await makePlan(session, {
-        now: Date.now(),
-        mode: 'full',
-        allowDestroy: false,
-        targets: [],
-        mergeDirection: 'auto',
-      });
+    await withPlanInFlight(l.configPath, async (inFlight) => {
       // Someone else takes every free extent after the plan was made.
       await must(l.vm, ['lvcreate', '--yes', '-l', '100%FREE', '-n', 'greedy', 'vg_oos']);
       const lvsBefore = await l.lvs();
@@ -183,13 +174,8 @@ describe('wiping and running out of space, on LVM over ssh', () => {
       expect(refused.stderr).toMatch(/does not fit on vg_oos/);
       expect(await l.lvs()).toEqual(lvsBefore);
       const hints: string[] = [];
-      const outcome = await applyPlan(inFlight.plan, {
-        desired: session.desired,
-        observed: inFlight.observed,
-        backend: (name) => session.backend(name),
-        onEvent: (e) => {
-          if (e.type === 'apply_errored') hints.push(...(e.hints ?? []));
-        },
+      const outcome = await inFlight.apply((e) => {
+        if (e.type === 'apply_errored') hints.push(...(e.hints ?? []));
       });
       expect(outcome.failed).toHaveLength(1);
       failedMessage = outcome.failed[0]?.message ?? '';
@@ -197,9 +183,7 @@ describe('wiping and running out of space, on LVM over ssh', () => {
         /vg_oos on root@127\.0\.0\.1:\d+ has no room for allocate of top of vm-462-disk-0: .*insufficient free space/i,
       );
       expect(hints).toContain('Free space in vg_oos (or extend it), then run "lvchain apply" to finish it.');
-    } finally {
-      await session.close();
-    }
+    });
     // Consistent: the snapshot holds the data, and the next plan offers to finish the operation.
     expect((await remoteView(lab(), l.dev(`snap_${disk}_s1.qcow2`), MARKER)).digest).toBe(before.digest);
     const resumePlan = await l.run(['plan']);

@@ -4,6 +4,7 @@ import { interpretDisk } from '../../plan/interpret.js';
 import { sizingFor } from '../../plan/plan.js';
 import { renderDiskTree } from '../../render/tree.js';
 import { LvchainError } from '../../errors.js';
+import { measureChainSizes } from '../../backends/measure.js';
 
 export async function showCommand(
   g: GlobalOptions,
@@ -24,11 +25,7 @@ export async function showCommand(
       const observed = observedStorage.disks[disk];
       if (!observed || observed.layers.length === 0) continue;
       await backend.readHeaders(observedStorage, [disk]);
-      // Interpreting a chain on LVM sizes each layer's LV from qemu-img measure of its virtual size.
-      const sizes = new Set<number>();
-      for (const l of observed.layers) if (l.header.state === 'read') sizes.add(l.header.header.virtualSize);
-      const unmeasured = [...sizes].filter((v) => observedStorage.measurements[v] === undefined);
-      if (unmeasured.length > 0) await backend.measure(observedStorage, unmeasured);
+      await measureChainSizes(backend, observedStorage, observed);
       const view = interpretDisk(observed, sizingFor(observedStorage));
       if (o.json)
         io.out(

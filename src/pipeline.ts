@@ -15,8 +15,8 @@ import { loadConfigFile, type LoadedConfig } from './config/load.js';
 import { planChanges, type PlanRequest } from './plan/plan.js';
 import { finalizePlan } from './plan/finalize.js';
 import { fingerprint } from './observe/fingerprint.js';
-import { LVCHAIN_VERSION } from './version.js';
-import { LvchainError } from './errors.js';
+import { LVCHAIN_VERSION } from './base/version.js';
+import { LvchainError } from './base/errors.js';
 
 export interface SessionOptions {
   /** Told about every command run, on any host (`--command-log`). */

@@ -15,7 +15,7 @@ import { sameRef } from '../model/layer.js';
 import { sizingFor } from '../plan/plan.js';
 import { sameSteps, stepsForOperation } from '../plan/recompute.js';
 import type { OpContext } from '../plan/ops.js';
-import { LvchainError, isLvchainError } from '../errors.js';
+import { LvchainError, isLvchainError } from '../base/errors.js';
 import type { ApplyHook, ApplyOutcome } from './events.js';
 
 export interface ApplyContext {

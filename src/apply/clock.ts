@@ -6,7 +6,7 @@
 import type { Plan } from '../model/plan.js';
 import { isoSeconds } from '../plan/finalize.js';
 import { CLOCK_SKEW_TOLERANCE_MS, formatDuration } from '../plan/retention.js';
-import { LvchainError } from '../errors.js';
+import { LvchainError } from '../base/errors.js';
 import { refuse } from './saved-plan.js';
 
 /** `apply --now` and `reconcile --now`: at most the clock-skew tolerance ahead of the real clock. */

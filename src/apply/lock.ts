@@ -9,8 +9,8 @@ import { hostname, userInfo } from 'node:os';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Executor, LongRunning } from '../exec/executor.js';
-import { LvchainError } from '../errors.js';
-import { LVCHAIN_VERSION } from '../version.js';
+import { LvchainError } from '../base/errors.js';
+import { LVCHAIN_VERSION } from '../base/version.js';
 
 export interface LockInfo {
   id: string;

@@ -13,7 +13,7 @@ import { makePlan } from '../pipeline.js';
 import { fingerprintChanges } from '../observe/fingerprint.js';
 import { nameProblem } from '../config/names.js';
 import { canonical, sameSteps } from '../plan/recompute.js';
-import { LvchainError } from '../errors.js';
+import { LvchainError } from '../base/errors.js';
 
 export interface SavedPlanPermissions {
   allowDestroy: boolean;

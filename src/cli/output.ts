@@ -4,7 +4,7 @@ import type { ApplyEvent, ApplyOutcome } from '../apply/events.js';
 import { renderDiagnostic, renderPlanText } from '../render/text.js';
 import type { NdjsonWriter } from '../render/ndjson.js';
 import { ndjsonWriter, writeApplyEvent, writePlan, writeVersion } from '../render/ndjson.js';
-import { formatBytes } from '../config/units.js';
+import { formatBytes } from '../base/units.js';
 import type { Io } from './context.js';
 import { termText } from '../render/escape.js';
 

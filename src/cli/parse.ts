@@ -1,6 +1,6 @@
 /** Option value parsers shared by commands. */
 import { InvalidArgumentError } from 'commander';
-import { parseDuration } from '../config/units.js';
+import { parseDuration } from '../base/units.js';
 
 export function parseInstant(text: string): number {
   if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) {

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Plan } from '../model/plan.js';
 import { PLAN_FORMAT_VERSION, planSchema } from '../model/plan.js';
-import { LvchainError } from '../errors.js';
+import { LvchainError } from '../base/errors.js';
 import { writeFileAtomically } from '../atomic-file.js';
 
 export async function writePlanFile(file: string, plan: Plan): Promise<void> {

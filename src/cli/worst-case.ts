@@ -7,7 +7,7 @@ import { LocalExecutor } from '../exec/local.js';
 import { measureSizes } from '../backends/dir/index.js';
 import { worstCaseRetained } from '../plan/schedule.js';
 import { worstCaseBytes } from '../plan/capacity.js';
-import { isLvchainError } from '../errors.js';
+import { isLvchainError } from '../base/errors.js';
 
 export interface WorstCase {
   storage: string;

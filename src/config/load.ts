@@ -20,8 +20,8 @@ import {
   visit,
 } from 'yaml';
 import { z } from 'zod';
-import { ConfigError, LvchainError } from '../errors.js';
-import type { ConfigIssue } from '../errors.js';
+import { ConfigError, LvchainError } from '../base/errors.js';
+import type { ConfigIssue } from '../base/errors.js';
 import type { Desired } from '../model/desired.js';
 import { configSchema, describeValue } from './schema.js';
 import { normalize } from './normalize.js';

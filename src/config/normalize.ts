@@ -17,7 +17,7 @@ import type {
   RetentionRules,
 } from '../model/desired.js';
 import type { WrittenConfig, WrittenHost, WrittenPolicy } from './schema.js';
-import { parseDuration, parseSize } from './units.js';
+import { parseDuration, parseSize } from '../base/units.js';
 import type { PathIssue } from './load.js';
 import { closest } from './names.js';
 import { autoSnapshotName, isValidTimeZone, validateSchedule, worstCaseRetained } from '../plan/schedule.js';

@@ -5,7 +5,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { z } from 'zod';
-import { DURATION_PATTERN, SIZE_PATTERN, exactSize, parseDuration, parseSize } from './units.js';
+import { DURATION_PATTERN, SIZE_PATTERN, exactSize, parseDuration, parseSize } from '../base/units.js';
 import type { NameKind } from './names.js';
 import {
   DISK_NAME,

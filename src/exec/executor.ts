@@ -2,7 +2,7 @@
  * One result shape for every command run (STYLE 12): argv, exit code, output, duration,
  * and the original error as `cause`. Commands are argv arrays; strings are for display only.
  */
-import { LvchainError } from '../errors.js';
+import { LvchainError } from '../base/errors.js';
 import { displayArgv } from './quote.js';
 
 export interface CommandResult {

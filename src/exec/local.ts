@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } from './executor.js';
-import { LvchainError } from '../errors.js';
+import { LvchainError } from '../base/errors.js';
 import { packageFor } from './executor.js';
 import { programMissing, shielded, track } from './lifetime.js';
 import { boundOf, timedOutMessage } from './bounds.js';

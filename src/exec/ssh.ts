@@ -13,7 +13,7 @@ import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } f
 import { packageFor } from './executor.js';
 import { shellCommand } from './quote.js';
 import { framesToResults, newBatch, parseBatch } from './batch.js';
-import { LvchainError } from '../errors.js';
+import { LvchainError } from '../base/errors.js';
 import { withTimeout } from './local.js';
 import { programMissing, shielded, track } from './lifetime.js';
 import { boundOf, timedOutMessage } from './bounds.js';

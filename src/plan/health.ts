@@ -32,7 +32,7 @@ import { snapshotGroupOf } from '../model/desired.js';
 import type { ObservedDisk, ObservedStorage, ObservedVolumeGroup } from '../model/observed.js';
 import type { LayerMeta } from '../model/meta.js';
 import { describeIntent } from '../model/intent.js';
-import { formatBytes } from '../config/units.js';
+import { formatBytes } from '../base/units.js';
 import type { DiskView } from './interpret.js';
 import { interpretDisk } from './interpret.js';
 import { sizingFor } from './plan.js';

@@ -1,7 +1,7 @@
 /** The short Markdown job summary of an apply, with Terraform's wording. */
 import type { Plan } from '../model/plan.js';
 import type { ApplyOutcome } from '../apply/events.js';
-import { formatBytes } from '../config/units.js';
+import { formatBytes } from '../base/units.js';
 import { mdCode, mdText } from './md.js';
 
 export interface ApplyCounts {

@@ -5,7 +5,7 @@
  * comment and the terminal never disagree (STYLE 8).
  */
 import type { CapacityReport, Plan, ResourceChange } from '../model/plan.js';
-import { formatBytes } from '../config/units.js';
+import { formatBytes } from '../base/units.js';
 import { summarize } from '../plan/finalize.js';
 import { makeStyle } from './style.js';
 import { mergeLine, renderChangeDiff, renderChangeSteps, symbolOf } from './text.js';

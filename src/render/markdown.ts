@@ -5,7 +5,7 @@
  * diff, reasons and steps. The whole stays under a character budget; what is cut is said.
  */
 import type { Plan } from '../model/plan.js';
-import { formatBytes } from '../config/units.js';
+import { formatBytes } from '../base/units.js';
 import { details, fence, mdCode, mdText, plural } from './md.js';
 import {
   REASONS_HEAD,

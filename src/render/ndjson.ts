@@ -4,7 +4,7 @@
  */
 import type { Diagnostic, Plan } from '../model/plan.js';
 import type { ApplyEvent } from '../apply/events.js';
-import { LVCHAIN_VERSION } from '../version.js';
+import { LVCHAIN_VERSION } from '../base/version.js';
 
 export const UI_VERSION = '1.0';
 

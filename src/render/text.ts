@@ -1,6 +1,6 @@
 /** The plan for people, in Terraform's idiom (DESIGN §8; reference gitops-conventions §1.4). */
 import type { CapacityReport, Diagnostic, Plan, ResourceChange } from '../model/plan.js';
-import { formatBytes } from '../config/units.js';
+import { formatBytes } from '../base/units.js';
 import { displayArgv } from '../exec/quote.js';
 import type { Style } from './style.js';
 import { stripVTControlCharacters } from 'node:util';

@@ -3,7 +3,7 @@ import type { ObservedDisk, ObservedLayer } from '../model/observed.js';
 import type { DiskView } from '../plan/interpret.js';
 import { chainOf } from '../plan/state.js';
 import { refKey } from '../model/layer.js';
-import { formatBytes } from '../config/units.js';
+import { formatBytes } from '../base/units.js';
 import type { Style } from './style.js';
 import { termText } from './escape.js';
 

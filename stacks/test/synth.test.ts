@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Testing } from 'cdktf';
 import { LvchainStack, type LvchainStackProps } from '../lvchain-stack.js';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 
 interface Synthed {
   resource: Record<string, Record<string, Record<string, unknown>>>;

@@ -13,7 +13,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderPlanMarkdown } from '../../src/render/markdown.js';
-import { formatBytes } from '../../src/config/units.js';
+import { formatBytes } from '../../src/base/units.js';
 import { requireTool } from '../helpers/tools.js';
 import { Workspace, normalizePlan } from './helpers/workspace.js';
 import { createsOnly, mergesAndDestroy, noChanges, type Scenario } from './helpers/scenarios.js';

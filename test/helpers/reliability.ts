@@ -7,7 +7,7 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { REPO } from './cli.js';
-import { LVCHAIN_VERSION } from '../../src/version.js';
+import { LVCHAIN_VERSION } from '../../src/base/version.js';
 
 export const RELIABILITY_MD = join(REPO, 'docs', 'reliability.md');
 

@@ -15,7 +15,7 @@ import { join, relative } from 'node:path';
 import { Document, Scalar, isMap, isScalar, parseDocument } from 'yaml';
 import type { Pair } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/base/errors.js';
 import { loadConfigText } from '../../src/config/load.js';
 import type { Desired } from '../../src/model/desired.js';
 import { lvchain } from '../helpers/cli.js';

@@ -29,7 +29,7 @@ import { findDirDependants } from './dependants.js';
 import { diskDir, imagesDir, layerFileName, parseLayerFileName, SIDECAR_SUFFIX } from './layout.js';
 import { readSidecar, updateSidecar } from './sidecar.js';
 import { fsyncDir } from '../../atomic-file.js';
-import { LvchainError } from '../../errors.js';
+import { LvchainError } from '../../base/errors.js';
 import { lockState } from '../locks.js';
 import { probeArgv } from '../../apply/lock.js';
 

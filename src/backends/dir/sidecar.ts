@@ -6,7 +6,7 @@ import { writeFileAtomically } from '../../atomic-file.js';
 import { z } from 'zod';
 import { layerMetaSchema } from '../../model/plan.js';
 import type { LayerMeta } from '../../model/meta.js';
-import { LvchainError } from '../../errors.js';
+import { LvchainError } from '../../base/errors.js';
 import { sidecarName } from './layout.js';
 
 const sidecarSchema = z.strictObject({

@@ -43,7 +43,7 @@ import {
   vgLockPath,
   type LvRow,
 } from './report.js';
-import { LvchainError } from '../../errors.js';
+import { LvchainError } from '../../base/errors.js';
 import { lockState } from '../locks.js';
 import { probeArgv } from '../../apply/lock.js';
 

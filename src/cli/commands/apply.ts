@@ -8,7 +8,7 @@ import { checkNowOption, checkPlanInstant } from '../../apply/clock.js';
 import { printer, type Printer } from '../output.js';
 import { readPlanFile } from '../planfile.js';
 import { applyPlan } from '../../apply/apply.js';
-import { LvchainError } from '../../errors.js';
+import { LvchainError } from '../../base/errors.js';
 import { writeApplySummary } from '../reports.js';
 import { withStorageLocks } from '../locks.js';
 

@@ -13,12 +13,12 @@ import { writeFileAtomically } from '../../atomic-file.js';
 import type { GlobalOptions, Io } from '../context.js';
 import { Session } from '../../pipeline.js';
 import { DEFAULTS } from '../../config/normalize.js';
-import { isLvchainError } from '../../errors.js';
+import { isLvchainError } from '../../base/errors.js';
 import type { CheckResult, HealthReport, StorageObservation } from '../../plan/health.js';
 import { assessHealth, EXIT_CODES, overallStatus, sizesToMeasure } from '../../plan/health.js';
 import { renderCheckJson, renderNagios } from '../../render/check.js';
 import { renderPrometheus } from '../../render/prometheus.js';
-import { LVCHAIN_VERSION } from '../../version.js';
+import { LVCHAIN_VERSION } from '../../base/version.js';
 
 export interface CheckOptions {
   json: boolean;

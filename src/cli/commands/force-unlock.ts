@@ -1,7 +1,7 @@
 import type { GlobalOptions, Io } from '../context.js';
 import { Session } from '../../pipeline.js';
 import { forceUnlock, lockInfoLines, probeLock } from '../../apply/lock.js';
-import { LvchainError } from '../../errors.js';
+import { LvchainError } from '../../base/errors.js';
 import { confirm } from './apply.js';
 
 /**

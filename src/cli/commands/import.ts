@@ -4,7 +4,7 @@ import { adoptChain } from '../../plan/adopt.js';
 import { sizingFor } from '../../plan/plan.js';
 import type { ObservedDisk } from '../../model/observed.js';
 import { refKey, sameRef } from '../../model/layer.js';
-import { LvchainError } from '../../errors.js';
+import { LvchainError } from '../../base/errors.js';
 import { displayArgv } from '../../exec/quote.js';
 import { confirm, lockRequest } from './apply.js';
 import { withStorageLocks } from '../locks.js';

@@ -4,7 +4,7 @@ import { printer } from '../output.js';
 import { applyPlan } from '../../apply/apply.js';
 import { confirm, destroysData, lockRequest } from './apply.js';
 import { withStorageLocks } from '../locks.js';
-import { LvchainError } from '../../errors.js';
+import { LvchainError } from '../../base/errors.js';
 
 export async function rollbackCommand(
   g: GlobalOptions,

@@ -3,7 +3,7 @@ import { Session } from '../../pipeline.js';
 import { interpretDisk } from '../../plan/interpret.js';
 import { sizingFor } from '../../plan/plan.js';
 import { renderDiskTree } from '../../render/tree.js';
-import { LvchainError } from '../../errors.js';
+import { LvchainError } from '../../base/errors.js';
 import { measureChainSizes } from '../../backends/measure.js';
 
 export async function showCommand(

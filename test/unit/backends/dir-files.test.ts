@@ -8,7 +8,7 @@ import { writeFileAtomically } from '../../../src/atomic-file.js';
 import { readSidecar } from '../../../src/backends/dir/sidecar.js';
 import { acquireLock } from '../../../src/apply/lock.js';
 import { LocalExecutor } from '../../../src/exec/local.js';
-import { LvchainError } from '../../../src/errors.js';
+import { LvchainError } from '../../../src/base/errors.js';
 
 const DISK = 'vm-100-disk-0';
 const dirs: string[] = [];

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/errors.js';
+import { ConfigError } from '../../../src/base/errors.js';
 import { MAX_EXPANDED_VALUES, formatPath, loadConfigText } from '../../../src/config/load.js';
 
 const FILE = '/configs/lvchain.yaml';

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { LocalExecutor } from '../../../src/exec/local.js';
 import { stopChildren } from '../../../src/exec/lifetime.js';
-import { isLvchainError } from '../../../src/errors.js';
+import { isLvchainError } from '../../../src/base/errors.js';
 
 describe('children of the local executor', () => {
   it('ignore SIGINT, as a terminal sends it to the whole process group', async () => {

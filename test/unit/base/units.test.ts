@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { exactSize, formatBytes, parseDuration, parseSize } from '../../../src/config/units.js';
+import { exactSize, formatBytes, parseDuration, parseSize } from '../../../src/base/units.js';
 
 const KiB = 1024;
 const MiB = 1024 ** 2;

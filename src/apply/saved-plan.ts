@@ -11,7 +11,7 @@ import type { Plan, ResourceChange } from '../model/plan.js';
 import type { Session } from '../pipeline.js';
 import { makePlan } from '../pipeline.js';
 import { fingerprintChanges } from '../observe/fingerprint.js';
-import { nameProblem } from '../config/names.js';
+import { nameProblem } from '../base/names.js';
 import { canonical, sameSteps } from '../plan/recompute.js';
 import { LvchainError } from '../base/errors.js';
 

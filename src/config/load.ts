@@ -25,7 +25,7 @@ import type { ConfigIssue } from '../base/errors.js';
 import type { Desired } from '../model/desired.js';
 import { configSchema, describeValue } from './schema.js';
 import { normalize } from './normalize.js';
-import { closest } from './names.js';
+import { closest } from '../base/names.js';
 
 export interface LoadedConfig {
   desired: Desired;

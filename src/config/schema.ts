@@ -6,7 +6,7 @@
 import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { DURATION_PATTERN, SIZE_PATTERN, exactSize, parseDuration, parseSize } from '../base/units.js';
-import type { NameKind } from './names.js';
+import type { NameKind } from '../base/names.js';
 import {
   DISK_NAME,
   DISK_NAME_MAX,
@@ -19,7 +19,7 @@ import {
   describeNameRule,
   isReservedName,
   nameProblem,
-} from './names.js';
+} from '../base/names.js';
 
 /** The value as it reads in a message: `"yes"`, `42`, `a list`, `a map`, `nothing`. */
 export function describeValue(v: unknown): string {

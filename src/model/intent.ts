@@ -3,6 +3,7 @@
  * last step. They live in LV tags or the directory sidecar, so their text form is limited to
  * LVM's tag characters `A-Za-z0-9_+.-/=!:&#`.
  */
+import { SNAPSHOT_NAME } from '../base/names.js';
 
 export type SnapshotKind = 'auto' | 'pinned';
 export type MergeDirection = 'commit' | 'stream';
@@ -18,7 +19,6 @@ export type Intent =
 export type IntentOp = Intent['op'];
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
-const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 
 export function encodeIntent(intent: Intent): string {
   switch (intent.op) {
@@ -47,15 +47,15 @@ export function decodeIntent(text: string): Intent | undefined {
       return a !== undefined && /^\d+$/.test(a) && b === undefined ? { op, size } : undefined;
     }
     case 'snapshot':
-      return a && NAME.test(a) && b && ISO.test(b) && (c === 'auto' || c === 'pinned')
+      return a && SNAPSHOT_NAME.test(a) && b && ISO.test(b) && (c === 'auto' || c === 'pinned')
         ? { op, snap: a, created: b, kind: c }
         : undefined;
     case 'delete':
-      return a && NAME.test(a) && (b === 'commit' || b === 'stream') && c === undefined
+      return a && SNAPSHOT_NAME.test(a) && (b === 'commit' || b === 'stream') && c === undefined
         ? { op, snap: a, direction: b }
         : undefined;
     case 'rollback':
-      return a && NAME.test(a) && b === undefined ? { op, snap: a } : undefined;
+      return a && SNAPSHOT_NAME.test(a) && b === undefined ? { op, snap: a } : undefined;
     case 'destroy':
       return a === undefined ? { op } : undefined;
     default:

@@ -10,9 +10,7 @@
  * lvchain adds `del-<name>` for a layer renamed aside during a merge (Proxmox lists neither).
  */
 import type { LayerRef } from './layer.js';
-import { vmidOf } from '../config/names.js';
-
-const SNAP = /^[A-Za-z][A-Za-z0-9_-]*$/;
+import { SNAPSHOT_NAME, vmidOf } from '../base/names.js';
 
 export function lvName(disk: string, ref: LayerRef): string {
   switch (ref.role) {
@@ -41,7 +39,7 @@ export function parseLvName(
     const prefix = `snap_${disk}_`;
     if (name.startsWith(prefix) && name.endsWith('.qcow2')) {
       const snap = name.slice(prefix.length, -'.qcow2'.length);
-      if (SNAP.test(snap)) return { disk, ref: { role: 'snapshot', snap } };
+      if (SNAPSHOT_NAME.test(snap)) return { disk, ref: { role: 'snapshot', snap } };
     }
   }
   return undefined;
@@ -79,7 +77,7 @@ export function parseLayerFileName(
     const suffix = `-${disk}.qcow2`;
     if (name.startsWith('snap-') && name.endsWith(suffix)) {
       const snap = name.slice(5, name.length - suffix.length);
-      if (SNAP.test(snap)) return { disk, ref: { role: 'snapshot', snap } };
+      if (SNAPSHOT_NAME.test(snap)) return { disk, ref: { role: 'snapshot', snap } };
     }
   }
   return undefined;

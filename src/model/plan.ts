@@ -4,10 +4,11 @@
  * text and Markdown renderings can never disagree. No behaviour lives here.
  */
 import { z } from 'zod';
+import { SNAPSHOT_NAME } from '../base/names.js';
 
 export const PLAN_FORMAT_VERSION = '1.0';
 
-const snapshotName = z.string().regex(/^[A-Za-z][A-Za-z0-9_-]*$/);
+const snapshotName = z.string().regex(SNAPSHOT_NAME);
 
 const baseRef = z.discriminatedUnion('role', [
   z.strictObject({ role: z.literal('top') }),

@@ -4,7 +4,7 @@
  * the tags `pve-vm-<id>` and `pve-<disk>.qcow2` on every LV of the chain. lvchain adds
  * `del-<name>` for a layer renamed aside during a merge (Proxmox lists neither).
  */
-import { vmidOf } from '../../config/names.js';
+import { vmidOf } from '../../base/names.js';
 
 export { lvName, parseLvName } from '../../model/layer-names.js';
 

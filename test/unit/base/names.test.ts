@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { NameKind } from '../../../src/config/names.js';
+import type { NameKind } from '../../../src/base/names.js';
 import {
   DISK_NAME,
   DISK_NAME_MAX,
@@ -14,7 +14,7 @@ import {
   editDistance,
   nameProblem,
   vmidOf,
-} from '../../../src/config/names.js';
+} from '../../../src/base/names.js';
 
 describe('nameProblem', () => {
   it.each<[NameKind, string]>([

@@ -4,8 +4,9 @@
  * instants stay allowed, for simulations and tests.
  */
 import type { Plan } from '../model/plan.js';
-import { isoSeconds } from '../plan/finalize.js';
-import { CLOCK_SKEW_TOLERANCE_MS, formatDuration } from '../plan/retention.js';
+import { isoSeconds } from '../base/instants.js';
+import { formatDurationExact as formatDuration } from '../base/durations.js';
+import { CLOCK_SKEW_TOLERANCE_MS } from '../policy/retention.js';
 import { LvchainError } from '../base/errors.js';
 import { refuse } from './saved-plan.js';
 

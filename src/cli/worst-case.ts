@@ -5,7 +5,7 @@
 import type { Desired } from '../model/desired.js';
 import { LocalExecutor } from '../exec/local.js';
 import { measureSizes } from '../backends/dir/index.js';
-import { worstCaseRetained } from '../plan/schedule.js';
+import { worstCaseRetained } from '../policy/schedule.js';
 import { worstCaseBytes } from '../plan/capacity.js';
 import { isLvchainError } from '../base/errors.js';
 

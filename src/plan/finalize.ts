@@ -4,6 +4,7 @@
  */
 import type { Fingerprint, Plan, PlannedStep, ResourceChange, Step } from '../model/plan.js';
 import { PLAN_FORMAT_VERSION } from '../model/plan.js';
+import { isoSeconds } from '../base/instants.js';
 import type { PlanDraft, PlanMode } from './plan.js';
 import type { DirectionOverride } from './merge.js';
 
@@ -88,8 +89,4 @@ export function summarize(changes: readonly ResourceChange[]): Plan['summary'] {
       if (s.step.kind === 'commit' || s.step.kind === 'stream') bytes += s.step.bytes;
   }
   return { add, change, destroy, bytes_to_copy: bytes };
-}
-
-export function isoSeconds(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

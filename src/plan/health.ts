@@ -38,10 +38,11 @@ import { interpretDisk } from './interpret.js';
 import { sizingFor } from './plan.js';
 import { chainOf, findIntents, snapshotsOf } from './state.js';
 import { metadataPerLv, reserveBytes } from './capacity.js';
-import { nextSlot, nominalPeriodMs } from './schedule.js';
-import { CLOCK_SKEW_TOLERANCE_MS } from './retention.js';
+import { nextSlot, nominalPeriodMs } from '../policy/schedule.js';
+import { CLOCK_SKEW_TOLERANCE_MS } from '../policy/retention.js';
 import { resume } from './ops.js';
-import { isoSeconds } from './finalize.js';
+import { isoSeconds } from '../base/instants.js';
+import { formatDurationRounded } from '../base/durations.js';
 
 export type HealthStatus = 'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN';
 
@@ -375,7 +376,7 @@ function scheduleResult(
   const period = nominalPeriodMs(spec, now);
   const warnAfter = AGE_WARN_PERIODS * period;
   const critAfter = AGE_CRIT_PERIODS * period;
-  const every = `schedule "${cron}" (${policy.timezone}, every ${formatDuration(period)})`;
+  const every = `schedule "${cron}" (${policy.timezone}, every ${formatDurationRounded(period)})`;
   const values: Record<string, CheckValue> = {
     policy: policy.name,
     schedule: cron,
@@ -423,15 +424,15 @@ function scheduleResult(
   else if (age > warnAfter && overdue > warnAfter - period) status = 'WARNING';
   const lateness =
     status === 'CRITICAL'
-      ? `, critical after ${formatDuration(critAfter)}`
+      ? `, critical after ${formatDurationRounded(critAfter)}`
       : status === 'WARNING'
-        ? `, late after ${formatDuration(warnAfter)}`
+        ? `, late after ${formatDurationRounded(warnAfter)}`
         : '';
   if (status === 'OK' && future.length > 0) status = 'WARNING';
   return {
     ...at,
     status,
-    message: `last snapshot ${newest.name} taken ${formatDuration(age)} ago${lateness}; ${every}${futureNote}`,
+    message: `last snapshot ${newest.name} taken ${formatDurationRounded(age)} ago${lateness}; ${every}${futureNote}`,
     values: {
       ...values,
       last_snapshot: newest.name,
@@ -599,19 +600,4 @@ function unverifiedReason(disk: ObservedDisk | undefined): string {
 
 function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim();
-}
-
-/** A duration for people: `45s`, `30m`, `3h01m`, `2d04h`. */
-export function formatDuration(ms: number): string {
-  if (!Number.isFinite(ms)) return 'never';
-  const s = Math.round(Math.abs(ms) / 1000);
-  const sign = ms < 0 ? '-' : '';
-  const pad = (n: number) => String(n).padStart(2, '0');
-  if (s < 60) return `${sign}${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${sign}${m}m${s % 60 ? pad(s % 60) + 's' : ''}`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${sign}${h}h${m % 60 ? pad(m % 60) + 'm' : ''}`;
-  const d = Math.floor(h / 24);
-  return `${sign}${d}d${h % 24 ? pad(h % 24) + 'h' : ''}`;
 }

@@ -49,9 +49,9 @@ import type { DirectionOverride } from './merge.js';
 import { chooseMerge } from './merge.js';
 import type { SpaceDelta } from './capacity.js';
 import { capacityReport, deltaBetween, worstCaseBytes } from './capacity.js';
-import { decideRetention } from './retention.js';
-import type { RetentionInput } from './retention.js';
-import { autoSnapshotName, isDue, worstCaseRetained } from './schedule.js';
+import { decideRetention } from '../policy/retention.js';
+import type { RetentionInput } from '../policy/retention.js';
+import { autoSnapshotName, isDue, worstCaseRetained } from '../policy/schedule.js';
 import { selectTargets } from './targets.js';
 
 export type PlanMode = 'full' | 'reconcile' | 'rollback';

@@ -20,7 +20,7 @@ import { requireTool } from '../helpers/tools.js';
 import { reconcileCommand } from '../../src/cli/commands/reconcile.js';
 import { styleFor, type GlobalOptions, type Io } from '../../src/cli/context.js';
 import type { CommandEvent } from '../../src/exec/executor.js';
-import { worstCaseRetained } from '../../src/plan/schedule.js';
+import { worstCaseRetained } from '../../src/policy/schedule.js';
 
 const ZONE = 'Europe/Berlin';
 const CRON = '0 * * * *';

@@ -1,7 +1,7 @@
 import type { GlobalOptions, Io } from '../context.js';
 import { loadConfigFile } from '../../config/load.js';
 import { formatIssue } from '../../base/errors.js';
-import { worstCaseRetained, readCostPercent } from '../../plan/schedule.js';
+import { worstCaseRetained, readCostPercent } from '../../policy/schedule.js';
 import { worstCases } from '../worst-case.js';
 import { formatBytes } from '../../base/units.js';
 

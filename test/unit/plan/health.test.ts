@@ -11,7 +11,8 @@ import type {
 import type { LayerMeta } from '../../../src/model/meta.js';
 import { snapRef, TOP } from '../../../src/model/layer.js';
 import type { CheckResult, HealthReport, StorageObservation } from '../../../src/plan/health.js';
-import { assessHealth, depthStatus, EXIT_CODES, formatDuration } from '../../../src/plan/health.js';
+import { assessHealth, depthStatus, EXIT_CODES } from '../../../src/plan/health.js';
+import { formatDurationRounded as formatDuration } from '../../../src/base/durations.js';
 
 const MiB = 2 ** 20;
 const H = 3_600_000;

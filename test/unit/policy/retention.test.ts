@@ -1,15 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bucketKeys, CALENDAR_RULES } from '../../../src/plan/calendar.js';
+import { bucketKeys, CALENDAR_RULES } from '../../../src/policy/calendar.js';
 import {
   CLOCK_SKEW_TOLERANCE_MS,
   decideRetention,
-  formatDuration,
   type RetentionInput,
   type RetentionOptions,
   type RetentionResult,
   type RetentionRules,
-} from '../../../src/plan/retention.js';
+} from '../../../src/policy/retention.js';
+import { formatDurationExact as formatDuration } from '../../../src/base/durations.js';
 
 const MIN = 60_000;
 const H = 60 * MIN;

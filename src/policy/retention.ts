@@ -4,6 +4,7 @@
  * anything ambient.
  */
 import type { RetentionRules } from '../model/desired.js';
+import { formatDurationExact } from '../base/durations.js';
 import { assertTimeZone, bucketKeys, CALENDAR_RULES } from './calendar.js';
 
 export type { RetentionRules };
@@ -133,7 +134,7 @@ function heldBack(s: RetentionInput, now: number): RetentionReason[] {
 function futureWarning(s: RetentionInput, now: number): string {
   return (
     `snapshot ${s.id} is dated ${iso(s.created)}, after now (${iso(now)}) plus ` +
-    `${formatDuration(CLOCK_SKEW_TOLERANCE_MS)}: kept, and left out of retention`
+    `${formatDurationExact(CLOCK_SKEW_TOLERANCE_MS)}: kept, and left out of retention`
   );
 }
 
@@ -150,7 +151,7 @@ function* ruleKeeps(
   const newest = eligible[0];
   if (within > 0 && newest) {
     const anchor = opts.conservative ? Math.min(newest.created, opts.now) : opts.now;
-    const label = `within ${formatDuration(within)}${opts.conservative ? ' of newest' : ''}`;
+    const label = `within ${formatDurationExact(within)}${opts.conservative ? ' of newest' : ''}`;
     for (const s of eligible) if (s.created > anchor - within) yield [s.id, label];
   }
 
@@ -183,7 +184,7 @@ function guardRefusal(
       code: 'clock_behind',
       message:
         `the clock (${iso(opts.now)}) is behind snapshot ${newest.id} (${iso(newest.created)}) by more than ` +
-        `${formatDuration(CLOCK_SKEW_TOLERANCE_MS)}: nothing is deleted until the clock or the snapshot is fixed`,
+        `${formatDurationExact(CLOCK_SKEW_TOLERANCE_MS)}: nothing is deleted until the clock or the snapshot is fixed`,
     };
   }
   const max = opts.maxDeletesPerRun;
@@ -226,15 +227,3 @@ function checkArguments(
 }
 
 const iso = (t: number): string => new Date(t).toISOString();
-
-/** `36h`, `7d`, `90m`: the largest unit up to days that divides exactly, as durations are written in config. */
-export function formatDuration(ms: number): string {
-  const units: [string, number][] = [
-    ['d', 86_400_000],
-    ['h', 3_600_000],
-    ['m', 60_000],
-    ['s', 1000],
-  ];
-  for (const [unit, size] of units) if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
-}

@@ -7,7 +7,7 @@ import {
   isValidTimeZone,
   localTime,
   offsetTransitions,
-} from '../../../src/plan/calendar.js';
+} from '../../../src/policy/calendar.js';
 
 const H = 3_600_000;
 const at = (iso: string): number => Date.parse(iso);

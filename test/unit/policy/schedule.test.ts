@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { decideRetention, type RetentionInput, type RetentionRules } from '../../../src/plan/retention.js';
+import { decideRetention, type RetentionInput, type RetentionRules } from '../../../src/policy/retention.js';
 import {
   autoSnapshotName,
   currentSlot,
@@ -13,7 +13,7 @@ import {
   validateSchedule,
   worstCaseRetained,
   type ScheduleSpec,
-} from '../../../src/plan/schedule.js';
+} from '../../../src/policy/schedule.js';
 
 const MIN = 60_000;
 const H = 60 * MIN;

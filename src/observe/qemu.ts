@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import type { LayerHeader, Measurement } from '../model/observed.js';
 import type { Extents } from '../model/extents.js';
-import { normalize } from '../plan/extents.js';
+import { normalize } from '../base/ranges.js';
 
 const imageInfo = z.looseObject({
   filename: z.string(),

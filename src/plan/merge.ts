@@ -6,7 +6,7 @@ import type { MergeDirection } from '../model/intent.js';
 import type { DiskState } from './state.js';
 import { layerAt } from './state.js';
 import { snapRef, sameRef } from '../model/layer.js';
-import { commitCost, streamCost } from './extents.js';
+import { commitCost, streamCost } from '../model/extents.js';
 
 export type DirectionOverride = 'auto' | MergeDirection;
 

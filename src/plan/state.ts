@@ -10,7 +10,7 @@ import type { Extents } from '../model/extents.js';
 import type { Step } from '../model/plan.js';
 import type { Intent } from '../model/intent.js';
 import { encodeIntent } from '../model/intent.js';
-import { afterCommit, afterStream, NO_EXTENTS } from './extents.js';
+import { afterCommit, afterStream, NO_EXTENTS } from '../model/extents.js';
 
 export interface SimLayer {
   ref: LayerRef;

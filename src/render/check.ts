@@ -6,8 +6,9 @@
  * `LVCHAIN <STATE> - <summary> | <perfdata>`, the lines after it are the long output. A `|` in
  * a message would start the performance data, so messages carry none.
  */
-import type { CheckResult, HealthReport, HealthStatus } from '../plan/health.js';
-import { EXIT_CODES, severityRank } from '../plan/health.js';
+import type { CheckResult, HealthReport } from '../check/report.js';
+import type { HealthStatus } from '../check/status.js';
+import { EXIT_CODES, severityRank } from '../check/status.js';
 import { isoSeconds } from '../base/instants.js';
 import { termText } from './escape.js';
 

@@ -6,8 +6,8 @@
  * Alert on the timestamps rather than the ages: a textfile is only as fresh as the last check,
  * and `time() - lvchain_last_snapshot_timestamp_seconds` keeps counting between runs.
  */
-import type { CheckResult, HealthReport } from '../plan/health.js';
-import { EXIT_CODES } from '../plan/health.js';
+import type { CheckResult, HealthReport } from '../check/report.js';
+import { EXIT_CODES } from '../check/status.js';
 
 type Labels = Readonly<Record<string, string>>;
 

@@ -14,8 +14,12 @@ import type { GlobalOptions, Io } from '../context.js';
 import { Session } from '../../pipeline.js';
 import { DEFAULTS } from '../../config/normalize.js';
 import { isLvchainError } from '../../base/errors.js';
-import type { CheckResult, HealthReport, StorageObservation } from '../../plan/health.js';
-import { assessHealth, EXIT_CODES, overallStatus, sizesToMeasure } from '../../plan/health.js';
+import type { CheckResult, HealthReport, StorageObservation } from '../../check/report.js';
+import { overallStatus } from '../../check/report.js';
+import { EXIT_CODES } from '../../check/status.js';
+import { assessHealth } from '../../check/assess.js';
+import { sizesToMeasure } from '../../check/measure.js';
+import { oneLine } from '../../base/text.js';
 import { renderCheckJson, renderNagios } from '../../render/check.js';
 import { renderPrometheus } from '../../render/prometheus.js';
 import { LVCHAIN_VERSION } from '../../base/version.js';
@@ -110,8 +114,4 @@ function messageOf(e: unknown): string {
 /** A file system error (ENOENT, EACCES, …): the message says it all. */
 function isSystemError(e: unknown): e is NodeJS.ErrnoException {
   return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string';
-}
-
-function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim();
 }

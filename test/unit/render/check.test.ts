@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import type { CheckResult, HealthReport } from '../../../src/plan/health.js';
-import { overallStatus } from '../../../src/plan/health.js';
+import type { CheckResult, HealthReport } from '../../../src/check/report.js';
+import { overallStatus } from '../../../src/check/report.js';
 import { renderCheckJson, renderNagios } from '../../../src/render/check.js';
 import { renderPrometheus } from '../../../src/render/prometheus.js';
 import { parseExposition } from '../../helpers/exposition.js';

@@ -10,8 +10,10 @@ import type {
 } from '../../../src/model/observed.js';
 import type { LayerMeta } from '../../../src/model/meta.js';
 import { snapRef, TOP } from '../../../src/model/layer.js';
-import type { CheckResult, HealthReport, StorageObservation } from '../../../src/plan/health.js';
-import { assessHealth, depthStatus, EXIT_CODES } from '../../../src/plan/health.js';
+import type { CheckResult, HealthReport, StorageObservation } from '../../../src/check/report.js';
+import { assessHealth } from '../../../src/check/assess.js';
+import { depthStatus } from '../../../src/check/disk.js';
+import { EXIT_CODES } from '../../../src/check/status.js';
 import { formatDurationRounded as formatDuration } from '../../../src/base/durations.js';
 
 const MiB = 2 ** 20;

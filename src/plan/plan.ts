@@ -53,6 +53,7 @@ import { decideRetention } from '../policy/retention.js';
 import type { RetentionInput } from '../policy/retention.js';
 import { autoSnapshotName, isDue, worstCaseRetained } from '../policy/schedule.js';
 import { selectTargets } from './targets.js';
+import { wipeFlags } from '../model/on-storage.js';
 
 export type PlanMode = 'full' | 'reconcile' | 'rollback';
 
@@ -240,13 +241,7 @@ class StoragePlanner {
   }
 
   ctx(disk: string, topMeta: LayerMeta, policy?: string): OpContext {
-    const wipe = this.storage.kind === 'lvm' ? this.storage.wipe : 'none';
-    const c: OpContext = {
-      sizing: this.sizing,
-      wipeOnFree: wipe === 'zeroout-on-free',
-      wipeOnCreate: wipe === 'zeroout-on-create',
-      topMeta: { ...topMeta, disk },
-    };
+    const c: OpContext = { sizing: this.sizing, ...wipeFlags(this.storage), topMeta: { ...topMeta, disk } };
     if (policy !== undefined) c.policy = policy;
     return c;
   }

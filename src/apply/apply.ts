@@ -15,6 +15,7 @@ import { sameRef } from '../model/layer.js';
 import { sizingFor } from '../plan/plan.js';
 import { sameSteps, stepsForOperation } from '../plan/recompute.js';
 import type { OpContext } from '../plan/ops.js';
+import { wipeFlags } from '../model/on-storage.js';
 import { LvchainError, isLvchainError } from '../base/errors.js';
 import type { ApplyHook, ApplyOutcome } from './events.js';
 
@@ -260,11 +261,9 @@ async function prepare(
       `${change.address} changed since the plan (${shape.why}); nothing was done to it. Run "lvchain plan" again.`,
     );
   }
-  const wipe = ctx.desired.storages[change.storage];
   const opCtx: OpContext = {
     sizing,
-    wipeOnFree: wipe?.kind === 'lvm' && wipe.wipe === 'zeroout-on-free',
-    wipeOnCreate: wipe?.kind === 'lvm' && wipe.wipe === 'zeroout-on-create',
+    ...wipeFlags(ctx.desired.storages[change.storage]),
     topMeta: change.x_top_meta,
     ...(change.x_policy !== undefined ? { policy: change.x_policy } : {}),
   };

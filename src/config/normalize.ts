@@ -18,9 +18,14 @@ import type {
 } from '../model/desired.js';
 import type { WrittenConfig, WrittenHost, WrittenPolicy } from './schema.js';
 import { parseDuration, parseSize } from '../base/units.js';
-import type { PathIssue } from './load.js';
+import type { PathIssue } from './path.js';
 import { closest } from '../base/names.js';
-import { autoSnapshotName, isValidTimeZone, validateSchedule, worstCaseRetained } from '../policy/schedule.js';
+import {
+  autoSnapshotName,
+  isValidTimeZone,
+  validateSchedule,
+  worstCaseRetained,
+} from '../policy/schedule.js';
 import type { LayerRef } from '../model/layer.js';
 import { TOP, snapRef, trashRef } from '../model/layer.js';
 import {

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/base/errors.js';
-import { MAX_EXPANDED_VALUES, formatPath, loadConfigText } from '../../../src/config/load.js';
+import { loadConfigText } from '../../../src/config/load.js';
+import { MAX_EXPANDED_VALUES } from '../../../src/config/yaml-limits.js';
+import { formatPath } from '../../../src/config/path.js';
 
 const FILE = '/configs/lvchain.yaml';
 

@@ -12,7 +12,7 @@
 import { writeFileAtomically } from '../../atomic-file.js';
 import type { GlobalOptions, Io } from '../context.js';
 import { Session } from '../../pipeline.js';
-import { DEFAULTS } from '../../config/normalize.js';
+import { DEFAULTS } from '../../config/defaults.js';
 import { isLvchainError } from '../../base/errors.js';
 import type { CheckResult, HealthReport, StorageObservation } from '../../check/report.js';
 import { overallStatus } from '../../check/report.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../../src/base/errors.js';
 import { loadConfigText } from '../../../src/config/load.js';
-import { MAX_DISK_SIZE } from '../../../src/config/normalize.js';
+import { MAX_DISK_SIZE } from '../../../src/config/defaults.js';
 
 let dir = '';
 let file = '';

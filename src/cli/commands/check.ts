@@ -14,7 +14,8 @@ import type { GlobalOptions, Io } from '../context.js';
 import { Session } from '../../pipeline.js';
 import { DEFAULTS } from '../../config/defaults.js';
 import { isLvchainError } from '../../base/errors.js';
-import type { CheckResult, HealthReport, StorageObservation } from '../../check/report.js';
+import type { HealthReport, StorageObservation } from '../../check/report.js';
+import { messageOf, unknownResult } from '../../check/unknown.js';
 import { overallStatus } from '../../check/report.js';
 import { EXIT_CODES } from '../../check/status.js';
 import { assessHealth } from '../../check/assess.js';
@@ -42,14 +43,14 @@ export async function checkCommand(g: GlobalOptions, o: CheckOptions, io: Io): P
   try {
     report = await assess(g, now, io);
   } catch (e) {
-    report = { now, status: 'UNKNOWN', results: [unknown('run', e)] };
+    report = { now, status: 'UNKNOWN', results: [unknownResult('run', e)] };
   }
   if (o.prometheus !== undefined && o.prometheus !== '-') {
     try {
       // node_exporter's textfile collector reads `*.prom` whenever it is scraped: never a half file.
       await writeFileAtomically(o.prometheus, renderPrometheus(report));
     } catch (e) {
-      const results = [...report.results, unknown('output', e, `cannot write ${o.prometheus}`)];
+      const results = [...report.results, unknownResult('output', e, `cannot write ${o.prometheus}`)];
       report = { ...report, results, status: overallStatus(results) };
     }
   }
@@ -92,26 +93,4 @@ async function observeStorage(session: Session, name: string): Promise<StorageOb
   } catch (e) {
     return { ok: false, error: oneLine(messageOf(e)), code: isLvchainError(e) ? e.code : 'internal' };
   }
-}
-
-/** Whatever stopped the check from looking, as an UNKNOWN result. */
-function unknown(check: 'run' | 'output', e: unknown, prefix?: string): CheckResult {
-  const message = oneLine(`${prefix ? `${prefix}: ` : ''}${messageOf(e)}`);
-  const hints = isLvchainError(e) ? e.hints.map(oneLine) : [];
-  return {
-    check,
-    status: 'UNKNOWN',
-    message: hints.length > 0 ? `${message} (${hints.join(' ')})` : message,
-    values: { error_code: isLvchainError(e) ? e.code : isSystemError(e) ? (e.code ?? 'io') : 'internal' },
-  };
-}
-
-function messageOf(e: unknown): string {
-  if (isLvchainError(e) || isSystemError(e)) return e.message;
-  return `internal error: ${e instanceof Error ? e.message : String(e)}`;
-}
-
-/** A file system error (ENOENT, EACCES, …): the message says it all. */
-function isSystemError(e: unknown): e is NodeJS.ErrnoException {
-  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string';
 }

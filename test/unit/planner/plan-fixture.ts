@@ -11,6 +11,7 @@ import { planChanges, type PlanRequest } from '../../../src/plan/plan.js';
 import { finalizePlan } from '../../../src/plan/finalize.js';
 import { encodeIntent } from '../../../src/model/intent.js';
 import { refKey, type LayerRef } from '../../../src/model/layer.js';
+import type { LayerMeta } from '../../../src/model/meta.js';
 import type { Observed } from '../../../src/model/observed.js';
 import type { Plan, ResourceChange, Step } from '../../../src/model/plan.js';
 import { FIXTURE_CONFIG, FIXTURE_NOW } from '../../fixtures/observed/constants.js';
@@ -83,14 +84,16 @@ export function change(plan: Plan, address: string): ResourceChange {
 }
 
 const ref = (r: LayerRef | null | undefined): string => (r ? refKey(r) : '-');
+const intentOf = (meta: LayerMeta): string => (meta.intent ? ` ${encodeIntent(meta.intent)}` : '');
+const incomplete = (meta: LayerMeta): string => (meta.incomplete ? ' incomplete' : '');
 
 /** One line per step: its kind, the layers it touches and the figures that matter. */
 export function stepLine(step: Step): string {
   switch (step.kind) {
     case 'set_meta':
-      return `set_meta ${ref(step.layer)} ${step.purpose}${step.meta.intent ? ` ${encodeIntent(step.meta.intent)}` : ''}${step.meta.incomplete ? ' incomplete' : ''}`;
+      return `set_meta ${ref(step.layer)} ${step.purpose}${intentOf(step.meta)}${incomplete(step.meta)}`;
     case 'allocate':
-      return `allocate ${ref(step.layer)} ${step.virtual_size}${step.meta.incomplete ? ' incomplete' : ''}${step.meta.intent ? ` ${encodeIntent(step.meta.intent)}` : ''}`;
+      return `allocate ${ref(step.layer)} ${step.virtual_size}${incomplete(step.meta)}${intentOf(step.meta)}`;
     case 'wipe':
       return `wipe ${ref(step.layer)}`;
     case 'format':

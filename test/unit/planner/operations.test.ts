@@ -4,7 +4,7 @@
  * chains (`chains`), in plan order and at the instant the plan is made.
  */
 import { describe, expect, it } from 'vitest';
-import { change, changeLines, planFixture, stepLines } from './plan-fixture.js';
+import { change, changeLines, fixture, planFixture, stepLines } from './plan-fixture.js';
 import { MiB } from '../../fixtures/observed/constants.js';
 
 const NOW = '2026-11-20T12:30:00Z';
@@ -66,6 +66,22 @@ describe('operations on existing chains', () => {
       'set_meta top finish',
       'set_meta snap:added finish',
     ]);
+  });
+
+  it('records a change of protect in the top’s metadata only', () => {
+    const config = fixture('chains').config.replace(
+      'vm-103-disk-0:\n    storage: lab\n    size: 32MiB',
+      'vm-103-disk-0:\n    storage: lab\n    size: 32MiB\n    protect: true',
+    );
+    const plan = planFixture('chains', {}, config);
+    // Recorded first, under the same address as the grow that follows it.
+    expect(changeLines(plan).filter((l) => l.includes('vm-103'))).toEqual([
+      'disk.vm-103-disk-0: set_protect',
+      'disk.vm-103-disk-0: grow',
+      'snapshot.vm-103-disk-0@added: snapshot',
+    ]);
+    expect(change(plan, 'disk.vm-103-disk-0').operation).toEqual({ op: 'set_protect', protect: true });
+    expect(stepLines(plan, 'disk.vm-103-disk-0')).toEqual(['set_meta top update']);
   });
 
   it('keeps an undeclared disk unless --allow-destroy is given', () => {

@@ -83,6 +83,13 @@ describe('resume of an interrupted operation', () => {
     ]);
   });
 
+  it('a commit merge stopped after its finish record: only removes the old top left aside', () => {
+    const plan = planFixture('leftover-trash');
+    expect(change(plan, 'disk.vm-167-disk-0').operation).toEqual({ op: 'cleanup' });
+    expect(change(plan, 'disk.vm-167-disk-0').action_reason).toBe('resume_interrupted');
+    expect(stepLines(plan, 'disk.vm-167-disk-0')).toEqual(['remove trash:top']);
+  });
+
   it('destroy, stopped after removing the top: removes the remaining layers, even without --allow-destroy', () => {
     const plan = planFixture('interrupted-destroy');
     expect(change(plan, 'disk.vm-166-disk-0').operation).toEqual({ op: 'resume', intent: { op: 'destroy' } });

@@ -1,5 +1,5 @@
 /**
- * Issue 5 (acceptance 1) on the directory backend: every operation killed at every step
+ * Crash safety on the directory backend: every operation killed at every step
  * boundary and in the middle of every merge's data move; each kill converges with nothing
  * lost. Writes its section of docs/reliability.md.
  */

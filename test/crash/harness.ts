@@ -1,5 +1,5 @@
 /**
- * The crash harness of issue 5, backend-neutral. For a scenario it restores the state before
+ * The crash harness, backend-neutral. For a scenario it restores the state before
  * the operation, runs the operation once to record its steps, then, for every step boundary
  * (and in the middle of long data moves), restores that state again, runs the same command
  * in its own process group, reads its NDJSON events and SIGKILLs the whole group (lvchain,

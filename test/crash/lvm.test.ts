@@ -1,5 +1,5 @@
 /**
- * Issue 5 (acceptance 1) on thick LVM in the lab VM, over real ssh: every operation killed at
+ * Crash safety on thick LVM in the lab VM, over real ssh: every operation killed at
  * every step boundary and in the middle of every merge's data move, both by SIGKILL to the
  * applier's process group (lvchain and its ssh clients) and by killing only its ssh
  * connections; each kill converges with nothing lost, and no remote command outlives the run

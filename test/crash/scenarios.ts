@@ -1,5 +1,5 @@
 /**
- * The operations of issue 5, for every backend: create, grow, snapshot (one disk and a
+ * The operations the crash harness kills, for every backend: create, grow, snapshot (one disk and a
  * two-disk guest), delete the first, a middle and the last snapshot in both merge directions,
  * rollback with and without --discard-newer, destroy; and the same six deletions on a chain
  * with enough data that qemu-img reports progress, for kills in the middle of the data move.

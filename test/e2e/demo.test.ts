@@ -1,5 +1,5 @@
 /**
- * Issue 2, acceptance 1: the README's demo command works from a fresh clone. It installs what
+ * The README's demo command works from a fresh clone. It installs what
  * it needs (apt as root, then npm ci) and runs validate → plan → apply → plan, ending in
  * "No changes". The clone is of the committed tree, as CI's is.
  */

@@ -1,5 +1,5 @@
 /**
- * Issue 6, acceptance 2: GitLab's Terraform report from a real plan with 3 creates, 1 update and
+ * GitLab's Terraform report from a real plan with 3 creates, 1 update and
  * 2 deletes, written by `plan --gitlab-report`, is exactly {"create":3,"update":1,"delete":2}.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Issue 6, acceptance 1: the PR comment for real plans (no changes, creates only, merges and a
+ * The PR comment for real plans (no changes, creates only, merges and a
  * destroy), compared with golden files and checked for the deletion warning and byte figures.
  *
  * The golden files are rendered from the real plan after normalizePlan() (temp path, plan id,

@@ -1,10 +1,10 @@
 /**
- * Issue 6, acceptance 5 (GitHub Actions): every `run:` step of examples/ci/github-actions.yml,
- * in order, against a directory storage, with Actions' environment, a fake GitHub API for the
- * PR comment and a fake `gh` for the artifact of the reviewed plan. A pull request is planned
- * and commented (and the comment updated in place); the merge applies the saved plan; the
- * nightly job passes, then fails on drift; a plan made stale by a change to the storage is
- * refused on the merge.
+ * The GitHub Actions example runs as documented: every `run:` step of
+ * examples/ci/github-actions.yml, in order, against a directory storage, with Actions'
+ * environment, a fake GitHub API for the PR comment and a fake `gh` for the artifact of the
+ * reviewed plan. A pull request is planned and commented (and the comment updated in place); the
+ * merge applies the saved plan; the nightly job passes, then fails on drift; a plan made stale by
+ * a change to the storage is refused on the merge.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';

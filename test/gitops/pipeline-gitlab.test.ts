@@ -1,9 +1,9 @@
 /**
- * Issue 6, acceptance 5 (GitLab CI): every script line of examples/ci/gitlab-ci.yml, stage by
- * stage, against a directory storage, with GitLab's predefined variables and a fake GitLab API
- * for the MR note and the merged MR's plan artifact. A merge request is validated, planned
- * (with the Terraform report) and noted (the note updated in place); the merge applies the
- * saved plan; the scheduled pipeline passes, then fails on drift; a stale plan is refused.
+ * The GitLab CI example runs as documented: every script line of examples/ci/gitlab-ci.yml, stage
+ * by stage, against a directory storage, with GitLab's predefined variables and a fake GitLab API
+ * for the MR note and the merged MR's plan artifact. A merge request is validated, planned (with
+ * the Terraform report) and noted (the note updated in place); the merge applies the saved plan;
+ * the scheduled pipeline passes, then fails on drift; a stale plan is refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';

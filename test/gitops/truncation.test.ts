@@ -1,5 +1,5 @@
 /**
- * Issue 6, acceptance 1 (size): a real 2,000-disk plan (1,950 disks to create, 50 existing
+ * A PR comment fits GitHub's size limit: a real 2,000-disk plan (1,950 disks to create, 50 existing
  * disks to destroy) renders under 65,000 characters, says what it cut, and still names every
  * deletion. The same plan at smaller budgets exercises the cut deletion list and the last-resort
  * cut: the output always fits and every fence and <details> block is closed.

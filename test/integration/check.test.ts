@@ -1,5 +1,5 @@
 /**
- * `lvchain check` (issue 4 §6, acceptance 6) through the built CLI, on a directory storage with
+ * `lvchain check` through the built CLI, on a directory storage with
  * real qemu-img: snapshots are taken by `apply --now`, and ages judged by `check --now`.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

@@ -415,7 +415,7 @@ const EXPECTED: Record<string, Expected> = {
     message: /must be a whole number, not the string "seven"/,
   },
 
-  // untrusted names and values (issue 13): prototype names, sizes, shared file names, paths
+  // untrusted names and values: prototype names, sizes, shared file names, paths
   'name-proto-key': { line: 6, col: 3, path: 'disks', message: /"__proto__" cannot be a name or key/ },
   'storage-constructor': {
     line: 7,

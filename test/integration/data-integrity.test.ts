@@ -1,4 +1,7 @@
-/** Issue 2, acceptance 2, on the directory backend. */
+/**
+ * Every layer reads its data back through snapshots, merges in both directions, a grow and
+ * rollbacks, on the directory backend.
+ */
 import { afterAll, beforeAll, describe } from 'vitest';
 import { existsSync } from 'node:fs';
 import { DirLab } from '../helpers/dirlab.js';

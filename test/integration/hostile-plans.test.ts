@@ -1,5 +1,5 @@
 /**
- * Issue 13, acceptance 1: a saved plan is input, not instructions. Every hostile plan here is a
+ * A saved plan is input, not instructions. Every hostile plan here is a
  * genuine `plan --out` file (real CLI, real qemu-img, a directory storage) edited the way an
  * attacker with write access to a CI artifact could. Each must be refused, naming what is
  * wrong, with nothing changed in the storage or in a sentinel directory outside it.

@@ -1,5 +1,5 @@
 /**
- * A hostile file system under a directory storage (issue 13 items 3, 7, 8, 14; DESIGN §9
+ * A hostile file system under a directory storage (DESIGN §9
  * "Untrusted inputs"): links planted where lvchain reads or writes (layers, image folders,
  * images/, the lock, its info file, sidecars and their temporary files), FIFOs, devices and
  * folders in place of layers, corrupt sidecars, and a header read that would hang. Runs the real
@@ -398,7 +398,7 @@ function onlyOutside(all: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(all).filter(([p]) => p.startsWith('outside')));
 }
 
-describe('a host without flock (issue 13 item 14)', () => {
+describe('a host without flock', () => {
   it('names the missing tool and its package instead of blaming a lock holder', async () => {
     await baseline();
     await workForAll();

@@ -1,5 +1,5 @@
 /**
- * Hostile images on a directory storage (issue 13, DESIGN §9 "Untrusted inputs"): layers with
+ * Hostile images on a directory storage (DESIGN §9 "Untrusted inputs"): layers with
  * an external data file or header features lvchain does not manage, linked clones that use a
  * snapshot layer as their backing, and backing loops. Each case plants the image with real
  * qemu-img into a disk lvchain made, then makes a merge due. The plan must name the file and the

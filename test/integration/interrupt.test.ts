@@ -1,5 +1,5 @@
 /**
- * Ctrl-C as a terminal sends it (issue 13, item 12; acceptance 4): SIGINT to the whole
+ * Ctrl-C as a terminal sends it: SIGINT to the whole
  * foreground process group, lvchain and the qemu-img it runs alike. lvchain must stop after the
  * step in flight, which therefore finishes; a second Ctrl-C ends at once and leaves no qemu-img
  * behind. Either way the next plan shows what is left with its real byte figure, apply

@@ -1,4 +1,4 @@
-/** Issue 5, §2 and acceptance 2: one applier per storage, across processes. */
+/** One applier per storage, across processes. */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
 import { DirLab } from '../helpers/dirlab.js';

@@ -1,5 +1,5 @@
 /**
- * Issue 4, acceptance 2–6: `lvchain reconcile` and `--now` through the built CLI, on a directory
+ * `lvchain reconcile` and `--now` through the built CLI, on a directory
  * storage with real qemu-img and qemu-io. Downtime, the blast-radius and clock guards, previews
  * of a future run, guests as one snapshot group, and partial failures with conservative pruning.
  * Fixtures of many runs call reconcile in-process (the function the CLI calls) to save the Node

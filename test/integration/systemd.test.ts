@@ -1,5 +1,5 @@
 /**
- * Issue 4, acceptance 7: the systemd units in examples/systemd.
+ * The systemd units in examples/systemd are valid and their command lines run.
  *
  * `systemd-analyze verify` checks unit files offline, without systemd running as PID 1. It also
  * checks that ExecStart's binary exists and is executable, and it resolves every unit the files

@@ -1,5 +1,5 @@
 /**
- * What reaches the terminal and PR comments (issue 13, items 15 and 16, and missing tools):
+ * What reaches the terminal and PR comments:
  * a reader that goes away early, names planted in the storage, and a machine without qemu-img.
  */
 import { spawn } from 'node:child_process';

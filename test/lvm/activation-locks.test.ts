@@ -1,8 +1,8 @@
 /**
  * In the lab VM over ssh: plans never activate anything and say what they did not verify,
- * apply restores the activation state it found (issue 3 §3); one applier per VG, with the
- * lock on the LVM host and released when the holder's ssh session dies (issue 5 §2); the
- * worst-case VG size in validate and plan (issue 3 §5). What the lock tests measure goes into
+ * apply restores the activation state it found; one applier per VG, with the lock on the LVM
+ * host and released when the holder's ssh session dies; the worst-case VG size in validate and
+ * plan. What the lock tests measure goes into
  * docs/reliability.md.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

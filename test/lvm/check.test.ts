@@ -1,5 +1,5 @@
 /**
- * `lvchain check` on thick LVM in the lab VM over ssh (issue 4 §6): a healthy chain is OK and
+ * `lvchain check` on thick LVM in the lab VM over ssh: a healthy chain is OK and
  * verified from its headers, and an inactive chain stays inactive and is reported as not verified.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

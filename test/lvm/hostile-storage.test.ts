@@ -1,5 +1,5 @@
 /**
- * Hostile images on thick LVM in the lab VM, over ssh (issue 13, acceptance 2): a foreign LV
+ * Hostile images on thick LVM in the lab VM, over ssh: a foreign LV
  * whose qcow2 backing names an lvchain snapshot layer. A merge of that layer is refused naming
  * the LV, in the plan and at apply, and the foreign LV keeps reading its data. Once the LV is
  * inactive its header cannot be read without activating it, which lvchain never does for an

@@ -1,6 +1,6 @@
 /**
- * Issue 5 in the lab VM over ssh: wipe modes (§3, acceptance 3) and running out of space in the
- * middle of an apply (§4, acceptance 4). What it measures goes into docs/reliability.md.
+ * In the lab VM over ssh: what each wipe mode zeroes, and an apply that runs out of space in
+ * the middle converges once space is freed. What it measures goes into docs/reliability.md.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';

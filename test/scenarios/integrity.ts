@@ -1,5 +1,5 @@
 /**
- * The data-integrity scenario of issue 2 (acceptance 2), shared by every backend: snapshots,
+ * The data-integrity scenario, shared by every backend: snapshots,
  * deletions of the oldest, a middle and the newest snapshot in both merge directions, a grow
  * (and a commit into a smaller snapshot after it), and rollbacks. Before each step known
  * patterns are written with qemu-io; after each step every remaining snapshot and the top

@@ -1,4 +1,4 @@
-/** The rules of `lvchain check` on fixture states (issue 4 §6), without any host. */
+/** The rules of `lvchain check` on fixture states, without any host. */
 import { describe, expect, it } from 'vitest';
 import type { Desired, DesiredPolicy, DesiredStorage } from '../../../src/model/desired.js';
 import type {

@@ -1,8 +1,8 @@
 /**
- * Config values an attacker or a careless user could write (issue 13, items 9, 10, 11, 13,
- * 17): names of Object.prototype members, sizes past what qcow2 or a JavaScript number can
- * hold, two disks sharing a layer name, directory paths that are not usable directories,
- * and ssh hosts with a port glued on. Each is an ordinary name or a located error.
+ * Config values an attacker or a careless user could write: names of Object.prototype members,
+ * sizes past what qcow2 or a JavaScript number can hold, two disks sharing a layer name,
+ * directory paths that are not usable directories, and ssh hosts with a port glued on. Each is an
+ * ordinary name or a located error.
  */
 import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

@@ -1,5 +1,5 @@
 /**
- * Local children and the terminal's signals (issue 13, item 12), on real processes: what
+ * Local children and the terminal's signals, on real processes: what
  * lvchain runs does not die of a Ctrl-C meant for lvchain, and lvchain can still end it.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-/** Names from the storage reach terminals and PR comments inert (issue 13, item 16). */
+/** Names from the storage reach terminals and PR comments inert. */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { termLines, termText } from '../../../src/render/escape.js';

@@ -1,4 +1,8 @@
-/** Issue 2, acceptance 3, 4, 5 and 7 on real qemu-img images. */
+/**
+ * What plan promises and apply keeps, on real qemu-img images: the merge direction is chosen by
+ * bytes, a second plan after apply has no changes, a saved plan is refused once stale, used or
+ * made for another config, and a hand-broken chain is left alone while other disks change.
+ */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,6 +1,7 @@
 /**
- * Issue 3 on real LVM in the lab VM, over ssh: the data-integrity scenario (acceptance 1), the
- * Proxmox layout (2), stale extents never visible (3), foreign LVs untouched (4).
+ * Chains on real thick LVM in the lab VM, over ssh: every layer reads its data back through
+ * snapshots, merges and rollbacks; LVs are named and tagged as Proxmox VE 9 names them; stale
+ * extents of a reused LV are never visible to a guest; LVs lvchain does not own are untouched.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLab } from '../lab/vm.js';

@@ -1,6 +1,8 @@
 /**
- * Issue 3 in the lab VM over ssh: ssh quoting (§2), bad input (acceptance 6), VG creation from
- * blank devices, capacity (5), remote command count (7) and import of a Proxmox-made chain (§6).
+ * Plans against a VG in the lab VM over ssh: names survive ssh quoting, bad input changes
+ * nothing, a VG is created only on blank devices, a plan that does not fit is refused, the
+ * number of remote commands grows with VGs rather than disks, and a chain made with Proxmox VE 9
+ * commands is imported.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, rm, writeFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * Issue 4, acceptance 1: a simulated month of `lvchain reconcile` on real qcow2 images.
+ * A simulated month of `lvchain reconcile` on real qcow2 images keeps exactly what the policy says.
  *
  * Every hour for 30 days (720 runs, across Berlin's fall-back on 2026-10-25) a little data is
  * written and reconcile runs with its clock at that hour, under `hourly: 24, daily: 7, weekly: 4`.

@@ -1,14 +1,26 @@
 import { defineConfig } from 'vitest/config';
 
+const shared = { testTimeout: 120_000, hookTimeout: 300_000 };
+
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'stacks/test/**/*.test.ts'],
-    testTimeout: 120_000,
-    hookTimeout: 300_000,
     pool: 'forks',
     // Vitest's default is one worker on a 2-core machine. Two files side by side keep both cores
     // busy: an LVM file mostly waits on its single-vCPU lab VM while the other file runs.
     maxWorkers: 2,
-    globalSetup: ['test/global-setup.ts'],
+    projects: [
+      // Unit tests import the source directly: no build, so a planner change is checked in seconds.
+      { test: { ...shared, name: 'unit', include: ['test/unit/**/*.test.ts'] } },
+      {
+        test: {
+          ...shared,
+          name: 'integration',
+          include: ['test/**/*.test.ts', 'stacks/test/**/*.test.ts'],
+          exclude: ['test/unit/**'],
+          // Integration tests run the real CLI: build it once per run.
+          globalSetup: ['test/global-setup.ts'],
+        },
+      },
+    ],
   },
 });

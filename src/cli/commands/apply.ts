@@ -1,175 +1,66 @@
-import type { GlobalOptions, Io } from '../context.js';
-import { Session, makePlan } from '../../pipeline.js';
-import type { PlanOptions } from '../../pipeline.js';
-import type { Plan } from '../../model/plan.js';
-import type { Observed } from '../../model/observed.js';
-import { checkSavedNames, replanSaved } from '../../apply/saved-plan.js';
-import { checkNowOption, checkPlanInstant } from '../../apply/clock.js';
-import { printer, type Printer } from '../output.js';
-import { readPlanFile } from '../planfile.js';
-import { applyPlan } from '../../apply/apply.js';
-import { LvchainError } from '../../errors.js';
-import { writeApplySummary } from '../reports.js';
-import { withStorageLocks } from '../locks.js';
+import { Option, type Command } from 'commander';
+import { applyCommand } from '../../pipeline/apply.js';
+import type { Wiring } from '../wiring.js';
+import { parseDurationOption } from '../parse.js';
+import type { PlanningFlags } from '../options.js';
+import {
+  destroyOption,
+  lockTimeoutOption,
+  massDeleteOption,
+  mergeOption,
+  nowOption,
+  planningOptions,
+  targetOption,
+} from '../options.js';
 
-export interface ApplyCommandOptions {
-  json: boolean;
-  autoApprove: boolean;
-  allowDestroy: boolean;
-  target: string[];
-  now?: number;
-  mergeDirection: PlanOptions['mergeDirection'];
-  allowMassDelete: boolean;
-  /** How long to wait for another run's storage lock. */
-  lockTimeoutMs: number;
-  /** How old a saved plan's instant may be. */
-  maxPlanAgeMs: number;
-  /** Ctrl-C. */
-  signal?: AbortSignal;
+interface ApplyFlags extends PlanningFlags {
+  autoApprove?: boolean;
+  json?: boolean;
+  lockTimeout: number;
+  maxPlanAge: number;
 }
 
-export async function applyCommand(
-  g: GlobalOptions,
-  planFile: string | undefined,
-  o: ApplyCommandOptions,
-  io: Io,
-): Promise<number> {
-  const p = printer(io, o.json);
-  checkNowOption('apply', o.now, io.clock());
-  if (planFile !== undefined) return applySaved(g, planFile, o, io, p);
-  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
-  try {
-    // Locks first, as Terraform does: a run that waited plans against what the other one left.
-    const storages = Object.keys(session.desired.storages);
-    return await withStorageLocks(
-      session,
-      storages,
-      lockRequest(o, 'apply', `apply of ${session.desired.source}`),
-      io,
-      async (locked) => {
-        const { plan, observed } = await makePlan(session, {
-          now: o.now ?? io.clock(),
-          mode: 'full',
-          allowDestroy: o.allowDestroy,
-          targets: o.target,
-          mergeDirection: o.mergeDirection,
-          allowMassDelete: o.allowMassDelete,
-          ownLockIds: locked.ids,
-        });
-        p.plan(plan);
-        if (plan.errored) return 1;
-        if (plan.resource_changes.length === 0) return 0;
-        if (!(await confirm(io, o, destroysData(plan)))) {
-          io.err('Apply cancelled.');
-          return 1;
-        }
-        return await execute(session, plan, observed, { ...o, signal: locked.signal }, io, p, g.config);
-      },
+export function addApply(program: Command, w: Wiring): void {
+  program
+    .command('apply')
+    .argument(
+      '[planfile]',
+      'a plan saved with "plan --out"; it is applied only if the storage is unchanged, and only once',
+    )
+    .description(
+      'make the storage match the config: plan, ask for approval, execute. With a plan file, execute exactly that plan.',
+    )
+    .option('--auto-approve', 'skip the interactive approval')
+    .option('--json', 'stream NDJSON events instead of text')
+    .addOption(destroyOption())
+    .addOption(targetOption())
+    .addOption(nowOption())
+    .addOption(mergeOption())
+    .addOption(massDeleteOption())
+    .addOption(lockTimeoutOption())
+    .addOption(
+      new Option(
+        '--max-plan-age <duration>',
+        'refuse a saved plan made for an instant longer ago than this (e.g. 30m, 8h); plans for the future are always refused',
+      )
+        .argParser(parseDurationOption)
+        .default(5 * 60_000, '5m'),
+    )
+    .action((planfile: string | undefined, o: ApplyFlags) =>
+      w.run((g, io) =>
+        applyCommand(
+          g,
+          planfile,
+          {
+            json: Boolean(o.json),
+            autoApprove: Boolean(o.autoApprove) || planfile !== undefined,
+            ...planningOptions(o),
+            lockTimeoutMs: o.lockTimeout,
+            maxPlanAgeMs: o.maxPlanAge,
+            signal: w.interruptSignal(io),
+          },
+          io,
+        ),
+      ),
     );
-  } finally {
-    await session.close();
-  }
-}
-
-export function lockRequest(
-  o: { lockTimeoutMs: number; signal?: AbortSignal },
-  operation: string,
-  info: string,
-) {
-  return { operation, info, timeoutMs: o.lockTimeoutMs, ...(o.signal ? { interrupt: o.signal } : {}) };
-}
-
-/** Interactive approval: only "yes" proceeds (Terraform's rule). */
-export async function confirm(
-  io: Io,
-  o: { autoApprove: boolean; json: boolean },
-  destroys: boolean,
-): Promise<boolean> {
-  if (o.autoApprove) return true;
-  if (!io.interactive || o.json) {
-    throw new LvchainError(
-      'usage',
-      'apply needs approval: stdin is not a terminal (or --json is set); pass --auto-approve, or apply a saved plan',
-    );
-  }
-  io.out('');
-  io.out(io.style.bold('Do you want to perform these actions?'));
-  io.out(
-    `  lvchain will perform the actions described above.${destroys ? ' Some of them destroy data; there is no undo.' : ''}`,
-  );
-  io.out("  Only 'yes' will be accepted to approve.");
-  const answer = await io.ask('\n  Enter a value: ');
-  return answer.trim() === 'yes';
-}
-
-async function execute(
-  session: Session,
-  plan: Plan,
-  observed: Observed,
-  o: ApplyCommandOptions,
-  io: Io,
-  p: Printer,
-  configName: string,
-): Promise<number> {
-  const outcome = await applyPlan(plan, {
-    desired: session.desired,
-    observed,
-    backend: (s) => session.backend(s),
-    onEvent: (e) => p.event(e),
-    ...(o.signal ? { signal: o.signal } : {}),
-  });
-  if (!o.json) io.out('');
-  p.outcome(plan, outcome);
-  await writeApplySummary(plan, outcome, configName, io);
-  return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
-}
-
-async function applySaved(
-  g: GlobalOptions,
-  file: string,
-  o: ApplyCommandOptions,
-  io: Io,
-  p: Printer,
-): Promise<number> {
-  const saved = await readPlanFile(file);
-  checkPlanInstant(file, saved, o.now ?? io.clock(), o.maxPlanAgeMs);
-  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
-  try {
-    if (session.config.digest !== saved.config_digest) {
-      throw new LvchainError(
-        'plan_stale',
-        `Saved plan is stale: the config ${session.desired.source} changed since the plan was made`,
-        { hints: ['Run "lvchain plan --out FILE" again and review the new plan.'] },
-      );
-    }
-    checkSavedNames(file, saved, session.desired);
-    if (saved.errored)
-      throw new LvchainError('plan_errored', `the saved plan ${file} has errors and cannot be applied`);
-    const perms = { allowDestroy: o.allowDestroy, allowMassDelete: o.allowMassDelete };
-    // Verified before taking any lock, so that a refusal touches nothing; again under the lock,
-    // so that nothing can change between the check and the apply.
-    await replanSaved(session, saved, perms);
-    return await withStorageLocks(
-      session,
-      Object.keys(session.desired.storages),
-      lockRequest(o, 'apply', `saved plan ${saved.plan_id}`),
-      io,
-      async (locked) => {
-        const { plan, observed } = await replanSaved(session, saved, perms, locked.ids);
-        if (plan.resource_changes.length === 0) {
-          p.message('No changes. Your storage matches the configuration.');
-          return 0;
-        }
-        p.plan(plan);
-        return await execute(session, plan, observed, { ...o, signal: locked.signal }, io, p, g.config);
-      },
-    );
-  } finally {
-    await session.close();
-  }
-}
-
-/** Whether a plan destroys data: the approval prompt then says there is no undo. */
-export function destroysData(plan: Plan): boolean {
-  return plan.summary.destroy > 0 || plan.resource_changes.some((c) => c.irreversible);
 }

@@ -1,60 +1,54 @@
-import type { GlobalOptions, Io } from '../context.js';
-import { Session, makePlan } from '../../pipeline.js';
-import type { PlanOptions } from '../../pipeline.js';
-import { printer } from '../output.js';
-import { writePlanFile } from '../planfile.js';
-import { writePlanReports } from '../reports.js';
+import type { Command } from 'commander';
+import { planCommand } from '../../pipeline/plan.js';
+import type { Wiring } from '../wiring.js';
+import type { PlanningFlags } from '../options.js';
+import {
+  destroyOption,
+  massDeleteOption,
+  mergeOption,
+  nowOption,
+  planningOptions,
+  targetOption,
+} from '../options.js';
 
-export interface PlanCommandOptions {
+interface PlanFlags extends PlanningFlags {
   out?: string;
-  json: boolean;
-  detailedExitcode: boolean;
-  /** Write the PR comment Markdown here. */
+  json?: boolean;
+  detailedExitcode?: boolean;
   markdown?: string;
-  /** Write GitLab's Terraform report here. */
   gitlabReport?: string;
-  allowDestroy: boolean;
-  target: string[];
-  now?: number;
-  mergeDirection: PlanOptions['mergeDirection'];
-  allowMassDelete: boolean;
 }
 
-export async function planCommand(g: GlobalOptions, o: PlanCommandOptions, io: Io): Promise<number> {
-  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
-  try {
-    const { plan } = await makePlan(session, {
-      now: o.now ?? io.clock(),
-      mode: 'full',
-      allowDestroy: o.allowDestroy,
-      targets: o.target,
-      mergeDirection: o.mergeDirection,
-      allowMassDelete: o.allowMassDelete,
-    });
-    const p = printer(io, o.json);
-    p.plan(plan);
-    await writePlanReports(plan, { ...o, target: g.config }, io);
-    if (o.out !== undefined) {
-      await writePlanFile(o.out, plan);
-      if (!o.json) {
-        io.out('');
-        io.out(`Saved the plan to: ${o.out}`);
-        if (!io.automation)
-          io.out(
-            `\nTo perform exactly these actions, run the following command to apply:\n    lvchain apply "${o.out}"`,
-          );
-      }
-    } else if (!o.json && !io.automation && plan.resource_changes.length > 0) {
-      io.out(
-        io.style.dim(
-          '\nNote: You didn\'t use the --out option to save this plan, so lvchain can\'t guarantee to take exactly these actions if you run "lvchain apply" now.',
+export function addPlan(program: Command, w: Wiring): void {
+  program
+    .command('plan')
+    .description(
+      'observe the storage and show what apply would change, with reasons, steps, bytes to copy and free space. Changes nothing.',
+    )
+    .option('--out <file>', 'save the plan, to apply exactly it later with "lvchain apply FILE"')
+    .option('--json', 'stream NDJSON events instead of text')
+    .option('--detailed-exitcode', 'exit 0 for no changes, 1 for errors, 2 for changes or drift')
+    .option('--markdown <file>', 'also write the plan as a pull-request comment (Markdown) to FILE')
+    .option('--gitlab-report <file>', "also write GitLab's Terraform report {create, update, delete} to FILE")
+    .addOption(destroyOption())
+    .addOption(targetOption())
+    .addOption(nowOption())
+    .addOption(mergeOption())
+    .addOption(massDeleteOption())
+    .action((o: PlanFlags) =>
+      w.run((g, io) =>
+        planCommand(
+          g,
+          {
+            ...(o.out !== undefined ? { out: o.out } : {}),
+            json: Boolean(o.json),
+            detailedExitcode: Boolean(o.detailedExitcode),
+            ...(o.markdown !== undefined ? { markdown: o.markdown } : {}),
+            ...(o.gitlabReport !== undefined ? { gitlabReport: o.gitlabReport } : {}),
+            ...planningOptions(o),
+          },
+          io,
         ),
-      );
-    }
-    if (plan.errored) return 1;
-    if (o.detailedExitcode && (plan.resource_changes.length > 0 || plan.resource_drift.length > 0)) return 2;
-    return 0;
-  } finally {
-    await session.close();
-  }
+      ),
+    );
 }

@@ -1,65 +1,45 @@
-import type { GlobalOptions, Io } from '../context.js';
-import { Session, makePlan } from '../../pipeline.js';
-import { printer } from '../output.js';
-import { applyPlan } from '../../apply/apply.js';
-import { confirm, destroysData, lockRequest } from './apply.js';
-import { withStorageLocks } from '../locks.js';
-import { LvchainError } from '../../errors.js';
+import type { Command } from 'commander';
+import { rollbackCommand } from '../../pipeline/rollback.js';
+import type { Wiring } from '../wiring.js';
+import { lockTimeoutOption } from '../options.js';
 
-export async function rollbackCommand(
-  g: GlobalOptions,
-  disk: string,
-  snap: string,
-  o: {
-    discardNewer: boolean;
-    autoApprove: boolean;
-    json: boolean;
-    planOnly: boolean;
-    lockTimeoutMs: number;
-    signal?: AbortSignal;
-  },
-  io: Io,
-): Promise<number> {
-  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
-  try {
-    const declared = session.desired.disks[disk];
-    if (!declared)
-      throw new LvchainError('not_found', `disk ${disk} is not declared in ${session.desired.source}`);
-    return await withStorageLocks(
-      session,
-      [declared.storage],
-      lockRequest(o, 'rollback', `rollback of ${disk} to ${snap}`),
-      io,
-      async (locked) => {
-        const { plan, observed } = await makePlan(session, {
-          ownLockIds: locked.ids,
-          now: io.clock(),
-          mode: 'rollback',
-          allowDestroy: false,
-          targets: [],
-          mergeDirection: 'auto',
-          rollback: { disk, snap, discardNewer: o.discardNewer },
-        });
-        const p = printer(io, o.json);
-        p.plan(plan);
-        if (plan.errored || plan.resource_changes.length === 0) return 1;
-        if (o.planOnly) return 2;
-        if (!(await confirm(io, o, destroysData(plan)))) {
-          io.err('Rollback cancelled.');
-          return 1;
-        }
-        const outcome = await applyPlan(plan, {
-          desired: session.desired,
-          observed,
-          backend: (s) => session.backend(s),
-          onEvent: (e) => p.event(e),
-          signal: locked.signal,
-        });
-        p.outcome(plan, outcome);
-        return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
-      },
+interface RollbackFlags {
+  discardNewer?: boolean;
+  autoApprove?: boolean;
+  planOnly?: boolean;
+  lockTimeout: number;
+  json?: boolean;
+}
+
+export function addRollback(program: Command, w: Wiring): void {
+  program
+    .command('rollback')
+    .argument('<disk>', 'disk name')
+    .argument('<snapshot>', 'snapshot to roll back to')
+    .description(
+      'discard what the disk holds since a snapshot and continue from it. Shows a plan and asks first.',
+    )
+    .option('--discard-newer', 'also drop snapshots newer than the target, without merging (irreversible)')
+    .option('--auto-approve', 'skip the interactive approval')
+    .option('--plan-only', 'show the rollback plan and exit 2 without changing anything')
+    .option('--json', 'stream NDJSON events instead of text')
+    .addOption(lockTimeoutOption())
+    .action((disk: string, snapshot: string, o: RollbackFlags) =>
+      w.run((g, io) =>
+        rollbackCommand(
+          g,
+          disk,
+          snapshot,
+          {
+            discardNewer: Boolean(o.discardNewer),
+            autoApprove: Boolean(o.autoApprove),
+            json: Boolean(o.json),
+            planOnly: Boolean(o.planOnly),
+            lockTimeoutMs: o.lockTimeout,
+            signal: w.interruptSignal(io),
+          },
+          io,
+        ),
+      ),
     );
-  } finally {
-    await session.close();
-  }
 }

@@ -1,20 +1,16 @@
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import type { Io } from '../context.js';
-import { configJsonSchema } from '../../config/schema.js';
-import { planJsonSchema } from '../../model/plan.js';
+import type { Command } from 'commander';
+import { schemaCommand } from '../../pipeline/schema.js';
+import type { Wiring } from '../wiring.js';
 
-export function schemaText(which: 'config' | 'plan'): string {
-  return `${JSON.stringify(which === 'config' ? configJsonSchema() : planJsonSchema(), null, 2)}\n`;
-}
-
-export async function schemaCommand(o: { plan: boolean; write?: string }, io: Io): Promise<number> {
-  if (o.write !== undefined) {
-    await writeFile(join(o.write, 'lvchain.schema.json'), schemaText('config'));
-    await writeFile(join(o.write, 'plan.schema.json'), schemaText('plan'));
-    io.out(`Wrote ${join(o.write, 'lvchain.schema.json')} and ${join(o.write, 'plan.schema.json')}`);
-    return 0;
-  }
-  io.out(schemaText(o.plan ? 'plan' : 'config').trimEnd());
-  return 0;
+export function addSchema(program: Command, w: Wiring): void {
+  program
+    .command('schema')
+    .description('print the JSON Schema of the config file (or, with --plan, of saved plans)')
+    .option('--plan', 'the plan schema instead of the config schema')
+    .option('--write <dir>', 'write lvchain.schema.json and plan.schema.json into DIR')
+    .action((o: { plan?: boolean; write?: string }) =>
+      w.run((_g, io) =>
+        schemaCommand({ plan: Boolean(o.plan), ...(o.write !== undefined ? { write: o.write } : {}) }, io),
+      ),
+    );
 }

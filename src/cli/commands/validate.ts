@@ -1,62 +1,13 @@
-import type { GlobalOptions, Io } from '../context.js';
-import { loadConfigFile } from '../../config/load.js';
-import { formatIssue } from '../../errors.js';
-import { worstCaseRetained, readCostPercent } from '../../plan/schedule.js';
-import { worstCases } from '../worst-case.js';
-import { formatBytes } from '../../config/units.js';
+import type { Command } from 'commander';
+import { validateCommand } from '../../pipeline/validate.js';
+import type { Wiring } from '../wiring.js';
 
-export async function validateCommand(g: GlobalOptions, o: { json: boolean }, io: Io): Promise<number> {
-  const loaded = await loadConfigFile(g.config);
-  const d = loaded.desired;
-  const policies = Object.values(d.policies).map((p) => {
-    const worst = worstCaseRetained(
-      p.retention,
-      p.schedule !== undefined ? { cron: p.schedule, timezone: p.timezone } : undefined,
-      0,
-    );
-    return {
-      name: p.name,
-      worstCaseSnapshots: worst,
-      readCostPercent: typeof worst === 'number' ? Math.round(readCostPercent(worst + 1) * 10) / 10 : null,
-      maxChainDepth: p.maxChainDepth,
-    };
-  });
-  const worst = await worstCases(d);
-  if (o.json) {
-    io.out(
-      JSON.stringify(
-        {
-          valid: true,
-          config: d.source,
-          warnings: loaded.warnings,
-          policies,
-          storages: worst,
-          disks: Object.keys(d.disks).length,
-        },
-        null,
-        2,
-      ),
-    );
-    return 0;
-  }
-  for (const w of loaded.warnings) io.err(io.style.yellow(`Warning: ${formatIssue(w)}`));
-  io.out(
-    io.style.green(io.style.bold('Success!')) +
-      ` The configuration is valid: ${Object.keys(d.disks).length} disk(s) on ${Object.keys(d.storages).length} storage(s).`,
-  );
-  for (const p of policies) {
-    io.out(
-      `  policy ${p.name}: keeps at most ${p.worstCaseSnapshots} snapshot(s) (maxChainDepth ${p.maxChainDepth}); a chain that deep reads about ${p.readCostPercent}% slower than a single layer`,
-    );
-  }
-  for (const w of worst) {
-    const what =
-      w.bytes === null
-        ? 'unbounded (a policy keeps snapshots without limit)'
-        : `up to ${formatBytes(w.bytes)}`;
-    io.out(
-      `  storage ${w.storage}: the declared disks can need ${what} in the worst case${w.measured ? '' : ' (estimated: qemu-img is not installed here)'}`,
-    );
-  }
-  return 0;
+export function addValidate(program: Command, w: Wiring): void {
+  program
+    .command('validate')
+    .description(
+      'check the config file: syntax, schema, references, names, time zones, cron, chain depth. Touches no host.',
+    )
+    .option('--json', 'print the result as JSON')
+    .action((o: { json?: boolean }) => w.run((g, io) => validateCommand(g, { json: Boolean(o.json) }, io)));
 }

@@ -1,0 +1,117 @@
+/**
+ * `lvchain check`: a read-only health check for Nagios, scripts and Prometheus (issue 4 §6).
+ *
+ * It observes every storage as plan does, and reads the qcow2 headers of every disk as well
+ * (one batch per storage), since finding drift is its point; as everywhere outside apply, it
+ * never activates an LV, so an inactive chain is reported as not verified. On LVM it also runs
+ * `qemu-img measure` for the virtual sizes it finds (one batch, no storage touched): the size
+ * check compares each LV with what its qcow2 can need, and an estimate could report drift that
+ * is not there. Anything that stops the check from looking is UNKNOWN (exit 3), never an error
+ * exit 1, which a Nagios host reads as WARNING.
+ */
+import { writeFileAtomically } from '../atomic-file.js';
+import type { GlobalOptions, Io } from './io.js';
+import { Session } from './session.js';
+import { DEFAULTS } from '../config/normalize.js';
+import { isLvchainError } from '../errors.js';
+import type { CheckResult, HealthReport, StorageObservation } from '../plan/health.js';
+import { assessHealth, EXIT_CODES, overallStatus, sizesToMeasure } from '../plan/health.js';
+import { renderCheckJson, renderNagios } from '../render/check.js';
+import { renderPrometheus } from '../render/prometheus.js';
+import { LVCHAIN_VERSION } from '../version.js';
+
+export interface CheckOptions {
+  json: boolean;
+  /** A file to write the Prometheus textfile to, or `-` for stdout. */
+  prometheus?: string;
+  now?: number;
+  verbose: boolean;
+}
+
+export async function checkCommand(g: GlobalOptions, o: CheckOptions, io: Io): Promise<number> {
+  if (o.json && o.prometheus === '-') {
+    io.out('LVCHAIN UNKNOWN - --json and --prometheus - both write to stdout; give --prometheus a file');
+    return EXIT_CODES.UNKNOWN;
+  }
+  const now = o.now ?? io.clock();
+  let report: HealthReport;
+  try {
+    report = await assess(g, now, io);
+  } catch (e) {
+    report = { now, status: 'UNKNOWN', results: [unknown('run', e)] };
+  }
+  if (o.prometheus !== undefined && o.prometheus !== '-') {
+    try {
+      // node_exporter's textfile collector reads `*.prom` whenever it is scraped: never a half file.
+      await writeFileAtomically(o.prometheus, renderPrometheus(report));
+    } catch (e) {
+      const results = [...report.results, unknown('output', e, `cannot write ${o.prometheus}`)];
+      report = { ...report, results, status: overallStatus(results) };
+    }
+  }
+  if (o.prometheus === '-') io.out(renderPrometheus(report).replace(/\n$/, ''));
+  else if (o.json) io.out(renderCheckJson(report, LVCHAIN_VERSION));
+  else for (const line of renderNagios(report, { verbose: o.verbose })) io.out(line);
+  return EXIT_CODES[report.status];
+}
+
+async function assess(g: GlobalOptions, now: number, io: Io): Promise<HealthReport> {
+  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
+  try {
+    const names = Object.keys(session.desired.storages).sort();
+    const observed = await Promise.all(names.map((name) => observeStorage(session, name)));
+    return assessHealth({
+      desired: session.desired,
+      storages: Object.fromEntries(names.map((name, i) => [name, observed[i] as StorageObservation])),
+      now,
+      defaultMaxChainDepth: DEFAULTS.maxChainDepth,
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+/** One storage's observation with every header it can read; a failure is that storage's alone. */
+async function observeStorage(session: Session, name: string): Promise<StorageObservation> {
+  try {
+    const backend = session.backend(name);
+    const declared = Object.values(session.desired.disks)
+      .filter((d) => d.storage === name)
+      .map((d) => d.name);
+    const observed = await backend.observe({ disks: declared });
+    if (observed.exists) {
+      await backend.readHeaders(observed, Object.keys(observed.disks).sort());
+      const sizes = sizesToMeasure(observed);
+      if (sizes.length > 0) await backend.measure(observed, sizes);
+    }
+    return { ok: true, observed };
+  } catch (e) {
+    return { ok: false, error: oneLine(messageOf(e)), code: isLvchainError(e) ? e.code : 'internal' };
+  }
+}
+
+/** Whatever stopped the check from looking, as an UNKNOWN result. */
+function unknown(check: 'run' | 'output', e: unknown, prefix?: string): CheckResult {
+  const message = oneLine(`${prefix ? `${prefix}: ` : ''}${messageOf(e)}`);
+  const hints = isLvchainError(e) ? e.hints.map(oneLine) : [];
+  return {
+    check,
+    status: 'UNKNOWN',
+    message: hints.length > 0 ? `${message} (${hints.join(' ')})` : message,
+    values: { error_code: isLvchainError(e) ? e.code : isSystemError(e) ? (e.code ?? 'io') : 'internal' },
+  };
+}
+
+function messageOf(e: unknown): string {
+  if (isLvchainError(e) || isSystemError(e)) return e.message;
+  return `internal error: ${e instanceof Error ? e.message : String(e)}`;
+}
+
+/** A file system error (ENOENT, EACCES, …): the message says it all. */
+function isSystemError(e: unknown): e is NodeJS.ErrnoException {
+  return e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string';
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
+}

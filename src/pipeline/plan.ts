@@ -1,0 +1,61 @@
+import type { GlobalOptions, Io } from './io.js';
+import { openSession } from './session.js';
+import { makePlan } from './make-plan.js';
+import type { PlanOptions } from './make-plan.js';
+import { printer } from './printer.js';
+import { writePlanFile } from './planfile.js';
+import { writePlanReports } from './reports.js';
+
+export interface PlanCommandOptions {
+  out?: string;
+  json: boolean;
+  detailedExitcode: boolean;
+  /** Write the PR comment Markdown here. */
+  markdown?: string;
+  /** Write GitLab's Terraform report here. */
+  gitlabReport?: string;
+  allowDestroy: boolean;
+  target: string[];
+  now?: number;
+  mergeDirection: PlanOptions['mergeDirection'];
+  allowMassDelete: boolean;
+}
+
+export async function planCommand(g: GlobalOptions, o: PlanCommandOptions, io: Io): Promise<number> {
+  const session = await openSession(g, io);
+  try {
+    const { plan } = await makePlan(session, {
+      now: o.now ?? io.clock(),
+      mode: 'full',
+      allowDestroy: o.allowDestroy,
+      targets: o.target,
+      mergeDirection: o.mergeDirection,
+      allowMassDelete: o.allowMassDelete,
+    });
+    const p = printer(io, o.json);
+    p.plan(plan);
+    await writePlanReports(plan, { ...o, target: g.config }, io);
+    if (o.out !== undefined) {
+      await writePlanFile(o.out, plan);
+      if (!o.json) {
+        io.out('');
+        io.out(`Saved the plan to: ${o.out}`);
+        if (!io.automation)
+          io.out(
+            `\nTo perform exactly these actions, run the following command to apply:\n    lvchain apply "${o.out}"`,
+          );
+      }
+    } else if (!o.json && !io.automation && plan.resource_changes.length > 0) {
+      io.out(
+        io.style.dim(
+          '\nNote: You didn\'t use the --out option to save this plan, so lvchain can\'t guarantee to take exactly these actions if you run "lvchain apply" now.',
+        ),
+      );
+    }
+    if (plan.errored) return 1;
+    if (o.detailedExitcode && (plan.resource_changes.length > 0 || plan.resource_drift.length > 0)) return 2;
+    return 0;
+  } finally {
+    await session.close();
+  }
+}

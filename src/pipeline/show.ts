@@ -1,0 +1,59 @@
+import type { GlobalOptions, Io } from './io.js';
+import { openSession } from './session.js';
+import { interpretDisk } from '../plan/interpret.js';
+import { sizingFor } from '../plan/plan.js';
+import { renderDiskTree } from '../render/tree.js';
+import { LvchainError } from '../errors.js';
+import { measureChainSizes } from '../backends/measure.js';
+
+export async function showCommand(
+  g: GlobalOptions,
+  disk: string,
+  o: { json: boolean },
+  io: Io,
+): Promise<number> {
+  const session = await openSession(g, io);
+  try {
+    const declared = session.desired.disks[disk];
+    const storages = declared ? [declared.storage] : Object.keys(session.desired.storages).sort();
+    for (const name of storages) {
+      const backend = session.backend(name);
+      const all = Object.values(session.desired.disks)
+        .filter((x) => x.storage === name)
+        .map((x) => x.name);
+      const observedStorage = await backend.observe({ disks: all });
+      const observed = observedStorage.disks[disk];
+      if (!observed || observed.layers.length === 0) continue;
+      await backend.readHeaders(observedStorage, [disk]);
+      await measureChainSizes(backend, observedStorage, observed);
+      const view = interpretDisk(observed, sizingFor(observedStorage));
+      if (o.json)
+        io.out(
+          JSON.stringify(
+            {
+              disk,
+              storage: name,
+              location: backend.location,
+              verified: view.verified,
+              problems: view.problems,
+              layers: observed.layers,
+            },
+            null,
+            2,
+          ),
+        );
+      else
+        io.out(
+          renderDiskTree(observed, view, { storage: name, location: backend.location, style: io.style }),
+        );
+      return 0;
+    }
+    throw new LvchainError('not_found', `disk ${disk} was not found on ${storages.join(', ')}`, {
+      hints: declared
+        ? ['It is declared but not created yet; run "lvchain apply".']
+        : ['It is not declared in the config either.'],
+    });
+  } finally {
+    await session.close();
+  }
+}

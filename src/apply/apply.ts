@@ -17,6 +17,7 @@ import { sameSteps, stepsForOperation } from '../plan/recompute.js';
 import type { OpContext } from '../plan/ops.js';
 import { LvchainError, isLvchainError } from '../errors.js';
 import type { ApplyHook, ApplyOutcome } from './events.js';
+import { recheckAdoption } from './adopt.js';
 
 export interface ApplyContext {
   desired: Desired;
@@ -28,7 +29,10 @@ export interface ApplyContext {
   signal?: AbortSignal;
 }
 
-export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyOutcome> {
+export async function applyPlan(
+  plan: Pick<Plan, 'resource_changes'>,
+  ctx: ApplyContext,
+): Promise<ApplyOutcome> {
   const outcome: ApplyOutcome = { applied: [], failed: [], skipped: [], interrupted: false };
   const byStorage = new Map<string, ResourceChange[]>();
   for (const c of plan.resource_changes) {
@@ -247,6 +251,7 @@ async function prepare(
     ),
   );
   const sizing = sizingFor(storage);
+  if (change.operation.op === 'adopt') return recheckAdoption(change, observed, sizing, ctx.desired);
   const view = interpretDisk(observed, sizing);
   const expectsIntent = change.operation.op === 'resume';
   const problems = view.problems.filter((p) => !(expectsIntent && p.code === 'incomplete_without_intent'));

@@ -13,16 +13,16 @@ import { LVCHAIN_VERSION } from '../version.js';
 import { stopChildren } from '../exec/lifetime.js';
 import { globals, makeIo } from './io.js';
 import type { Wiring } from './wiring.js';
-import { addValidate } from './commands/validate.js';
-import { addPlan } from './commands/plan.js';
-import { addApply } from './commands/apply.js';
-import { addShow } from './commands/show.js';
-import { addRollback } from './commands/rollback.js';
-import { addImport } from './commands/import.js';
-import { addReconcile } from './commands/reconcile.js';
-import { addForceUnlock } from './commands/force-unlock.js';
-import { addCheck } from './commands/check.js';
-import { addSchema } from './commands/schema.js';
+import { addValidate } from './program/validate.js';
+import { addPlan } from './program/plan.js';
+import { addApply } from './program/apply.js';
+import { addShow } from './program/show.js';
+import { addRollback } from './program/rollback.js';
+import { addImport } from './program/import.js';
+import { addReconcile } from './program/reconcile.js';
+import { addForceUnlock } from './program/force-unlock.js';
+import { addCheck } from './program/check.js';
+import { addSchema } from './program/schema.js';
 
 const EXIT_HELP = `
 Exit codes:

@@ -1,14 +1,15 @@
 /** Options that several commands take, defined once so their help reads the same everywhere. */
-import { Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { collect, parseDirection, parseInstant, parseSeconds } from './parse.js';
+import type { FullPlanChoices } from '../pipeline/make-plan.js';
 
-export const destroyOption = () =>
+const destroyOption = () =>
   new Option(
     '--allow-destroy',
     'plan the destruction of owned disks that are no longer declared (refused for protect: true)',
   );
 
-export const targetOption = () =>
+const targetOption = () =>
   new Option(
     '--target <address>',
     'limit to disk.<name>, guest.<name> or snapshot.<disk>@<name> (repeatable; exceptional use)',
@@ -22,7 +23,7 @@ export const nowOption = () =>
     'evaluate schedules and retention at this instant (ISO 8601), e.g. to preview Sunday 03:00',
   ).argParser(parseInstant);
 
-export const mergeOption = () =>
+const mergeOption = () =>
   new Option('--merge-direction <how>', 'auto (cheaper by bytes), commit or stream')
     .argParser(parseDirection)
     .default('auto');
@@ -41,6 +42,16 @@ export const lockTimeoutOption = () =>
     .argParser(parseSeconds)
     .default(0, '0s');
 
+/** The options that shape a full plan, shared by plan and apply. */
+export function addPlanningOptions(command: Command): Command {
+  return command
+    .addOption(destroyOption())
+    .addOption(targetOption())
+    .addOption(nowOption())
+    .addOption(mergeOption())
+    .addOption(massDeleteOption());
+}
+
 /** The planning options of plan and apply, as commander parses them. */
 export interface PlanningFlags {
   allowDestroy?: boolean;
@@ -50,7 +61,7 @@ export interface PlanningFlags {
   allowMassDelete?: boolean;
 }
 
-export function planningOptions(o: PlanningFlags) {
+export function planningOptions(o: PlanningFlags): FullPlanChoices {
   return {
     allowDestroy: Boolean(o.allowDestroy),
     target: o.target,

@@ -1,7 +1,6 @@
 import type { GlobalOptions, Io } from './io.js';
 import { openSession, type Session } from './session.js';
-import { makePlan } from './make-plan.js';
-import type { PlanOptions } from './make-plan.js';
+import { fullPlanOptions, makePlan, type FullPlanChoices } from './make-plan.js';
 import type { Plan } from '../model/plan.js';
 import type { Observed } from '../model/observed.js';
 import { checkSavedNames, replanSaved } from '../apply/saved-plan.js';
@@ -14,14 +13,9 @@ import { writeApplySummary } from './reports.js';
 import { lockRequest, withStorageLocks } from './locks.js';
 import { confirm, destroysData } from './approval.js';
 
-export interface ApplyCommandOptions {
+export interface ApplyCommandOptions extends FullPlanChoices {
   json: boolean;
   autoApprove: boolean;
-  allowDestroy: boolean;
-  target: string[];
-  now?: number;
-  mergeDirection: PlanOptions['mergeDirection'];
-  allowMassDelete: boolean;
   /** How long to wait for another run's storage lock. */
   lockTimeoutMs: number;
   /** How old a saved plan's instant may be. */
@@ -50,12 +44,7 @@ export async function applyCommand(
       io,
       async (locked) => {
         const { plan, observed } = await makePlan(session, {
-          now: o.now ?? io.clock(),
-          mode: 'full',
-          allowDestroy: o.allowDestroy,
-          targets: o.target,
-          mergeDirection: o.mergeDirection,
-          allowMassDelete: o.allowMassDelete,
+          ...fullPlanOptions(o, io.clock()),
           ownLockIds: locked.ids,
         });
         p.plan(plan);

@@ -25,6 +25,27 @@ export async function observeStorages(session: Session, storages?: readonly stri
 
 export type PlanOptions = Omit<PlanRequest, 'desired' | 'observed'>;
 
+/** What the user chooses about a full plan, the same for `plan` and `apply`. */
+export interface FullPlanChoices {
+  allowDestroy: boolean;
+  target: string[];
+  /** Instead of the clock (`--now`). */
+  now?: number;
+  mergeDirection: PlanOptions['mergeDirection'];
+  allowMassDelete: boolean;
+}
+
+export function fullPlanOptions(o: FullPlanChoices, clock: number): PlanOptions {
+  return {
+    now: o.now ?? clock,
+    mode: 'full',
+    allowDestroy: o.allowDestroy,
+    targets: o.target,
+    mergeDirection: o.mergeDirection,
+    allowMassDelete: o.allowMassDelete,
+  };
+}
+
 export async function makePlan(
   session: Session,
   opts: PlanOptions,

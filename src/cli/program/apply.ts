@@ -2,16 +2,7 @@ import { Option, type Command } from 'commander';
 import { applyCommand } from '../../pipeline/apply.js';
 import type { Wiring } from '../wiring.js';
 import { parseDurationOption } from '../parse.js';
-import type { PlanningFlags } from '../options.js';
-import {
-  destroyOption,
-  lockTimeoutOption,
-  massDeleteOption,
-  mergeOption,
-  nowOption,
-  planningOptions,
-  targetOption,
-} from '../options.js';
+import { addPlanningOptions, lockTimeoutOption, planningOptions, type PlanningFlags } from '../options.js';
 
 interface ApplyFlags extends PlanningFlags {
   autoApprove?: boolean;
@@ -21,22 +12,19 @@ interface ApplyFlags extends PlanningFlags {
 }
 
 export function addApply(program: Command, w: Wiring): void {
-  program
-    .command('apply')
-    .argument(
-      '[planfile]',
-      'a plan saved with "plan --out"; it is applied only if the storage is unchanged, and only once',
-    )
-    .description(
-      'make the storage match the config: plan, ask for approval, execute. With a plan file, execute exactly that plan.',
-    )
-    .option('--auto-approve', 'skip the interactive approval')
-    .option('--json', 'stream NDJSON events instead of text')
-    .addOption(destroyOption())
-    .addOption(targetOption())
-    .addOption(nowOption())
-    .addOption(mergeOption())
-    .addOption(massDeleteOption())
+  addPlanningOptions(
+    program
+      .command('apply')
+      .argument(
+        '[planfile]',
+        'a plan saved with "plan --out"; it is applied only if the storage is unchanged, and only once',
+      )
+      .description(
+        'make the storage match the config: plan, ask for approval, execute. With a plan file, execute exactly that plan.',
+      )
+      .option('--auto-approve', 'skip the interactive approval')
+      .option('--json', 'stream NDJSON events instead of text'),
+  )
     .addOption(lockTimeoutOption())
     .addOption(
       new Option(

@@ -1,6 +1,6 @@
 /**
  * The process behind an Io: stdout and stderr, the terminal, the environment, and the command
- * log. The only place that reads them; the pipeline gets what they say through `Io`.
+ * log. The pipeline learns about them only through the `Io` made here.
  */
 import { appendFileSync } from 'node:fs';
 import { createInterface } from 'node:readline/promises';

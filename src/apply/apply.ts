@@ -18,6 +18,7 @@ import type { OpContext } from '../plan/ops.js';
 import { wipeFlags } from '../model/on-storage.js';
 import { LvchainError, isLvchainError } from '../base/errors.js';
 import type { ApplyHook, ApplyOutcome } from './events.js';
+import { recheckAdoption } from './adopt.js';
 
 export interface ApplyContext {
   desired: Desired;
@@ -29,7 +30,10 @@ export interface ApplyContext {
   signal?: AbortSignal;
 }
 
-export async function applyPlan(plan: Plan, ctx: ApplyContext): Promise<ApplyOutcome> {
+export async function applyPlan(
+  plan: Pick<Plan, 'resource_changes'>,
+  ctx: ApplyContext,
+): Promise<ApplyOutcome> {
   const outcome: ApplyOutcome = { applied: [], failed: [], skipped: [], interrupted: false };
   const byStorage = new Map<string, ResourceChange[]>();
   for (const c of plan.resource_changes) {
@@ -248,6 +252,7 @@ async function prepare(
     ),
   );
   const sizing = sizingFor(storage);
+  if (change.operation.op === 'adopt') return recheckAdoption(change, observed, sizing, ctx.desired);
   const view = interpretDisk(observed, sizing);
   const expectsIntent = change.operation.op === 'resume';
   const problems = view.problems.filter((p) => !(expectsIntent && p.code === 'incomplete_without_intent'));

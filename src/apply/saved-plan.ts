@@ -8,8 +8,8 @@
 import type { Desired } from '../model/desired.js';
 import type { Observed } from '../model/observed.js';
 import type { Plan, ResourceChange } from '../model/plan.js';
-import type { Session } from '../pipeline.js';
-import { makePlan } from '../pipeline.js';
+import type { Session } from '../pipeline/session.js';
+import { makePlan } from '../pipeline/make-plan.js';
 import { fingerprintChanges } from '../observe/fingerprint.js';
 import { nameProblem } from '../base/names.js';
 import { canonical, sameSteps } from '../plan/recompute.js';

@@ -123,6 +123,7 @@ export const actionReasonSchema = z.enum([
   'rollback_discarded',
   'destroy_requested',
   'resume_interrupted',
+  'import_requested',
 ]);
 
 export const operationSchema = z.discriminatedUnion('op', [
@@ -151,6 +152,8 @@ export const operationSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('resume'), intent: intentSchema }),
   z.strictObject({ op: z.literal('cleanup') }),
   z.strictObject({ op: z.literal('create_vg'), devices: z.array(z.string()).min(1) }),
+  /** `lvchain import`: lvchain's metadata added to a chain another tool made. */
+  z.strictObject({ op: z.literal('adopt') }),
 ]);
 
 export const resourceChangeSchema = z.strictObject({

@@ -1,12 +1,13 @@
 /**
  * Adopting a chain another tool made (`lvchain import`): the metadata lvchain would have
- * written, derived from what the headers and names show. Pure; the command applies it as
- * metadata steps and changes nothing else.
+ * written, derived from what the headers and names show. Pure; `import` applies it through
+ * apply, as metadata steps, and changes nothing else.
  */
 import type { ObservedDisk } from '../model/observed.js';
 import type { LayerMeta } from '../model/meta.js';
 import type { Step } from '../model/plan.js';
-import { refKey } from '../model/layer.js';
+import type { DesiredDisk } from '../model/desired.js';
+import { refKey, sameRef } from '../model/layer.js';
 import type { Sizing } from './state.js';
 import { chainOf } from './state.js';
 import { interpretDisk } from './interpret.js';
@@ -70,4 +71,35 @@ export function adoptChain(disk: ObservedDisk, sizing: Sizing, opts: AdoptOption
     steps.push({ kind: 'set_meta', layer: sim.ref, meta, purpose: 'update', from: layer.meta ?? null });
   }
   return { ok: true, steps, snapshots };
+}
+
+/**
+ * The adoption of a disk as the config declares it (guest, protect, pins). `import` plans with
+ * it, and apply derives it again from what it re-observes: the same answer, unless the disk
+ * changed in between.
+ */
+export function adoptDisk(
+  disk: ObservedDisk,
+  sizing: Sizing,
+  declared: DesiredDisk | undefined,
+): AdoptResult {
+  return adoptChain(disk, sizing, {
+    ...(declared?.guest !== undefined ? { guest: declared.guest } : {}),
+    protect: declared?.protect ?? false,
+    pinned: declared?.pinned ?? [],
+    frozenAt: (name) => childOf(disk, name)?.born,
+  });
+}
+
+/** The layer whose backing is `name`'s layer: created when `name` was frozen as a snapshot. */
+function childOf(disk: ObservedDisk, name: string) {
+  const layer = disk.layers.find((l) => l.name === name);
+  if (!layer) return undefined;
+  return disk.layers.find(
+    (l) =>
+      l.header.state === 'read' &&
+      l.header.backing.kind === 'layer' &&
+      sameRef(l.header.backing.ref, layer.ref) &&
+      refKey(l.ref) !== refKey(layer.ref),
+  );
 }

@@ -18,8 +18,9 @@ import {
   updateTopMeta,
 } from './ops.js';
 
+/** An adoption is derived from the layers' headers, not from the chain's state (adopt.ts). */
 export function stepsForOperation(
-  op: Operation,
+  op: Exclude<Operation, { op: 'adopt' }>,
   state: DiskState,
   ctx: OpContext,
   fallbackSize?: number,

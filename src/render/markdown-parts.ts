@@ -41,6 +41,7 @@ function column(c: ResourceChange): keyof Omit<Tally, 'bytes'> {
     case 'rollback':
     case 'resume':
     case 'cleanup':
+    case 'adopt':
       return 'update';
   }
 }

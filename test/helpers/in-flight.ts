@@ -3,7 +3,8 @@
  * process, and applied later by `apply`, after the test has changed the storage. Only a race
  * could do this through the CLI, which plans again under its lock.
  */
-import { makePlan, Session } from '../../src/pipeline.js';
+import { makePlan } from '../../src/pipeline/make-plan.js';
+import { Session } from '../../src/pipeline/session.js';
 import { applyPlan } from '../../src/apply/apply.js';
 import type { ApplyEvent, ApplyOutcome } from '../../src/apply/events.js';
 import type { Plan } from '../../src/model/plan.js';

@@ -17,8 +17,8 @@ import { execa } from 'execa';
 import { DirLab } from '../helpers/dirlab.js';
 import { ExpectedDisk, viewDigest, writePattern } from '../helpers/data.js';
 import { requireTool } from '../helpers/tools.js';
-import { reconcileCommand } from '../../src/cli/commands/reconcile.js';
-import { styleFor, type GlobalOptions, type Io } from '../../src/cli/context.js';
+import { reconcileCommand } from '../../src/pipeline/reconcile.js';
+import { styleFor, type GlobalOptions, type Io } from '../../src/pipeline/io.js';
 import type { CommandEvent } from '../../src/exec/executor.js';
 import { worstCaseRetained } from '../../src/policy/schedule.js';
 

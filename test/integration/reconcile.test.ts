@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { DirLab } from '../helpers/dirlab.js';
 import { ExpectedDisk, holdOpen, viewDigest, writePattern } from '../helpers/data.js';
 import { requireTool } from '../helpers/tools.js';
-import { reconcileCommand } from '../../src/cli/commands/reconcile.js';
-import { styleFor, type Io } from '../../src/cli/context.js';
+import { reconcileCommand } from '../../src/pipeline/reconcile.js';
+import { styleFor, type Io } from '../../src/pipeline/io.js';
 import type { Plan } from '../../src/model/plan.js';
 
 const HOUR = 3_600_000;

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { schemaText } from '../../../src/cli/commands/schema.js';
+import { schemaText } from '../../../src/pipeline/schema.js';
 import { configSchema, diskName, snapshotName } from '../../../src/config/schema.js';
 
 const SCHEMAS = join(import.meta.dirname, '..', '..', '..', 'schemas');

@@ -1,6 +1,6 @@
 /**
  * The CI outputs of plan and apply: the PR comment Markdown, GitLab's Terraform report, and the
- * GitHub job summary. The CLI reads the environment once (cli/index.ts) and passes `Io.ci` here.
+ * GitHub job summary. The CLI reads the environment once (cli/io.ts) and passes `Io.ci` here.
  */
 import { appendFile, writeFile } from 'node:fs/promises';
 import type { Plan } from '../model/plan.js';
@@ -8,8 +8,8 @@ import type { ApplyOutcome } from '../apply/events.js';
 import { renderPlanMarkdown } from '../render/markdown.js';
 import { renderApplyMarkdown } from '../render/markdown-apply.js';
 import { renderGitlabReport } from '../render/gitlab.js';
-import type { CiContext, Io } from './context.js';
-import { countApplied } from './output.js';
+import type { Io } from './io.js';
+import { countApplied } from './printer.js';
 
 /**
  * GitHub allows 1 MiB per step summary (in bytes); a plan uses few multi-byte characters, so
@@ -49,14 +49,4 @@ export async function writeApplySummary(
     io.ci.stepSummary,
     `${renderApplyMarkdown(plan, outcome, countApplied(plan, outcome), { target })}\n`,
   );
-}
-
-/** The CI facts lvchain uses, from an environment (GitHub Actions and GitLab CI variables). */
-export function ciFromEnv(env: Readonly<Record<string, string | undefined>>): CiContext {
-  const ci: CiContext = {};
-  if (env['GITHUB_STEP_SUMMARY']) ci.stepSummary = env['GITHUB_STEP_SUMMARY'];
-  const { GITHUB_SERVER_URL: server, GITHUB_REPOSITORY: repo, GITHUB_RUN_ID: run, CI_JOB_URL: job } = env;
-  if (server && repo && run) ci.runUrl = `${server}/${repo}/actions/runs/${run}`;
-  else if (job) ci.runUrl = job;
-  return ci;
 }

@@ -9,21 +9,21 @@
  * is not there. Anything that stops the check from looking is UNKNOWN (exit 3), never an error
  * exit 1, which a Nagios host reads as WARNING.
  */
-import { writeFileAtomically } from '../../atomic-file.js';
-import type { GlobalOptions, Io } from '../context.js';
-import { Session } from '../../pipeline.js';
-import { DEFAULTS } from '../../config/defaults.js';
-import { isLvchainError } from '../../base/errors.js';
-import type { HealthReport, StorageObservation } from '../../check/report.js';
-import { messageOf, unknownResult } from '../../check/unknown.js';
-import { overallStatus } from '../../check/report.js';
-import { EXIT_CODES } from '../../check/status.js';
-import { assessHealth } from '../../check/assess.js';
-import { sizesToMeasure } from '../../check/measure.js';
-import { oneLine } from '../../base/text.js';
-import { renderCheckJson, renderNagios } from '../../render/check.js';
-import { renderPrometheus } from '../../render/prometheus.js';
-import { LVCHAIN_VERSION } from '../../base/version.js';
+import { writeFileAtomically } from '../atomic-file.js';
+import type { GlobalOptions, Io } from './io.js';
+import { Session } from './session.js';
+import { DEFAULTS } from '../config/defaults.js';
+import { isLvchainError } from '../base/errors.js';
+import type { HealthReport, StorageObservation } from '../check/report.js';
+import { messageOf, unknownResult } from '../check/unknown.js';
+import { overallStatus } from '../check/report.js';
+import { EXIT_CODES } from '../check/status.js';
+import { assessHealth } from '../check/assess.js';
+import { sizesToMeasure } from '../check/measure.js';
+import { oneLine } from '../base/text.js';
+import { renderCheckJson, renderNagios } from '../render/check.js';
+import { renderPrometheus } from '../render/prometheus.js';
+import { LVCHAIN_VERSION } from '../base/version.js';
 
 export interface CheckOptions {
   json: boolean;
@@ -94,3 +94,4 @@ async function observeStorage(session: Session, name: string): Promise<StorageOb
     return { ok: false, error: oneLine(messageOf(e)), code: isLvchainError(e) ? e.code : 'internal' };
   }
 }
+

@@ -5,7 +5,7 @@ import { renderDiagnostic, renderPlanText } from '../render/text.js';
 import type { NdjsonWriter } from '../render/ndjson.js';
 import { ndjsonWriter, writeApplyEvent, writePlan, writeVersion } from '../render/ndjson.js';
 import { formatBytes } from '../base/units.js';
-import type { Io } from './context.js';
+import type { Io } from './io.js';
 import { termText } from '../render/escape.js';
 
 export interface Printer {

@@ -1,10 +1,10 @@
-import type { GlobalOptions, Io } from '../context.js';
-import { Session } from '../../pipeline.js';
-import { interpretDisk } from '../../plan/interpret.js';
-import { sizingFor } from '../../plan/plan.js';
-import { renderDiskTree } from '../../render/tree.js';
-import { LvchainError } from '../../base/errors.js';
-import { measureChainSizes } from '../../backends/measure.js';
+import type { GlobalOptions, Io } from './io.js';
+import { openSession } from './session.js';
+import { interpretDisk } from '../plan/interpret.js';
+import { sizingFor } from '../plan/plan.js';
+import { renderDiskTree } from '../render/tree.js';
+import { LvchainError } from '../base/errors.js';
+import { measureChainSizes } from '../backends/measure.js';
 
 export async function showCommand(
   g: GlobalOptions,
@@ -12,7 +12,7 @@ export async function showCommand(
   o: { json: boolean },
   io: Io,
 ): Promise<number> {
-  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
+  const session = await openSession(g, io);
   try {
     const declared = session.desired.disks[disk];
     const storages = declared ? [declared.storage] : Object.keys(session.desired.storages).sort();

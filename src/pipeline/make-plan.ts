@@ -1,77 +1,15 @@
 /**
- * The pipeline of DESIGN §5, as the commands use it: load and validate the config, build one
- * executor per host and one backend per storage, observe, plan, finalize.
+ * Observe and plan (DESIGN §5), as every command that plans uses it: observe the storages,
+ * plan, read more where the plan asks for it, plan again, finalize.
  */
 import { randomUUID } from 'node:crypto';
-import type { Desired } from './model/desired.js';
-import type { Observed, ObservedStorage } from './model/observed.js';
-import type { Plan } from './model/plan.js';
-import type { Backend } from './backends/backend.js';
-import { createBackend } from './backends/index.js';
-import type { CommandEvent, Executor } from './exec/executor.js';
-import { LocalExecutor } from './exec/local.js';
-import { SshExecutor } from './exec/ssh.js';
-import { loadConfigFile, type LoadedConfig } from './config/load.js';
-import { planChanges, type PlanRequest } from './plan/plan.js';
-import { finalizePlan } from './plan/finalize.js';
-import { fingerprint } from './observe/fingerprint.js';
-import { LVCHAIN_VERSION } from './base/version.js';
-import { LvchainError } from './base/errors.js';
-
-export interface SessionOptions {
-  /** Told about every command run, on any host (`--command-log`). */
-  onCommand?: (e: CommandEvent) => void;
-}
-
-export class Session {
-  readonly config: LoadedConfig;
-  private readonly executors = new Map<string, Executor>();
-  private readonly backends = new Map<string, Backend>();
-  private readonly listeners: ((e: CommandEvent) => void)[];
-
-  private constructor(config: LoadedConfig, opts: SessionOptions) {
-    this.config = config;
-    this.listeners = opts.onCommand ? [opts.onCommand] : [];
-  }
-
-  static async open(configPath: string, opts: SessionOptions = {}): Promise<Session> {
-    return new Session(await loadConfigFile(configPath), opts);
-  }
-
-  get desired(): Desired {
-    return this.config.desired;
-  }
-
-  executor(host: string | undefined): Executor {
-    const key = host ?? 'local';
-    let exec = this.executors.get(key);
-    if (!exec) {
-      if (host === undefined) exec = new LocalExecutor(this.listeners);
-      else {
-        const h = this.desired.hosts[host];
-        if (!h) throw new LvchainError('not_found', `no host named ${host} in ${this.desired.source}`);
-        exec = new SshExecutor(h.ssh, this.listeners);
-      }
-      this.executors.set(key, exec);
-    }
-    return exec;
-  }
-
-  backend(storage: string): Backend {
-    let b = this.backends.get(storage);
-    if (!b) {
-      const s = this.desired.storages[storage];
-      if (!s) throw new LvchainError('not_found', `no storage named ${storage} in ${this.desired.source}`);
-      b = createBackend(s, this.executor(s.kind === 'lvm' ? s.host : undefined));
-      this.backends.set(storage, b);
-    }
-    return b;
-  }
-
-  async close(): Promise<void> {
-    await Promise.all([...this.executors.values()].map((e) => e.close()));
-  }
-}
+import type { Observed, ObservedStorage } from '../model/observed.js';
+import type { Plan } from '../model/plan.js';
+import { planChanges, type PlanRequest } from '../plan/plan.js';
+import { finalizePlan } from '../plan/finalize.js';
+import { fingerprint } from '../observe/fingerprint.js';
+import { LVCHAIN_VERSION } from '../base/version.js';
+import type { Session } from './session.js';
 
 export async function observeStorages(session: Session, storages?: readonly string[]): Promise<Observed> {
   const names = storages ?? Object.keys(session.desired.storages).sort();
@@ -86,6 +24,27 @@ export async function observeStorages(session: Session, storages?: readonly stri
 }
 
 export type PlanOptions = Omit<PlanRequest, 'desired' | 'observed'>;
+
+/** What the user chooses about a full plan, the same for `plan` and `apply`. */
+export interface FullPlanChoices {
+  allowDestroy: boolean;
+  target: string[];
+  /** Instead of the clock (`--now`). */
+  now?: number;
+  mergeDirection: PlanOptions['mergeDirection'];
+  allowMassDelete: boolean;
+}
+
+export function fullPlanOptions(o: FullPlanChoices, clock: number): PlanOptions {
+  return {
+    now: o.now ?? clock,
+    mode: 'full',
+    allowDestroy: o.allowDestroy,
+    targets: o.target,
+    mergeDirection: o.mergeDirection,
+    allowMassDelete: o.allowMassDelete,
+  };
+}
 
 export async function makePlan(
   session: Session,

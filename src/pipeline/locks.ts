@@ -1,7 +1,7 @@
 /** Taking the storage locks around a command that changes storage. */
-import type { Session } from '../pipeline.js';
+import type { Session } from './session.js';
 import { acquireLock, lockInfoLines, type HeldLock } from '../apply/lock.js';
-import type { Io } from './context.js';
+import type { Io } from './io.js';
 
 export interface Locked {
   /** Aborts when a lock is lost or the user interrupts; apply stops after the step in flight. */
@@ -42,4 +42,13 @@ export async function withStorageLocks<T>(
   } finally {
     await Promise.all(held.map((h) => h.release()));
   }
+}
+
+/** The lock options of a command: its wait (`--lock-timeout`) and its Ctrl-C signal. */
+export function lockRequest(
+  o: { lockTimeoutMs: number; signal?: AbortSignal },
+  operation: string,
+  info: string,
+) {
+  return { operation, info, timeoutMs: o.lockTimeoutMs, ...(o.signal ? { interrupt: o.signal } : {}) };
 }

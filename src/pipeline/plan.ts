@@ -1,11 +1,11 @@
-import type { GlobalOptions, Io } from '../context.js';
-import { Session, makePlan } from '../../pipeline.js';
-import type { PlanOptions } from '../../pipeline.js';
-import { printer } from '../output.js';
-import { writePlanFile } from '../planfile.js';
-import { writePlanReports } from '../reports.js';
+import type { GlobalOptions, Io } from './io.js';
+import { openSession } from './session.js';
+import { fullPlanOptions, makePlan, type FullPlanChoices } from './make-plan.js';
+import { printer } from './printer.js';
+import { writePlanFile } from './planfile.js';
+import { writePlanReports } from './reports.js';
 
-export interface PlanCommandOptions {
+export interface PlanCommandOptions extends FullPlanChoices {
   out?: string;
   json: boolean;
   detailedExitcode: boolean;
@@ -13,24 +13,12 @@ export interface PlanCommandOptions {
   markdown?: string;
   /** Write GitLab's Terraform report here. */
   gitlabReport?: string;
-  allowDestroy: boolean;
-  target: string[];
-  now?: number;
-  mergeDirection: PlanOptions['mergeDirection'];
-  allowMassDelete: boolean;
 }
 
 export async function planCommand(g: GlobalOptions, o: PlanCommandOptions, io: Io): Promise<number> {
-  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
+  const session = await openSession(g, io);
   try {
-    const { plan } = await makePlan(session, {
-      now: o.now ?? io.clock(),
-      mode: 'full',
-      allowDestroy: o.allowDestroy,
-      targets: o.target,
-      mergeDirection: o.mergeDirection,
-      allowMassDelete: o.allowMassDelete,
-    });
+    const { plan } = await makePlan(session, fullPlanOptions(o, io.clock()));
     const p = printer(io, o.json);
     p.plan(plan);
     await writePlanReports(plan, { ...o, target: g.config }, io);

@@ -1,8 +1,8 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Io } from '../context.js';
-import { configJsonSchema } from '../../config/schema.js';
-import { planJsonSchema } from '../../model/plan.js';
+import type { Io } from './io.js';
+import { configJsonSchema } from '../config/schema.js';
+import { planJsonSchema } from '../model/plan.js';
 
 export function schemaText(which: 'config' | 'plan'): string {
   return `${JSON.stringify(which === 'config' ? configJsonSchema() : planJsonSchema(), null, 2)}\n`;

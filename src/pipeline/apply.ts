@@ -1,25 +1,21 @@
-import type { GlobalOptions, Io } from '../context.js';
-import { Session, makePlan } from '../../pipeline.js';
-import type { PlanOptions } from '../../pipeline.js';
-import type { Plan } from '../../model/plan.js';
-import type { Observed } from '../../model/observed.js';
-import { checkSavedNames, replanSaved } from '../../apply/saved-plan.js';
-import { checkNowOption, checkPlanInstant } from '../../apply/clock.js';
-import { printer, type Printer } from '../output.js';
-import { readPlanFile } from '../planfile.js';
-import { applyPlan } from '../../apply/apply.js';
-import { LvchainError } from '../../base/errors.js';
-import { writeApplySummary } from '../reports.js';
-import { withStorageLocks } from '../locks.js';
+import type { GlobalOptions, Io } from './io.js';
+import { openSession, type Session } from './session.js';
+import { fullPlanOptions, makePlan, type FullPlanChoices } from './make-plan.js';
+import type { Plan } from '../model/plan.js';
+import type { Observed } from '../model/observed.js';
+import { checkSavedNames, replanSaved } from '../apply/saved-plan.js';
+import { checkNowOption, checkPlanInstant } from '../apply/clock.js';
+import { printer, type Printer } from './printer.js';
+import { readPlanFile } from './planfile.js';
+import { applyPlan } from '../apply/apply.js';
+import { LvchainError } from '../base/errors.js';
+import { writeApplySummary } from './reports.js';
+import { lockRequest, withStorageLocks } from './locks.js';
+import { confirm, destroysData } from './approval.js';
 
-export interface ApplyCommandOptions {
+export interface ApplyCommandOptions extends FullPlanChoices {
   json: boolean;
   autoApprove: boolean;
-  allowDestroy: boolean;
-  target: string[];
-  now?: number;
-  mergeDirection: PlanOptions['mergeDirection'];
-  allowMassDelete: boolean;
   /** How long to wait for another run's storage lock. */
   lockTimeoutMs: number;
   /** How old a saved plan's instant may be. */
@@ -37,7 +33,7 @@ export async function applyCommand(
   const p = printer(io, o.json);
   checkNowOption('apply', o.now, io.clock());
   if (planFile !== undefined) return applySaved(g, planFile, o, io, p);
-  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
+  const session = await openSession(g, io);
   try {
     // Locks first, as Terraform does: a run that waited plans against what the other one left.
     const storages = Object.keys(session.desired.storages);
@@ -48,12 +44,7 @@ export async function applyCommand(
       io,
       async (locked) => {
         const { plan, observed } = await makePlan(session, {
-          now: o.now ?? io.clock(),
-          mode: 'full',
-          allowDestroy: o.allowDestroy,
-          targets: o.target,
-          mergeDirection: o.mergeDirection,
-          allowMassDelete: o.allowMassDelete,
+          ...fullPlanOptions(o, io.clock()),
           ownLockIds: locked.ids,
         });
         p.plan(plan);
@@ -69,37 +60,6 @@ export async function applyCommand(
   } finally {
     await session.close();
   }
-}
-
-export function lockRequest(
-  o: { lockTimeoutMs: number; signal?: AbortSignal },
-  operation: string,
-  info: string,
-) {
-  return { operation, info, timeoutMs: o.lockTimeoutMs, ...(o.signal ? { interrupt: o.signal } : {}) };
-}
-
-/** Interactive approval: only "yes" proceeds (Terraform's rule). */
-export async function confirm(
-  io: Io,
-  o: { autoApprove: boolean; json: boolean },
-  destroys: boolean,
-): Promise<boolean> {
-  if (o.autoApprove) return true;
-  if (!io.interactive || o.json) {
-    throw new LvchainError(
-      'usage',
-      'apply needs approval: stdin is not a terminal (or --json is set); pass --auto-approve, or apply a saved plan',
-    );
-  }
-  io.out('');
-  io.out(io.style.bold('Do you want to perform these actions?'));
-  io.out(
-    `  lvchain will perform the actions described above.${destroys ? ' Some of them destroy data; there is no undo.' : ''}`,
-  );
-  io.out("  Only 'yes' will be accepted to approve.");
-  const answer = await io.ask('\n  Enter a value: ');
-  return answer.trim() === 'yes';
 }
 
 async function execute(
@@ -133,7 +93,7 @@ async function applySaved(
 ): Promise<number> {
   const saved = await readPlanFile(file);
   checkPlanInstant(file, saved, o.now ?? io.clock(), o.maxPlanAgeMs);
-  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
+  const session = await openSession(g, io);
   try {
     if (session.config.digest !== saved.config_digest) {
       throw new LvchainError(
@@ -167,9 +127,4 @@ async function applySaved(
   } finally {
     await session.close();
   }
-}
-
-/** Whether a plan destroys data: the approval prompt then says there is no undo. */
-export function destroysData(plan: Plan): boolean {
-  return plan.summary.destroy > 0 || plan.resource_changes.some((c) => c.irreversible);
 }

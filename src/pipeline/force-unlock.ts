@@ -1,8 +1,8 @@
-import type { GlobalOptions, Io } from '../context.js';
-import { Session } from '../../pipeline.js';
-import { forceUnlock, lockInfoLines, probeLock } from '../../apply/lock.js';
-import { LvchainError } from '../../base/errors.js';
-import { confirm } from './apply.js';
+import type { GlobalOptions, Io } from './io.js';
+import { openSession } from './session.js';
+import { forceUnlock, lockInfoLines, probeLock } from '../apply/lock.js';
+import { LvchainError } from '../base/errors.js';
+import { confirm } from './approval.js';
 
 /**
  * `lvchain force-unlock <ID>`: release a storage lock whose holder is stuck, by ending the
@@ -15,7 +15,7 @@ export async function forceUnlockCommand(
   o: { force: boolean },
   io: Io,
 ): Promise<number> {
-  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
+  const session = await openSession(g, io);
   try {
     for (const storage of Object.keys(session.desired.storages).sort()) {
       const { exec, path } = session.backend(storage).lockTarget();

@@ -1,10 +1,11 @@
-import type { GlobalOptions, Io } from '../context.js';
-import { Session, makePlan } from '../../pipeline.js';
-import { printer } from '../output.js';
-import { applyPlan } from '../../apply/apply.js';
-import { confirm, destroysData, lockRequest } from './apply.js';
-import { withStorageLocks } from '../locks.js';
-import { LvchainError } from '../../base/errors.js';
+import type { GlobalOptions, Io } from './io.js';
+import { openSession } from './session.js';
+import { makePlan } from './make-plan.js';
+import { printer } from './printer.js';
+import { applyPlan } from '../apply/apply.js';
+import { confirm, destroysData } from './approval.js';
+import { lockRequest, withStorageLocks } from './locks.js';
+import { LvchainError } from '../base/errors.js';
 
 export async function rollbackCommand(
   g: GlobalOptions,
@@ -20,7 +21,7 @@ export async function rollbackCommand(
   },
   io: Io,
 ): Promise<number> {
-  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
+  const session = await openSession(g, io);
   try {
     const declared = session.desired.disks[disk];
     if (!declared)

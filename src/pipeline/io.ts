@@ -18,7 +18,7 @@ export interface Io {
   ask(question: string): Promise<string>;
   /** Where --command-log sends command events, if given. */
   onCommand?: (e: CommandEvent) => void;
-  /** CI facts from the environment (GITHUB_STEP_SUMMARY, the run's URL), read by cli/index.ts. */
+  /** CI facts from the environment (GITHUB_STEP_SUMMARY, the run's URL), read by cli/io.ts. */
   ci?: CiContext;
 }
 

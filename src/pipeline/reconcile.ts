@@ -5,16 +5,16 @@
  * conservative mode (count rules only) without new snapshots, so a broken snapshot pipeline
  * cannot age history away. One line sums it up; any failure exits non-zero.
  */
-import type { GlobalOptions, Io } from '../context.js';
-import { Session, makePlan } from '../../pipeline.js';
-import type { Plan, ResourceChange } from '../../model/plan.js';
-import type { ApplyOutcome } from '../../apply/events.js';
-import { applyPlan } from '../../apply/apply.js';
-import { printer } from '../output.js';
-import { withStorageLocks } from '../locks.js';
-import { lockRequest } from './apply.js';
-import { renderDiagnostic } from '../../render/text.js';
-import { checkNowOption } from '../../apply/clock.js';
+import type { GlobalOptions, Io } from './io.js';
+import { openSession, type Session } from './session.js';
+import { makePlan } from './make-plan.js';
+import type { Plan, ResourceChange } from '../model/plan.js';
+import type { ApplyOutcome } from '../apply/events.js';
+import { applyPlan } from '../apply/apply.js';
+import { printer } from './printer.js';
+import { lockRequest, withStorageLocks } from './locks.js';
+import { renderDiagnostic } from '../render/text.js';
+import { checkNowOption } from '../apply/clock.js';
 
 export interface ReconcileOptions {
   json: boolean;
@@ -38,7 +38,7 @@ interface Tally {
 export async function reconcileCommand(g: GlobalOptions, o: ReconcileOptions, io: Io): Promise<number> {
   const started = io.clock();
   checkNowOption('reconcile', o.now, started);
-  const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
+  const session = await openSession(g, io);
   const p = printer(io, o.json);
   try {
     const storages = Object.keys(session.desired.storages);

@@ -1,0 +1,29 @@
+/**
+ * Apply's re-observation check for `import`: the adoption derived again from the disk as found
+ * must be the one that was shown and approved.
+ */
+import type { Desired } from '../model/desired.js';
+import type { ObservedDisk } from '../model/observed.js';
+import type { ResourceChange, Step } from '../model/plan.js';
+import { adoptDisk } from '../plan/adopt.js';
+import { sameSteps } from '../plan/recompute.js';
+import type { Sizing } from '../plan/state.js';
+import { LvchainError } from '../base/errors.js';
+
+export function recheckAdoption(
+  change: ResourceChange,
+  observed: ObservedDisk,
+  sizing: Sizing,
+  desired: Desired,
+): Step[] {
+  const result = adoptDisk(observed, sizing, desired.disks[change.disk]);
+  if (!result.ok)
+    throw new LvchainError('drift', `${change.address}: ${result.problems[0]}; the disk is left alone`);
+  const planned = change.x_steps.map((s) => s.step);
+  if (!sameSteps(planned, result.steps))
+    throw new LvchainError(
+      'plan_stale',
+      `${change.address} changed since it was checked for import; nothing was done to it. Run "lvchain import" again.`,
+    );
+  return planned;
+}

@@ -1,0 +1,164 @@
+import type { GlobalOptions, Io } from './io.js';
+import { openSession, type Session } from './session.js';
+import { adoptDisk } from '../plan/adopt.js';
+import { interpretDisk } from '../plan/interpret.js';
+import { sizingFor } from '../plan/plan.js';
+import { shapeOf } from '../plan/state.js';
+import type { ObservedDisk } from '../model/observed.js';
+import type { ResourceChange, Step } from '../model/plan.js';
+import type { LayerMeta } from '../model/meta.js';
+import type { Backend } from '../backends/backend.js';
+import { measureChainSizes } from '../backends/measure.js';
+import { applyPlan } from '../apply/apply.js';
+import { LvchainError } from '../base/errors.js';
+import { displayArgv } from '../exec/quote.js';
+import { confirm } from './approval.js';
+import { lockRequest, withStorageLocks } from './locks.js';
+import { printer } from './printer.js';
+
+/**
+ * `lvchain import <storage> <disk>`: adopt a chain made by Proxmox VE 9 (or by hand in its
+ * layout). It reads the chain (activating it if needed, and deactivating it again), checks
+ * it, and adds lvchain's metadata as one change run by apply, which checks the chain again
+ * first; it changes nothing else.
+ */
+export async function importCommand(
+  g: GlobalOptions,
+  storage: string,
+  disk: string,
+  o: { autoApprove: boolean; json: boolean; lockTimeoutMs: number },
+  io: Io,
+): Promise<number> {
+  const session = await openSession(g, io);
+  try {
+    if (!session.desired.storages[storage]) {
+      throw new LvchainError('not_found', `no storage named ${storage} in ${session.desired.source}`, {
+        hints: [`Declared: ${Object.keys(session.desired.storages).sort().join(', ') || 'none'}.`],
+      });
+    }
+    const declared = session.desired.disks[disk];
+    if (declared && declared.storage !== storage) {
+      throw new LvchainError('usage', `${disk} is declared on storage ${declared.storage}, not ${storage}`);
+    }
+    return await withStorageLocks(
+      session,
+      [storage],
+      lockRequest(o, 'import', `import of ${disk}`),
+      io,
+      (locked) => adopt(session, storage, disk, o, io, locked.signal),
+    );
+  } finally {
+    await session.close();
+  }
+}
+
+async function adopt(
+  session: Session,
+  storage: string,
+  disk: string,
+  o: { autoApprove: boolean; json: boolean },
+  io: Io,
+  signal: AbortSignal,
+): Promise<number> {
+  const declared = session.desired.disks[disk];
+  const backend = session.backend(storage);
+  const names = Object.values(session.desired.disks)
+    .filter((d) => d.storage === storage)
+    .map((d) => d.name);
+  const observedStorage = await backend.observe({ disks: [...new Set([...names, disk])] });
+  const observed = await backend.prepareDisk(disk, names);
+  let change: ResourceChange | undefined;
+  let snapshots: string[];
+  try {
+    await measureChainSizes(backend, observedStorage, observed);
+    const sizing = sizingFor(observedStorage);
+    const result = adoptDisk(observed, sizing, declared);
+    if (!result.ok) {
+      throw new LvchainError('drift', `${disk} on ${storage} cannot be imported; nothing was changed`, {
+        hints: result.problems,
+      });
+    }
+    snapshots = result.snapshots;
+    if (result.steps.length > 0)
+      change = adoption(
+        storage,
+        observed,
+        result.steps,
+        shapeOf(interpretDisk(observed, sizing).state),
+        backend,
+      );
+  } finally {
+    await backend.releaseDisk(disk);
+  }
+  if (change === undefined) {
+    io.out(`${disk} is already managed by lvchain; nothing to import.`);
+    return 0;
+  }
+  io.out(
+    `lvchain will adopt ${disk} on ${storage} (${observed.layers.length} layer(s); snapshots: ${snapshots.join(', ') || 'none'}).`,
+  );
+  io.out('It adds lvchain metadata and changes nothing else:');
+  for (const { description, commands } of change.x_steps) {
+    io.out(`  ${description}`);
+    for (const argv of commands) io.out(io.style.dim(`    $ ${displayArgv(argv)}`));
+  }
+  if (!declared)
+    io.out(
+      io.style.yellow(
+        `Note: ${disk} is not declared in ${session.desired.source}; declare it so plan and apply manage it.`,
+      ),
+    );
+  const unpinned = snapshots.filter((s) => !(declared?.pinned ?? []).includes(s));
+  if (unpinned.length > 0)
+    io.out(
+      `Snapshots not declared as pinned (${unpinned.join(', ')}) are adopted as external: lvchain never deletes them on its own.`,
+    );
+  if (!(await confirm(io, o, false))) {
+    io.err('Import cancelled.');
+    return 1;
+  }
+  const p = printer(io, false);
+  const outcome = await applyPlan(
+    { resource_changes: [change] },
+    {
+      desired: session.desired,
+      observed: { storages: { [storage]: observedStorage } },
+      backend: (s) => session.backend(s),
+      // The steps were listed above; only what goes wrong is worth a line.
+      onEvent: (e) => {
+        if (e.type === 'apply_errored' || e.type === 'change_skipped') p.event(e);
+      },
+      signal,
+    },
+  );
+  if (outcome.failed.length > 0 || outcome.interrupted) return 1;
+  io.out(io.style.green(`Imported ${disk}: ${change.x_steps.length} layer(s) tagged.`));
+  return 0;
+}
+
+/** The adoption as a change of the disk, like the changes a plan holds. */
+function adoption(
+  storage: string,
+  disk: ObservedDisk,
+  steps: Step[],
+  shape: string,
+  backend: Backend,
+): ResourceChange {
+  const top = disk.layers.find((l) => l.ref.role === 'top');
+  const topStep = steps.find((s) => s.kind === 'set_meta' && s.layer.role === 'top');
+  const topMeta: LayerMeta = topStep?.kind === 'set_meta' ? topStep.meta : (top?.meta ?? { disk: disk.name });
+  return {
+    address: `disk.${disk.name}`,
+    type: 'lvchain_disk',
+    name: disk.name,
+    storage,
+    disk: disk.name,
+    change: { actions: ['update'], before: null, after: null },
+    action_reason: 'import_requested',
+    irreversible: false,
+    operation: { op: 'adopt' },
+    expected_shape: shape,
+    x_top_meta: topMeta,
+    x_steps: steps.map((step) => ({ step, ...backend.describe(disk.name, step) })),
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * One command's connection to the world: the loaded config, one executor per host and one
+ * backend per storage, made when first needed and closed together.
+ */
+import type { Desired } from '../model/desired.js';
+import type { Backend } from '../backends/backend.js';
+import { createBackend } from '../backends/index.js';
+import type { CommandEvent, Executor } from '../exec/executor.js';
+import { LocalExecutor } from '../exec/local.js';
+import { SshExecutor } from '../exec/ssh.js';
+import { loadConfigFile, type LoadedConfig } from '../config/load.js';
+import { LvchainError } from '../base/errors.js';
+import type { GlobalOptions, Io } from './io.js';
+
+export interface SessionOptions {
+  /** Told about every command run, on any host (`--command-log`). */
+  onCommand?: (e: CommandEvent) => void;
+}
+
+export class Session {
+  readonly config: LoadedConfig;
+  private readonly executors = new Map<string, Executor>();
+  private readonly backends = new Map<string, Backend>();
+  private readonly listeners: ((e: CommandEvent) => void)[];
+
+  private constructor(config: LoadedConfig, opts: SessionOptions) {
+    this.config = config;
+    this.listeners = opts.onCommand ? [opts.onCommand] : [];
+  }
+
+  static async open(configPath: string, opts: SessionOptions = {}): Promise<Session> {
+    return new Session(await loadConfigFile(configPath), opts);
+  }
+
+  get desired(): Desired {
+    return this.config.desired;
+  }
+
+  executor(host: string | undefined): Executor {
+    const key = host ?? 'local';
+    let exec = this.executors.get(key);
+    if (!exec) {
+      if (host === undefined) exec = new LocalExecutor(this.listeners);
+      else {
+        const h = this.desired.hosts[host];
+        if (!h) throw new LvchainError('not_found', `no host named ${host} in ${this.desired.source}`);
+        exec = new SshExecutor(h.ssh, this.listeners);
+      }
+      this.executors.set(key, exec);
+    }
+    return exec;
+  }
+
+  backend(storage: string): Backend {
+    let b = this.backends.get(storage);
+    if (!b) {
+      const s = this.desired.storages[storage];
+      if (!s) throw new LvchainError('not_found', `no storage named ${storage} in ${this.desired.source}`);
+      b = createBackend(s, this.executor(s.kind === 'lvm' ? s.host : undefined));
+      this.backends.set(storage, b);
+    }
+    return b;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.executors.values()].map((e) => e.close()));
+  }
+}
+
+/** The session of one command run: its config file, and its command log if one was asked for. */
+export function openSession(g: GlobalOptions, io: Io): Promise<Session> {
+  return Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
+}

@@ -4,6 +4,7 @@
  * text and Markdown renderings can never disagree. No behaviour lives here.
  */
 import { z } from 'zod';
+import { diagnosticCodeSchema, driftCodeSchema } from './codes.js';
 
 export const PLAN_FORMAT_VERSION = '1.0';
 
@@ -183,13 +184,13 @@ export const driftSchema = z.strictObject({
   address: z.string(),
   storage: z.string(),
   disk: z.string(),
-  problems: z.array(z.strictObject({ code: z.string(), message: z.string() })),
+  problems: z.array(z.strictObject({ code: driftCodeSchema, message: z.string() })),
 });
 
 export const diagnosticSchema = z.strictObject({
   severity: z.enum(['error', 'warning', 'info']),
-  /** Stable for machines: e.g. retention_refused, capacity, drift. */
-  code: z.string().optional(),
+  /** Stable for machines. */
+  code: diagnosticCodeSchema.optional(),
   summary: z.string(),
   detail: z.string().optional(),
   address: z.string().optional(),

@@ -5,6 +5,7 @@
  */
 import type { LayerHeader, ObservedDisk, ObservedLayer } from '../model/observed.js';
 import type { Step } from '../model/plan.js';
+import type { ProblemCode } from '../model/codes.js';
 import type { LayerRef } from '../model/layer.js';
 import { describeRef, refKey, sameRef, snapRef } from '../model/layer.js';
 import { encodeIntent } from '../model/intent.js';
@@ -12,27 +13,7 @@ import type { DiskState, SimLayer, Sizing } from './state.js';
 import { chainOf, findIntents } from './state.js';
 
 export interface Problem {
-  code:
-    | 'not_owned'
-    | 'mixed_ownership'
-    | 'in_use'
-    | 'unreadable'
-    | 'not_qcow2'
-    | 'dirty'
-    | 'corrupt'
-    | 'unexpected_backing'
-    | 'broken_backing'
-    | 'top_missing'
-    | 'unplaceable'
-    | 'meta_mismatch'
-    | 'size_mismatch'
-    | 'incomplete_without_intent'
-    | 'conflicting_intents'
-    | 'unverifiable'
-    | 'data_file'
-    | 'unmanaged_feature'
-    | 'not_regular'
-    | 'bad_sidecar';
+  code: ProblemCode;
   message: string;
 }
 

@@ -12,9 +12,9 @@ import { measureChainSizes } from '../backends/measure.js';
 import { dependantConflict, interpretDisk, layersMergedOrRemovedBy } from '../plan/interpret.js';
 import { layersChangedBy, shapeHasUnknowns, shapeMatches, shapeOf, withMetaFrom } from '../plan/state.js';
 import { sameRef } from '../model/layer.js';
-import { sizingFor } from '../plan/plan.js';
+import { sizingFor } from '../plan/sizing.js';
 import { sameSteps, stepsForOperation } from '../plan/recompute.js';
-import type { OpContext } from '../plan/ops.js';
+import type { OpContext } from '../plan/op-steps.js';
 import { LvchainError, isLvchainError } from '../errors.js';
 import type { ApplyHook, ApplyOutcome } from './events.js';
 

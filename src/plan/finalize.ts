@@ -4,7 +4,8 @@
  */
 import type { Fingerprint, Plan, PlannedStep, ResourceChange, Step } from '../model/plan.js';
 import { PLAN_FORMAT_VERSION } from '../model/plan.js';
-import type { PlanDraft, PlanMode } from './plan.js';
+import type { PlanDraft } from './draft.js';
+import type { PlanMode } from './request.js';
 import type { DirectionOverride } from './merge.js';
 
 export interface PlanIdentity {

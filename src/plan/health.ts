@@ -35,7 +35,7 @@ import { describeIntent } from '../model/intent.js';
 import { formatBytes } from '../config/units.js';
 import type { DiskView } from './interpret.js';
 import { interpretDisk } from './interpret.js';
-import { sizingFor } from './plan.js';
+import { sizingFor } from './sizing.js';
 import { chainOf, findIntents, snapshotsOf } from './state.js';
 import { metadataPerLv, reserveBytes } from './capacity.js';
 import { nextSlot, nominalPeriodMs } from './schedule.js';

@@ -1,7 +1,7 @@
 import type { GlobalOptions, Io } from '../context.js';
 import { Session } from '../../pipeline.js';
 import { adoptChain } from '../../plan/adopt.js';
-import { sizingFor } from '../../plan/plan.js';
+import { sizingFor } from '../../plan/sizing.js';
 import type { ObservedDisk } from '../../model/observed.js';
 import { refKey, sameRef } from '../../model/layer.js';
 import { LvchainError } from '../../errors.js';

@@ -1,7 +1,7 @@
 import type { GlobalOptions, Io } from '../context.js';
 import { Session } from '../../pipeline.js';
 import { interpretDisk } from '../../plan/interpret.js';
-import { sizingFor } from '../../plan/plan.js';
+import { sizingFor } from '../../plan/sizing.js';
 import { renderDiskTree } from '../../render/tree.js';
 import { LvchainError } from '../../errors.js';
 import { measureChainSizes } from '../../backends/measure.js';

@@ -4,7 +4,7 @@
  * instants stay allowed, for simulations and tests.
  */
 import type { Plan } from '../model/plan.js';
-import { isoSeconds } from '../plan/finalize.js';
+import { isoSeconds } from '../model/instant.js';
 import { CLOCK_SKEW_TOLERANCE_MS, formatDuration } from '../plan/retention.js';
 import { LvchainError } from '../errors.js';
 import { refuse } from './saved-plan.js';

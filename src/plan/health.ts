@@ -41,7 +41,7 @@ import { metadataPerLv, reserveBytes } from './capacity.js';
 import { nextSlot, nominalPeriodMs } from './schedule.js';
 import { CLOCK_SKEW_TOLERANCE_MS } from './retention.js';
 import { resume } from './ops.js';
-import { isoSeconds } from './finalize.js';
+import { isoSeconds } from '../model/instant.js';
 
 export type HealthStatus = 'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN';
 

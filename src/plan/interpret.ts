@@ -5,23 +5,15 @@
  */
 import type { LayerHeader, ObservedDisk, ObservedLayer } from '../model/observed.js';
 import type { Step } from '../model/plan.js';
-import type { ProblemCode } from '../model/codes.js';
+import type { ChainView, Problem } from '../model/chain-view.js';
 import type { LayerRef } from '../model/layer.js';
 import { describeRef, refKey, sameRef, snapRef } from '../model/layer.js';
 import { encodeIntent } from '../model/intent.js';
 import type { DiskState, SimLayer, Sizing } from './state.js';
 import { chainOf, findIntents } from './state.js';
 
-export interface Problem {
-  code: ProblemCode;
-  message: string;
-}
-
-export interface DiskView {
+export interface DiskView extends ChainView {
   state: DiskState;
-  problems: Problem[];
-  /** False when headers were not read (inactive LVs): the chain comes from names and tags. */
-  verified: boolean;
   owned: boolean;
   /** Layers held open by another process (a running VM): any change must wait. */
   inUse: string[];
@@ -72,7 +64,8 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
   // ownership problems below would only be its consequence.
   const unsafe = disk.unsafe ?? [];
   problems.push(...unsafe);
-  if (disk.layers.length === 0) return { state, problems, verified: true, owned: false, inUse: [] };
+  if (disk.layers.length === 0)
+    return { state, chain: undefined, problems, verified: true, owned: false, inUse: [] };
   if (unsafe.length === 0 && !owned) {
     problems.push({
       code: 'not_owned',
@@ -209,7 +202,7 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
     }
   }
 
-  return { state, problems, verified, owned, inUse };
+  return { state, chain: chainOf(state)?.map((l) => l.ref), problems, verified, owned, inUse };
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import type { CheckResult, HealthReport, HealthStatus } from '../plan/health.js';
 import { EXIT_CODES, severityRank } from '../plan/health.js';
-import { isoSeconds } from '../plan/finalize.js';
+import { isoSeconds } from '../model/instant.js';
 import { termText } from './escape.js';
 
 export const CHECK_FORMAT_VERSION = '1.0';

@@ -6,7 +6,7 @@
  */
 import type { CapacityReport, Plan, ResourceChange } from '../model/plan.js';
 import { formatBytes } from '../config/units.js';
-import { summarize } from '../plan/finalize.js';
+import { summarize } from '../model/plan-summary.js';
 import { makeStyle } from './style.js';
 import { mergeLine, renderChangeDiff, renderChangeSteps, symbolOf } from './text.js';
 import { mdCode, mdText, plural, row } from './md.js';

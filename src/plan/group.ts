@@ -3,7 +3,7 @@
  * snapshots are taken under one name and one time, and deleted one name at a time.
  */
 import type { DesiredDisk, DesiredPolicy } from '../model/desired.js';
-import { diskAddress, guestAddress } from '../model/address.js';
+import { snapshotGroupOf } from '../model/desired.js';
 import { isoSeconds } from '../model/instant.js';
 import type { StoragePlanner } from './storage-planner.js';
 import { planDisks } from './disk-changes.js';
@@ -23,7 +23,7 @@ export function groupsOf(sp: StoragePlanner, declared: readonly DesiredDisk[]): 
   const { desired } = sp.req;
   const groups = new Map<string, Group>();
   for (const d of [...declared].sort((a, b) => a.name.localeCompare(b.name))) {
-    const id = d.guest !== undefined ? guestAddress(d.guest) : diskAddress(d.name);
+    const id = snapshotGroupOf(d);
     const pinned = d.guest !== undefined ? (desired.guests[d.guest]?.pinned ?? []) : d.pinned;
     const policy = d.policy !== undefined ? desired.policies[d.policy] : undefined;
     const g = groups.get(id) ?? {

@@ -1,6 +1,7 @@
 /** `lvchain show <disk>`: the chain as a tree, top first, down to the base. */
 import type { ObservedDisk, ObservedLayer } from '../model/observed.js';
 import type { ChainView } from '../model/chain-view.js';
+import { diskAddress } from '../model/address.js';
 import { refKey } from '../model/layer.js';
 import { formatBytes } from '../config/units.js';
 import type { Style } from './style.js';
@@ -21,7 +22,7 @@ export function renderDiskTree(
   const size =
     top && top.header.state === 'read' ? formatBytes(top.header.header.virtualSize) : 'unknown size';
   const lines = [
-    st.bold(`disk.${disk.name}`) +
+    st.bold(diskAddress(disk.name)) +
       `  ${size}, ${ordered.length} layer(s) on ${opts.storage} (${opts.location})${view.verified ? '' : st.yellow('  [not verified: inactive]')}`,
   ];
   const rows = ordered.map((l, i) => {

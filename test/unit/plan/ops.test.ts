@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { DiskState, SimLayer, Sizing } from '../../../src/plan/state.js';
-import { applySteps, findIntents, shapeOf, chainOf } from '../../../src/plan/state.js';
+import { applySteps, findIntents, chainOf } from '../../../src/plan/state.js';
+import { shapeOf } from '../../../src/plan/shape.js';
 import type { OpContext, OpResult } from '../../../src/plan/op-steps.js';
 import { cleanupLeftovers, resume } from '../../../src/plan/ops.js';
 import { createDisk, destroyDisk, growDisk } from '../../../src/plan/op-disk.js';

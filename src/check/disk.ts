@@ -3,7 +3,7 @@ import type { ObservedDisk } from '../model/observed.js';
 import { describeIntent } from '../model/intent.js';
 import { oneLine } from '../base/text.js';
 import type { DiskView } from '../plan/interpret.js';
-import type { OpContext } from '../plan/ops.js';
+import type { OpContext } from '../plan/op-steps.js';
 import { resume } from '../plan/ops.js';
 import { chainOf, findIntents, snapshotsOf } from '../plan/state.js';
 import type { HealthStatus } from './status.js';

@@ -3,10 +3,11 @@
  * sizes are measured with the local qemu-img when there is one, and estimated otherwise.
  */
 import type { Desired } from '../model/desired.js';
+import type { Measurement } from '../model/observed.js';
 import { LocalExecutor } from '../exec/local.js';
 import { measureSizes } from '../backends/dir/index.js';
-import { worstCaseRetained } from '../policy/schedule.js';
-import { worstCaseBytes } from '../plan/capacity.js';
+import { estimatedMeasurement, sizingOf } from '../plan/sizing.js';
+import { declaredWorstCase } from '../plan/worst-case.js';
 import { isLvchainError } from '../base/errors.js';
 
 export interface WorstCase {
@@ -15,38 +16,27 @@ export interface WorstCase {
   measured: boolean;
 }
 
+/** LVM's default extent: the VG does not have to exist yet. */
+const DEFAULT_EXTENT = 4 * 2 ** 20;
+
 export async function worstCases(desired: Desired): Promise<WorstCase[]> {
   const sizes = [...new Set(Object.values(desired.disks).map((d) => d.size))];
-  let fully: (v: number) => number;
+  let measure: (v: number) => Measurement;
   let measured = true;
   try {
     const m = await measureSizes(new LocalExecutor(), sizes);
-    fully = (v) => (m[v] as { fullyAllocated: number }).fullyAllocated;
+    measure = (v) => m[v] as Measurement;
   } catch (e) {
     if (!isLvchainError(e) || e.code !== 'tool_missing') throw e;
-    // qcow2 metadata stays under 0.1% of the disk with 128 KiB clusters; 4 MiB covers the rest.
     measured = false;
-    fully = (v) => Math.ceil(v * 1.001) + 4 * 2 ** 20;
+    measure = estimatedMeasurement;
   }
   return Object.values(desired.storages).map((s) => {
-    const extent = 4 * 2 ** 20;
-    const disks = Object.values(desired.disks).filter((d) => d.storage === s.name);
-    const bytes = worstCaseBytes(
-      disks.map((d) => {
-        const policy = d.policy !== undefined ? desired.policies[d.policy] : undefined;
-        const pinned =
-          d.guest !== undefined ? (desired.guests[d.guest]?.pinned.length ?? 0) : d.pinned.length;
-        const retained =
-          policy?.schedule !== undefined
-            ? worstCaseRetained(
-                policy.retention,
-                { cron: policy.schedule, timezone: policy.timezone },
-                pinned,
-              )
-            : pinned;
-        const layer = s.kind === 'lvm' ? Math.ceil(fully(d.size) / extent) * extent : fully(d.size);
-        return { retained, layerBytes: layer };
-      }),
+    const sizing = sizingOf(measure, s.kind === 'lvm' ? DEFAULT_EXTENT : undefined);
+    const bytes = declaredWorstCase(
+      desired,
+      s.name,
+      (d) => sizing.capacityFor?.(d.size) ?? sizing.fullyAllocated(d.size),
     );
     return { storage: s.name, bytes, measured };
   });

@@ -4,17 +4,21 @@
  * LVM's tag characters `A-Za-z0-9_+.-/=!:&#`.
  */
 import { SNAPSHOT_NAME } from '../base/names.js';
+import type { z } from 'zod';
+import type { Operation, intentSchema } from './plan.js';
 
 export type SnapshotKind = 'auto' | 'pinned';
 export type MergeDirection = 'commit' | 'stream';
 
-export type Intent =
-  | { op: 'create'; size: number }
-  | { op: 'grow'; size: number }
-  | { op: 'snapshot'; snap: string; created: string; kind: SnapshotKind }
-  | { op: 'delete'; snap: string; direction: MergeDirection }
-  | { op: 'rollback'; snap: string }
-  | { op: 'destroy' };
+/**
+ * The operations a plan changes layers with share one vocabulary: an intent is the part of an
+ * operation that is recorded on the disk while it runs, and `intentOf` projects one onto the
+ * other. Plan changes add what only the plan needs (merge figures, the sizes grown from).
+ */
+export type Intent = z.infer<typeof intentSchema>;
+
+/** The operations that record an intent while they run. */
+export type IntentOperation = Extract<Operation, { op: Intent['op'] }>;
 
 export type IntentOp = Intent['op'];
 
@@ -77,5 +81,22 @@ export function describeIntent(intent: Intent): string {
       return `roll back to ${intent.snap}`;
     case 'destroy':
       return 'destroy disk';
+  }
+}
+
+export function intentOf(op: IntentOperation): Intent {
+  switch (op.op) {
+    case 'create':
+      return { op: 'create', size: op.size };
+    case 'grow':
+      return { op: 'grow', size: op.to };
+    case 'snapshot':
+      return { op: 'snapshot', snap: op.snap, created: op.created, kind: op.kind };
+    case 'delete':
+      return { op: 'delete', snap: op.snap, direction: op.merge === 'merge_commit' ? 'commit' : 'stream' };
+    case 'rollback':
+      return { op: 'rollback', snap: op.snap };
+    case 'destroy':
+      return { op: 'destroy' };
   }
 }

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { SNAPSHOT_NAME } from '../base/names.js';
+import { diagnosticCodeSchema, driftCodeSchema } from './codes.js';
 
 export const PLAN_FORMAT_VERSION = '1.0';
 
@@ -187,13 +188,13 @@ export const driftSchema = z.strictObject({
   address: z.string(),
   storage: z.string(),
   disk: z.string(),
-  problems: z.array(z.strictObject({ code: z.string(), message: z.string() })),
+  problems: z.array(z.strictObject({ code: driftCodeSchema, message: z.string() })),
 });
 
 export const diagnosticSchema = z.strictObject({
   severity: z.enum(['error', 'warning', 'info']),
-  /** Stable for machines: e.g. retention_refused, capacity, drift. */
-  code: z.string().optional(),
+  /** Stable for machines. */
+  code: diagnosticCodeSchema.optional(),
   summary: z.string(),
   detail: z.string().optional(),
   address: z.string().optional(),
@@ -263,6 +264,8 @@ export type PlannedStep = z.infer<typeof plannedStepSchema>;
 export type Action = z.infer<typeof actionSchema>;
 export type ActionReason = z.infer<typeof actionReasonSchema>;
 export type Operation = z.infer<typeof operationSchema>;
+/** What the planner plans; an adoption is made by `import` from the layers' headers (apply/adopt.ts). */
+export type PlannedOperation = Exclude<Operation, { op: 'adopt' }>;
 export type ResourceChange = z.infer<typeof resourceChangeSchema>;
 export type Drift = z.infer<typeof driftSchema>;
 export type Diagnostic = z.infer<typeof diagnosticSchema>;

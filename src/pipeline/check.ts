@@ -94,4 +94,3 @@ async function observeStorage(session: Session, name: string): Promise<StorageOb
     return { ok: false, error: oneLine(messageOf(e)), code: isLvchainError(e) ? e.code : 'internal' };
   }
 }
-

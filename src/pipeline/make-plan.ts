@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
-import { planChanges, type PlanRequest } from '../plan/plan.js';
+import { planChanges } from '../plan/plan.js';
+import type { PlanRequest } from '../plan/request.js';
 import { finalizePlan } from '../plan/finalize.js';
 import { fingerprint } from '../observe/fingerprint.js';
 import { LVCHAIN_VERSION } from '../base/version.js';

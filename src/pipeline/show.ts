@@ -1,7 +1,7 @@
 import type { GlobalOptions, Io } from './io.js';
 import { openSession } from './session.js';
 import { interpretDisk } from '../plan/interpret.js';
-import { sizingFor } from '../plan/plan.js';
+import { sizingFor } from '../plan/sizing.js';
 import { renderDiskTree } from '../render/tree.js';
 import { LvchainError } from '../base/errors.js';
 import { measureChainSizes } from '../backends/measure.js';

@@ -4,7 +4,7 @@
  */
 import type { Reserve } from '../model/desired.js';
 import type { ObservedStorage } from '../model/observed.js';
-import type { CapacityReport } from '../model/plan.js';
+import type { CapacityReport, Diagnostic } from '../model/plan.js';
 import type { DiskState } from './state.js';
 
 /** Change in used bytes and LV count caused by one step. */
@@ -91,4 +91,21 @@ export function worstCaseBytes(
     sum += (d.retained + 1) * d.layerBytes;
   }
   return sum;
+}
+
+/** Why a plan that does not fit is refused, in the figures a person needs to act on it. */
+export function capacityDiagnostic(r: CapacityReport): Diagnostic {
+  const mb = (n: number) => `${(n / 2 ** 20).toFixed(0)} MiB`;
+  if (r.metadata && r.metadata.free_min < 0) {
+    return {
+      severity: 'error',
+      summary: `the plan would fill the LVM metadata area of ${r.storage}`,
+      detail: `metadata area ${mb(r.metadata.size)}, free ${r.metadata.free_before} bytes, projected ${r.metadata.free_min} bytes at the fullest point. Remove LVs, or create the VG with a larger --metadatasize.`,
+    };
+  }
+  return {
+    severity: 'error',
+    summary: `the plan does not fit on ${r.storage}: free space would drop to ${mb(r.free_min)}, below the reserve of ${mb(r.reserve)}`,
+    detail: `size ${mb(r.size)}, free now ${mb(r.free_before)}, lowest point ${mb(r.free_min)}, after ${mb(r.free_after)}. Free space, lower the reserve, or plan fewer changes at once.`,
+  };
 }

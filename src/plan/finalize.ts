@@ -4,8 +4,10 @@
  */
 import type { Fingerprint, Plan, PlannedStep, ResourceChange, Step } from '../model/plan.js';
 import { PLAN_FORMAT_VERSION } from '../model/plan.js';
+import { summarize } from '../model/plan-summary.js';
 import { isoSeconds } from '../base/instants.js';
-import type { PlanDraft, PlanMode } from './plan.js';
+import type { PlanDraft } from './draft.js';
+import type { PlanMode } from './request.js';
 import type { DirectionOverride } from './merge.js';
 
 export interface PlanIdentity {
@@ -72,21 +74,4 @@ export function finalizePlan(draft: PlanDraft, id: PlanIdentity, describe: Descr
     diagnostics: draft.diagnostics,
     summary: summarize(changes),
   };
-}
-
-export function summarize(changes: readonly ResourceChange[]): Plan['summary'] {
-  let add = 0;
-  let change = 0;
-  let destroy = 0;
-  let bytes = 0;
-  for (const c of changes) {
-    const a = c.change.actions;
-    if (a.includes('create')) add++;
-    if (a.includes('update')) change++;
-    if (a.includes('delete')) destroy++;
-    if (c.operation.op === 'rollback') destroy += c.operation.discard.length;
-    for (const s of c.x_steps)
-      if (s.step.kind === 'commit' || s.step.kind === 'stream') bytes += s.step.bytes;
-  }
-  return { add, change, destroy, bytes_to_copy: bytes };
 }

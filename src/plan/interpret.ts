@@ -5,42 +5,15 @@
  */
 import type { LayerHeader, ObservedDisk, ObservedLayer } from '../model/observed.js';
 import type { Step } from '../model/plan.js';
+import type { ChainView, Problem } from '../model/chain-view.js';
 import type { LayerRef } from '../model/layer.js';
 import { describeRef, refKey, sameRef, snapRef } from '../model/layer.js';
 import { encodeIntent } from '../model/intent.js';
 import type { DiskState, SimLayer, Sizing } from './state.js';
 import { chainOf, findIntents } from './state.js';
 
-export interface Problem {
-  code:
-    | 'not_owned'
-    | 'mixed_ownership'
-    | 'in_use'
-    | 'unreadable'
-    | 'not_qcow2'
-    | 'dirty'
-    | 'corrupt'
-    | 'unexpected_backing'
-    | 'broken_backing'
-    | 'top_missing'
-    | 'unplaceable'
-    | 'meta_mismatch'
-    | 'size_mismatch'
-    | 'incomplete_without_intent'
-    | 'conflicting_intents'
-    | 'unverifiable'
-    | 'data_file'
-    | 'unmanaged_feature'
-    | 'not_regular'
-    | 'bad_sidecar';
-  message: string;
-}
-
-export interface DiskView {
+export interface DiskView extends ChainView {
   state: DiskState;
-  problems: Problem[];
-  /** False when headers were not read (inactive LVs): the chain comes from names and tags. */
-  verified: boolean;
   owned: boolean;
   /** Layers held open by another process (a running VM): any change must wait. */
   inUse: string[];
@@ -91,7 +64,8 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
   // ownership problems below would only be its consequence.
   const unsafe = disk.unsafe ?? [];
   problems.push(...unsafe);
-  if (disk.layers.length === 0) return { state, problems, verified: true, owned: false, inUse: [] };
+  if (disk.layers.length === 0)
+    return { state, chain: undefined, problems, verified: true, owned: false, inUse: [] };
   if (unsafe.length === 0 && !owned) {
     problems.push({
       code: 'not_owned',
@@ -228,7 +202,7 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
     }
   }
 
-  return { state, problems, verified, owned, inUse };
+  return { state, chain: chainOf(state)?.map((l) => l.ref), problems, verified, owned, inUse };
 }
 
 /**

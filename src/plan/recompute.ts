@@ -1,57 +1,44 @@
 /**
- * The steps an operation needs from a disk's current state. Apply calls this after it has
- * re-observed a disk, and compares the result with the planned steps: same code, same
- * answer, unless the disk changed since the plan.
+ * The one map from an operation to its steps, from a disk's current state: the planner plans
+ * with it, and apply calls it again after it has re-observed a disk and compares the result
+ * with the planned steps: same code, same answer, unless the disk changed since the plan.
+ * `resumeFigures`: what the merge of a resumed delete copies.
  */
-import type { Operation, Step } from '../model/plan.js';
+import type { Operation, PlannedOperation, Step } from '../model/plan.js';
+import { intentOf } from '../model/intent.js';
 import type { DiskState } from './state.js';
-import type { OpContext, OpResult } from './ops.js';
-import {
-  cleanupLeftovers,
-  createDisk,
-  deleteSnapshot,
-  destroyDisk,
-  growDisk,
-  resume,
-  rollback,
-  takeSnapshot,
-  updateTopMeta,
-} from './ops.js';
+import type { OpContext, OpResult } from './op-steps.js';
+import type { MergeFigures } from './op-delete.js';
+import { updateTopMeta } from './op-disk.js';
+import { cleanupLeftovers, resume } from './ops.js';
 
-/** An adoption is derived from the layers' headers, not from the chain's state (adopt.ts). */
 export function stepsForOperation(
-  op: Exclude<Operation, { op: 'adopt' }>,
+  op: PlannedOperation,
   state: DiskState,
   ctx: OpContext,
   fallbackSize?: number,
+  resumeFigures: MergeFigures = {},
 ): OpResult {
   switch (op.op) {
-    case 'create':
-      return createDisk(state, op.size, ctx);
-    case 'grow':
-      return growDisk(state, op.to, ctx);
     case 'set_protect':
       return updateTopMeta(state, ctx);
-    case 'snapshot':
-      return takeSnapshot(state, op.snap, op.created, op.kind, ctx, fallbackSize);
-    case 'delete': {
-      const figures = {
-        ...(op.commit_bytes !== null ? { commitBytes: op.commit_bytes } : {}),
-        ...(op.stream_bytes !== null ? { streamBytes: op.stream_bytes } : {}),
-      };
-      return deleteSnapshot(state, op.snap, op.merge === 'merge_commit' ? 'commit' : 'stream', figures, ctx);
-    }
-    case 'rollback':
-      return rollback(state, op.snap, ctx, fallbackSize);
-    case 'destroy':
-      return destroyDisk(state, ctx);
-    case 'resume':
-      return resume(state, op.intent, ctx);
     case 'cleanup':
       return { ok: true, steps: cleanupLeftovers(state, ctx) };
     case 'create_vg':
       return { ok: true, steps: [{ kind: 'create_vg', devices: op.devices }] };
+    case 'resume':
+      return resume(state, op.intent, ctx, resumeFigures);
+    default:
+      return resume(state, intentOf(op), ctx, figuresOf(op), fallbackSize);
   }
+}
+
+function figuresOf(op: Operation): MergeFigures {
+  if (op.op !== 'delete') return {};
+  return {
+    ...(op.commit_bytes !== null ? { commitBytes: op.commit_bytes } : {}),
+    ...(op.stream_bytes !== null ? { streamBytes: op.stream_bytes } : {}),
+  };
 }
 
 /** Steps compared for equality; byte estimates may move as guests write and do not count. */

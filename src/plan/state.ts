@@ -9,7 +9,6 @@ import type { LayerMeta } from '../model/meta.js';
 import type { Extents } from '../model/extents.js';
 import type { Step } from '../model/plan.js';
 import type { Intent } from '../model/intent.js';
-import { encodeIntent } from '../model/intent.js';
 import { afterCommit, afterStream, NO_EXTENTS } from '../model/extents.js';
 
 export interface SimLayer {
@@ -241,68 +240,4 @@ export function layersChangedBy(steps: readonly Step[]): LayerRef[] {
     }
   }
   return refs;
-}
-
-/** Canonical text of what a change expects to find: layers, metadata, links and sizes. */
-export function shapeOf(state: DiskState): string {
-  const rows: ShapeRow[] = [];
-  for (const key of Object.keys(state.layers).sort()) {
-    const l = state.layers[key] as SimLayer;
-    rows.push([
-      key,
-      l.meta ? metaText(l.meta) : null,
-      l.formatted,
-      l.backing === undefined ? '?' : l.backing === null ? null : refKey(l.backing),
-      l.virtualSize ?? null,
-      l.capacity ?? null,
-    ]);
-  }
-  return JSON.stringify(rows);
-}
-
-/** [key, metadata, formatted, backing, virtual size, capacity] */
-type ShapeRow = [string, string | null, boolean, string | null, number | null, number | null];
-
-/** Metadata in a fixed field order; cheaper than sorting keys for every layer of a plan. */
-function metaText(m: LayerMeta): string {
-  let t = `disk=${m.disk}`;
-  if (m.snap !== undefined) t += `;snap=${m.snap}`;
-  if (m.created !== undefined) t += `;created=${m.created}`;
-  if (m.kind !== undefined) t += `;kind=${m.kind}`;
-  if (m.policy !== undefined) t += `;policy=${m.policy}`;
-  if (m.guest !== undefined) t += `;guest=${m.guest}`;
-  if (m.size !== undefined) t += `;size=${m.size}`;
-  if (m.protect) t += ';protect';
-  if (m.incomplete) t += ';incomplete';
-  if (m.intent !== undefined) t += `;intent=${encodeIntent(m.intent)}`;
-  return t;
-}
-
-/**
- * Does a freshly observed shape match the one a change was planned against? Facts the plan
- * could not see (an inactive LV's header) are unknown in `expected` and match anything.
- */
-export function shapeMatches(expected: string, actual: string): { ok: true } | { ok: false; why: string } {
-  const e = JSON.parse(expected) as ShapeRow[];
-  const a = JSON.parse(actual) as ShapeRow[];
-  const ek = e.map((x) => x[0]).join(',');
-  const ak = a.map((x) => x[0]).join(',');
-  if (ek !== ak) return { ok: false, why: `layers were [${ek}], now [${ak}]` };
-  for (let i = 0; i < e.length; i++) {
-    const [key, meta, formatted, backing, virtualSize, capacity] = e[i] as ShapeRow;
-    const y = a[i] as ShapeRow;
-    if (meta !== y[1]) return { ok: false, why: `metadata of ${key} changed` };
-    if (formatted !== y[2]) return { ok: false, why: `format state of ${key} changed` };
-    if (capacity !== y[5]) return { ok: false, why: `size of ${key} changed` };
-    if (backing !== '?' && backing !== y[3])
-      return { ok: false, why: `backing of ${key} was ${backing ?? 'none'}, now ${y[3] ?? 'none'}` };
-    if (virtualSize !== null && virtualSize !== y[4])
-      return { ok: false, why: `virtual size of ${key} changed` };
-  }
-  return { ok: true };
-}
-
-/** Whether a shape was recorded without some facts (an inactive chain): apply then trusts what it reads. */
-export function shapeHasUnknowns(shape: string): boolean {
-  return (JSON.parse(shape) as ShapeRow[]).some((r) => r[3] === '?' || r[4] === null);
 }

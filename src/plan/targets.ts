@@ -5,21 +5,8 @@
  */
 import type { Desired } from '../model/desired.js';
 import type { Diagnostic } from '../model/plan.js';
-
-export type Target =
-  | { kind: 'disk'; disk: string }
-  | { kind: 'guest'; guest: string }
-  | { kind: 'snapshot'; disk: string; snap: string };
-
-export function parseTarget(text: string): Target | undefined {
-  let m = /^disk\.([A-Za-z0-9][A-Za-z0-9_.-]*)$/.exec(text);
-  if (m) return { kind: 'disk', disk: m[1] as string };
-  m = /^guest\.([A-Za-z][A-Za-z0-9_.-]*)$/.exec(text);
-  if (m) return { kind: 'guest', guest: m[1] as string };
-  m = /^snapshot\.([A-Za-z0-9][A-Za-z0-9_.-]*)@([A-Za-z][A-Za-z0-9_-]*)$/.exec(text);
-  if (m) return { kind: 'snapshot', disk: m[1] as string, snap: m[2] as string };
-  return undefined;
-}
+import type { TargetAddress } from '../model/address.js';
+import { parseAddress, snapshotAddress } from '../model/address.js';
 
 interface Selectable {
   address: string;
@@ -41,9 +28,9 @@ export function selectTargets<C extends Selectable>(
         'The plan may not cover every change the config implies. Targeting is for exceptional situations, such as recovering from errors; it is not for routine use.',
     },
   ];
-  const parsed: Target[] = [];
+  const parsed: TargetAddress[] = [];
   for (const t of targets) {
-    const p = parseTarget(t);
+    const p = parseAddress(t);
     if (!p) {
       diagnostics.push({
         severity: 'error',
@@ -62,7 +49,7 @@ export function selectTargets<C extends Selectable>(
         ? c.disk === t.disk
         : t.kind === 'guest'
           ? (desired.guests[t.guest]?.disks ?? []).includes(c.disk)
-          : c.address === `snapshot.${t.disk}@${t.snap}`,
+          : c.address === snapshotAddress(t.disk, t.snap),
     );
   const keep = new Set<number>();
   const queue: number[] = [];

@@ -6,7 +6,8 @@
  */
 import type { CapacityReport, Plan, ResourceChange } from '../model/plan.js';
 import { formatBytes } from '../base/units.js';
-import { summarize } from '../plan/finalize.js';
+import { summarize } from '../model/plan-summary.js';
+import { snapshotAddress } from '../model/address.js';
 import { makeStyle } from './style.js';
 import { mergeLine, renderChangeDiff, renderChangeSteps, symbolOf } from './text.js';
 import { mdCode, mdText, plural, row } from './md.js';
@@ -126,7 +127,7 @@ function deletionLine(c: ResourceChange): string {
     return `- ${mdCode(c.address)} is merged away by ${mdText(merge)}. Because: ${because}.`;
   }
   if (c.operation.op === 'rollback') {
-    const discarded = c.operation.discard.map((s) => mdCode(`snapshot.${c.disk}@${s}`)).join(', ');
+    const discarded = c.operation.discard.map((s) => mdCode(snapshotAddress(c.disk, s))).join(', ');
     return `- :bangbang: **irreversible**: ${mdCode(c.address)} is rolled back to ${mdCode(c.operation.snap)}, throwing away what it holds since then${discarded ? `, and discards ${discarded}` : ''}. Because: ${because}.`;
   }
   const what = c.operation.op === 'destroy' ? 'is destroyed with its data' : 'throws data away';

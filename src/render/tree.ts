@@ -1,7 +1,7 @@
 /** `lvchain show <disk>`: the chain as a tree, top first, down to the base. */
 import type { ObservedDisk, ObservedLayer } from '../model/observed.js';
-import type { DiskView } from '../plan/interpret.js';
-import { chainOf } from '../plan/state.js';
+import type { ChainView } from '../model/chain-view.js';
+import { diskAddress } from '../model/address.js';
 import { refKey } from '../model/layer.js';
 import { formatBytes } from '../base/units.js';
 import type { Style } from './style.js';
@@ -9,21 +9,20 @@ import { termText } from './escape.js';
 
 export function renderDiskTree(
   disk: ObservedDisk,
-  view: DiskView,
+  view: ChainView,
   opts: { storage: string; location: string; style: Style },
 ): string {
   const st = opts.style;
   const byKey = new Map(disk.layers.map((l) => [refKey(l.ref), l]));
-  const chain = chainOf(view.state);
-  const ordered: ObservedLayer[] = chain
-    ? chain.map((l) => byKey.get(refKey(l.ref)) as ObservedLayer).reverse()
+  const ordered: ObservedLayer[] = view.chain
+    ? view.chain.map((ref) => byKey.get(refKey(ref)) as ObservedLayer).reverse()
     : [...disk.layers];
   const rest = disk.layers.filter((l) => !ordered.includes(l));
   const top = ordered[0];
   const size =
     top && top.header.state === 'read' ? formatBytes(top.header.header.virtualSize) : 'unknown size';
   const lines = [
-    st.bold(`disk.${disk.name}`) +
+    st.bold(diskAddress(disk.name)) +
       `  ${size}, ${ordered.length} layer(s) on ${opts.storage} (${opts.location})${view.verified ? '' : st.yellow('  [not verified: inactive]')}`,
   ];
   const rows = ordered.map((l, i) => {

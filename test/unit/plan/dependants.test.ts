@@ -5,8 +5,11 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DiskState, SimLayer, Sizing } from '../../../src/plan/state.js';
-import type { OpContext, OpResult } from '../../../src/plan/ops.js';
-import { deleteSnapshot, destroyDisk, growDisk, rollback, takeSnapshot } from '../../../src/plan/ops.js';
+import type { OpContext, OpResult } from '../../../src/plan/op-steps.js';
+import { destroyDisk, growDisk } from '../../../src/plan/op-disk.js';
+import { deleteSnapshot } from '../../../src/plan/op-delete.js';
+import { rollback } from '../../../src/plan/op-rollback.js';
+import { takeSnapshot } from '../../../src/plan/op-snapshot.js';
 import { dependantConflict } from '../../../src/plan/interpret.js';
 import type { ObservedDisk } from '../../../src/model/observed.js';
 import { refKey, snapRef, TOP } from '../../../src/model/layer.js';

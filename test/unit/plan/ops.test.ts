@@ -1,18 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { DiskState, SimLayer, Sizing } from '../../../src/plan/state.js';
-import { applySteps, findIntents, shapeOf, chainOf } from '../../../src/plan/state.js';
-import type { OpContext, OpResult } from '../../../src/plan/ops.js';
-import {
-  cleanupLeftovers,
-  createDisk,
-  deleteSnapshot,
-  destroyDisk,
-  growDisk,
-  resume,
-  rollback,
-  takeSnapshot,
-} from '../../../src/plan/ops.js';
+import { applySteps, findIntents, chainOf } from '../../../src/plan/state.js';
+import { shapeOf } from '../../../src/plan/shape.js';
+import type { OpContext, OpResult } from '../../../src/plan/op-steps.js';
+import { cleanupLeftovers, resume } from '../../../src/plan/ops.js';
+import { createDisk, destroyDisk, growDisk } from '../../../src/plan/op-disk.js';
+import { deleteSnapshot } from '../../../src/plan/op-delete.js';
+import { rollback } from '../../../src/plan/op-rollback.js';
+import { takeSnapshot } from '../../../src/plan/op-snapshot.js';
 import { refKey, snapRef, TOP } from '../../../src/model/layer.js';
 import type { Step } from '../../../src/model/plan.js';
 

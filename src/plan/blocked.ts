@@ -1,0 +1,24 @@
+/** Disks the planner must leave alone, and the drift and warnings that say why. */
+import type { DiskView } from './interpret.js';
+import type { StoragePlanner } from './storage-planner.js';
+
+/** Drift and in-use disks are reported and left alone. */
+export function blockedReason(sp: StoragePlanner, view: DiskView, address: string): string | undefined {
+  if (view.problems.length > 0) {
+    sp.drift.push({
+      address,
+      storage: sp.storage.name,
+      disk: view.state.disk,
+      problems: view.problems.map((p) => ({ code: p.code, message: p.message })),
+    });
+    const summary = `${address} is left alone: ${view.problems[0]?.message}${view.problems.length > 1 ? ` (and ${view.problems.length - 1} more problems)` : ''}`;
+    sp.diagnostics.push({ severity: 'warning', summary, address });
+    return summary;
+  }
+  if (view.inUse.length > 0) {
+    const summary = `${address} is in use by another process (${view.inUse.join(', ')}); lvchain changes disks offline only`;
+    sp.diagnostics.push({ severity: 'warning', summary, address });
+    return summary;
+  }
+  return undefined;
+}

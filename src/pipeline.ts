@@ -6,8 +6,8 @@ import { randomUUID } from 'node:crypto';
 import type { Desired } from './model/desired.js';
 import type { Observed, ObservedStorage } from './model/observed.js';
 import type { Plan } from './model/plan.js';
-import type { Backend } from './backends/backend.js';
-import { createBackend } from './backends/index.js';
+import type { Realiser } from './apply/realiser.js';
+import { createRealiser } from './apply/realiser.js';
 import type { CommandEvent, Executor } from './exec/executor.js';
 import { LocalExecutor } from './exec/local.js';
 import { SshExecutor } from './exec/ssh.js';
@@ -26,7 +26,7 @@ export interface SessionOptions {
 export class Session {
   readonly config: LoadedConfig;
   private readonly executors = new Map<string, Executor>();
-  private readonly backends = new Map<string, Backend>();
+  private readonly backends = new Map<string, Realiser>();
   private readonly listeners: ((e: CommandEvent) => void)[];
 
   private constructor(config: LoadedConfig, opts: SessionOptions) {
@@ -57,12 +57,12 @@ export class Session {
     return exec;
   }
 
-  backend(storage: string): Backend {
+  backend(storage: string): Realiser {
     let b = this.backends.get(storage);
     if (!b) {
       const s = this.desired.storages[storage];
       if (!s) throw new LvchainError('not_found', `no storage named ${storage} in ${this.desired.source}`);
-      b = createBackend(s, this.executor(s.kind === 'lvm' ? s.host : undefined));
+      b = createRealiser(s, this.executor(s.kind === 'lvm' ? s.host : undefined));
       this.backends.set(storage, b);
     }
     return b;

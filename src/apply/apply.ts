@@ -7,8 +7,8 @@
 import type { Plan, ResourceChange, Step } from '../model/plan.js';
 import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
-import type { Backend } from '../backends/backend.js';
-import { measureChainSizes } from '../backends/measure.js';
+import type { Realiser } from './realiser.js';
+import { measureChainSizes } from './measure-chain.js';
 import { dependantConflict, interpretDisk, layersMergedOrRemovedBy } from '../plan/interpret.js';
 import { layersChangedBy, shapeHasUnknowns, shapeMatches, shapeOf, withMetaFrom } from '../plan/state.js';
 import { sameRef } from '../model/layer.js';
@@ -22,7 +22,7 @@ export interface ApplyContext {
   desired: Desired;
   /** A fresh observation of the storages, for sizing (extent size, measurements). */
   observed: Observed;
-  backend: (storage: string) => Backend;
+  backend: (storage: string) => Realiser;
   onEvent: ApplyHook;
   /** Checked between steps: stop cleanly after the step in flight (Ctrl-C). */
   signal?: AbortSignal;
@@ -228,7 +228,7 @@ function fail(
 /** Re-observe the disk and confirm the change still applies; returns the steps to run. */
 async function prepare(
   change: ResourceChange,
-  backend: Backend,
+  backend: Realiser,
   storage: ObservedStorage | undefined,
   ctx: ApplyContext,
 ): Promise<Step[]> {

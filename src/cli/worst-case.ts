@@ -4,7 +4,7 @@
  */
 import type { Desired } from '../model/desired.js';
 import { LocalExecutor } from '../exec/local.js';
-import { measureSizes } from '../backends/dir/index.js';
+import { measureSizes } from '../engines/offline/index.js';
 import { worstCaseRetained } from '../plan/schedule.js';
 import { worstCaseBytes } from '../plan/capacity.js';
 import { isLvchainError } from '../errors.js';

@@ -5,7 +5,7 @@ import { sizingFor } from '../../plan/plan.js';
 import type { ObservedDisk } from '../../model/observed.js';
 import { refKey, sameRef } from '../../model/layer.js';
 import { LvchainError } from '../../errors.js';
-import { displayArgv } from '../../exec/quote.js';
+import { commandLines } from '../../render/commands.js';
 import { confirm, lockRequest } from './apply.js';
 import { withStorageLocks } from '../locks.js';
 import type { DesiredDisk } from '../../model/desired.js';
@@ -82,7 +82,7 @@ async function adopt(
     for (const step of result.steps) {
       const d = backend.describe(disk, step);
       io.out(`  ${d.description}`);
-      for (const argv of d.commands) io.out(io.style.dim(`    $ ${displayArgv(argv)}`));
+      for (const line of commandLines(d.commands)) io.out(io.style.dim(`    $ ${line}`));
     }
     if (!declared)
       io.out(

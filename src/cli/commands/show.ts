@@ -4,7 +4,7 @@ import { interpretDisk } from '../../plan/interpret.js';
 import { sizingFor } from '../../plan/plan.js';
 import { renderDiskTree } from '../../render/tree.js';
 import { LvchainError } from '../../errors.js';
-import { measureChainSizes } from '../../backends/measure.js';
+import { measureChainSizes } from '../../apply/measure-chain.js';
 
 export async function showCommand(
   g: GlobalOptions,

@@ -3,7 +3,8 @@ import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } f
 import { LvchainError } from '../errors.js';
 import { packageFor } from './executor.js';
 import { programMissing, shielded, track } from './lifetime.js';
-import { boundOf, timedOutMessage } from './bounds.js';
+import { boundOf } from './bounds.js';
+import { toCommandResult } from './result.js';
 
 /** Runs commands on this machine with execa. */
 export class LocalExecutor implements Executor {
@@ -34,8 +35,6 @@ export class LocalExecutor implements Executor {
       child.stdout?.on('data', (chunk: Buffer) => listen(chunk.toString('utf8')));
     }
     const r = await child;
-    const durationMs = Math.round(performance.now() - started);
-    const cause = r.failed && r.exitCode === undefined ? r : undefined;
     if (programMissing({ exitCode: r.exitCode ?? -1, stderr: String(r.stderr) }, file)) {
       const pkg = packageFor(file);
       throw new LvchainError(
@@ -46,18 +45,9 @@ export class LocalExecutor implements Executor {
         },
       );
     }
-    const result: CommandResult = {
-      argv: [...argv],
-      host: this.host,
-      exitCode: r.exitCode ?? -1,
-      stdout: typeof r.stdout === 'string' ? r.stdout : '',
-      stderr: r.timedOut ? timedOutMessage(argv, bound ?? 0) : typeof r.stderr === 'string' ? r.stderr : '',
-      durationMs,
-      failed: r.failed,
-      cause,
-    };
+    const result = toCommandResult(r, { argv, host: this.host, started, timeoutMs: bound });
     for (const l of this.listeners)
-      l({ host: this.host, argv: result.argv, exitCode: result.exitCode, durationMs });
+      l({ host: this.host, argv: result.argv, exitCode: result.exitCode, durationMs: result.durationMs });
     return result;
   }
 
@@ -99,15 +89,7 @@ export class LocalExecutor implements Executor {
       );
     });
     firstLine.catch(() => undefined);
-    const exited = child.then((r): CommandResult => ({
-      argv: [...argv],
-      host: this.host,
-      exitCode: r.exitCode ?? -1,
-      stdout: typeof r.stdout === 'string' ? r.stdout : '',
-      stderr: typeof r.stderr === 'string' ? r.stderr : '',
-      durationMs: Math.round(performance.now() - started),
-      failed: r.failed,
-    }));
+    const exited = child.then((r) => toCommandResult(r, { argv, host: this.host, started }));
     const handle: LongRunning = {
       firstLine: (timeoutMs) =>
         withTimeout(firstLine, timeoutMs, `${file} did not answer within ${timeoutMs} ms`),

@@ -5,6 +5,7 @@ import { packageFor } from './executor.js';
 import { programMissing, shielded, track } from './lifetime.js';
 import { boundOf } from './bounds.js';
 import { toCommandResult } from './result.js';
+import { longRunning } from './long-running.js';
 
 /** Runs commands on this machine with execa. */
 export class LocalExecutor implements Executor {
@@ -77,51 +78,18 @@ export class LocalExecutor implements Executor {
         env: { LC_ALL: 'C' },
       }),
     );
-    let buffered = '';
-    const firstLine = new Promise<string>((resolve, reject) => {
-      child.stdout?.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        const nl = buffered.indexOf('\n');
-        if (nl >= 0) resolve(buffered.slice(0, nl));
-      });
-      void child.then((r) =>
-        reject(new Error(`${file} ended before it was ready: ${String(r.stderr).trim()}`)),
-      );
-    });
-    firstLine.catch(() => undefined);
-    const exited = child.then((r) => toCommandResult(r, { argv, host: this.host, started }));
-    const handle: LongRunning = {
-      firstLine: (timeoutMs) =>
-        withTimeout(firstLine, timeoutMs, `${file} did not answer within ${timeoutMs} ms`),
-      exited,
-      stop: async () => {
-        this.children.delete(handle);
-        child.stdin?.end();
-        child.kill('SIGTERM');
-        await exited;
+    return longRunning(
+      child,
+      { argv, host: this.host, started },
+      {
+        endedEarly: (stderr) => `${file} ended before it was ready: ${stderr}`,
+        silent: (ms) => `${file} did not answer within ${ms} ms`,
       },
-    };
-    this.children.add(handle);
-    return handle;
+      this.children,
+    );
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.children].map((c) => c.stop()));
   }
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(message)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }

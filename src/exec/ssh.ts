@@ -14,7 +14,7 @@ import { packageFor } from './executor.js';
 import { shellCommand } from './quote.js';
 import { framesToResults, newBatch, parseBatch } from './batch.js';
 import { LvchainError } from '../errors.js';
-import { withTimeout } from './local.js';
+import { longRunning } from './long-running.js';
 import { programMissing, shielded, track } from './lifetime.js';
 import { boundOf, timedOutMessage } from './bounds.js';
 import { toCommandResult } from './result.js';
@@ -178,31 +178,15 @@ export class SshExecutor implements Executor {
         stripFinalNewline: false,
       }),
     );
-    let buffered = '';
-    const firstLine = new Promise<string>((resolve, reject) => {
-      child.stdout?.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        const nl = buffered.indexOf('\n');
-        if (nl >= 0) resolve(buffered.slice(0, nl));
-      });
-      void child.then((r) =>
-        reject(new Error(`remote ${argv[0]} ended before it was ready: ${String(r.stderr).trim()}`)),
-      );
-    });
-    firstLine.catch(() => undefined);
-    const exited = child.then((r) => toCommandResult(r, { argv, host: this.host, started }));
-    const handle: LongRunning = {
-      firstLine: (ms) => withTimeout(firstLine, ms, `${this.host} did not answer within ${ms} ms`),
-      exited,
-      stop: async () => {
-        this.children.delete(handle);
-        child.stdin?.end();
-        child.kill('SIGTERM');
-        await exited;
+    return longRunning(
+      child,
+      { argv, host: this.host, started },
+      {
+        endedEarly: (stderr) => `remote ${argv[0]} ended before it was ready: ${stderr}`,
+        silent: (ms) => `${this.host} did not answer within ${ms} ms`,
       },
-    };
-    this.children.add(handle);
-    return handle;
+      this.children,
+    );
   }
 
   async close(): Promise<void> {

@@ -9,6 +9,7 @@ import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
 import type { Realiser } from './realiser.js';
 import { measureChainSizes } from './measure-chain.js';
+import { selectEngine } from '../engines/select.js';
 import { dependantConflict, interpretDisk, layersMergedOrRemovedBy } from '../plan/interpret.js';
 import { layersChangedBy, shapeHasUnknowns, shapeMatches, shapeOf, withMetaFrom } from '../plan/state.js';
 import { sameRef } from '../model/layer.js';
@@ -295,8 +296,9 @@ async function prepare(
       : observed.layers
           .filter((l) => l.ref.role === 'top' || changed.some((r) => sameRef(r, l.ref)))
           .map((l) => l.name);
-  const inUse = checked.length > 0 ? await backend.layersInUse(observed, checked) : [];
-  if (inUse.length > 0) {
+  const verdict = selectEngine(checked.length > 0 ? await backend.layersInUse(observed, checked) : []);
+  if (verdict.kind === 'refused') {
+    const inUse = verdict.holders;
     throw new LvchainError(
       'image_in_use',
       `${change.address}: ${inUse.join(', ')} ${inUse.length > 1 ? 'are' : 'is'} in use by another process (a running VM?); lvchain changes disks offline only. Nothing was done.`,

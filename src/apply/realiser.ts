@@ -6,14 +6,15 @@
 import type { Executor } from '../exec/executor.js';
 import type { DesiredStorage } from '../model/desired.js';
 import type { ObservedDisk, ObservedStorage } from '../model/observed.js';
-import type { PlannedStep, Step } from '../model/plan.js';
+import type { PlannedStep, Step, StepKind } from '../model/plan.js';
 import type { EngineStep, ImageEngine } from '../engines/engine.js';
 import { offlineEngine } from '../engines/offline/index.js';
+import { selectEngines } from '../engines/select.js';
 import type { ObserveRequest, StorageDriver } from '../storage/driver.js';
 import { DirDriver } from '../storage/dir/index.js';
 import { LvmDriver } from '../storage/lvm/index.js';
 
-const REALISED_BY: Record<Step['kind'], 'storage' | 'engine'> = {
+const REALISED_BY: Record<StepKind, 'storage' | 'engine'> = {
   set_meta: 'storage',
   allocate: 'storage',
   wipe: 'storage',
@@ -33,7 +34,7 @@ function isEngineStep(step: Step): step is EngineStep {
 
 export class Realiser {
   readonly driver: StorageDriver;
-  /** The only engine today; the selector (engines/select.ts) decides whether it may act. */
+  /** The only engine today; the selector (engines/select.ts) decides whether it may act on a disk. */
   readonly engine: ImageEngine = offlineEngine;
 
   constructor(driver: StorageDriver) {
@@ -44,12 +45,17 @@ export class Realiser {
     return this.driver.location;
   }
 
-  observe(request: ObserveRequest): Promise<ObservedStorage> {
-    return this.driver.observe(request);
+  /** Observe the storage; each disk carries the engine selector's verdict. */
+  async observe(request: ObserveRequest): Promise<ObservedStorage> {
+    const observed = await this.driver.observe(request);
+    selectEngines(Object.values(observed.disks));
+    return observed;
   }
 
-  readHeaders(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
-    return this.driver.readHeaders(observed, disks);
+  /** Headers may show a layer held open (in use): the verdicts of these disks are made again. */
+  async readHeaders(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
+    await this.driver.readHeaders(observed, disks);
+    selectEngines(disks.flatMap((d) => observed.disks[d] ?? []));
   }
 
   readDependants(observed: ObservedStorage, disks: readonly string[]): Promise<void> {

@@ -22,6 +22,14 @@ export interface HeaderTarget {
   top?: string;
 }
 
+/**
+ * `qemu-img info` of one image. `-U` reads it while a VM holds it; without `shared`, qemu-img
+ * takes the image lock, which fails while another process has the image open.
+ */
+export function infoArgv(path: string, shared = true): string[] {
+  return ['qemu-img', 'info', ...(shared ? ['-U'] : []), '--output=json', '-f', 'qcow2', path];
+}
+
 export async function readHeaders(
   exec: Executor,
   targets: readonly HeaderTarget[],
@@ -51,9 +59,7 @@ export async function readHeaders(
     }
   });
   const rest = targets.flatMap((t) => [...t.paths.values()].filter((p) => !out.has(p)));
-  const singles = await exec.runBatch(
-    rest.map((p) => ['qemu-img', 'info', '-U', '--output=json', '-f', 'qcow2', p]),
-  );
+  const singles = await exec.runBatch(rest.map((p) => infoArgv(p)));
   rest.forEach((path, i) => {
     const r = singles[i];
     if (!r) return;

@@ -13,7 +13,7 @@ import type {
 import type { PlannedStep } from '../../model/plan.js';
 import type { LayerRef } from '../../model/layer.js';
 import type { ObserveRequest, StorageDriver, StorageStep } from '../driver.js';
-import { fillHeaders } from '../headers.js';
+import { fillHeaders, infoArgv } from '../headers.js';
 import { lockState, probeArgv } from '../lock-probe.js';
 import { findDirDependants } from './dependants.js';
 import { isDir, kindOf, listDirs, listEntries, nearestExisting, notRegular } from './entries.js';
@@ -196,9 +196,7 @@ export class DirDriver implements StorageDriver {
   async layersInUse(disk: ObservedDisk, names: readonly string[]): Promise<string[]> {
     const layers = disk.layers.filter((l) => names.includes(l.name) && l.header.state === 'read');
     // Without -U, qemu-img takes the image lock, which fails while a VM has the image open.
-    const results = await this.exec.runBatch(
-      layers.map((l) => ['qemu-img', 'info', '--output=json', '-f', 'qcow2', this.path(disk.name, l.ref)]),
-    );
+    const results = await this.exec.runBatch(layers.map((l) => infoArgv(this.path(disk.name, l.ref), false)));
     return layers
       .filter((_, i) => results[i]?.failed && /lock/i.test(results[i]?.stderr ?? ''))
       .map((l) => l.name);

@@ -6,6 +6,7 @@ import type { LayerRef } from '../../model/layer.js';
 import type { PlannedStep } from '../../model/plan.js';
 import { LvchainError } from '../../errors.js';
 import type { StorageStep } from '../driver.js';
+import { setMetaVerb } from '../set-meta.js';
 import { layerFileName, sidecarName } from './layout.js';
 
 export function describeDirStep(
@@ -18,7 +19,7 @@ export function describeDirStep(
   switch (step.kind) {
     case 'set_meta':
       return {
-        description: `${step.purpose === 'record_intent' ? 'record intent on' : step.purpose === 'finish' ? 'finish metadata of' : 'update metadata of'} ${name(step.layer)}`,
+        description: `${setMetaVerb(step.purpose)} ${name(step.layer)}`,
         commands: inProcess(`write the entry of ${name(step.layer)} in ${sidecarName(disk)}`),
       };
     case 'allocate':

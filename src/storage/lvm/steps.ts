@@ -6,6 +6,7 @@ import type { LayerRef } from '../../model/layer.js';
 import type { PlannedCommand, PlannedStep } from '../../model/plan.js';
 import { LvchainError } from '../../errors.js';
 import type { StorageStep } from '../driver.js';
+import { setMetaVerb } from '../set-meta.js';
 import { lvName, proxmoxTags } from './layout.js';
 import { metaToTags, tagDiff } from './tags.js';
 
@@ -42,12 +43,7 @@ export function describeLvmStep(
   switch (step.kind) {
     case 'set_meta': {
       const { add, del } = tagDiff(step.from, step.meta);
-      const what =
-        step.purpose === 'record_intent'
-          ? 'record intent on'
-          : step.purpose === 'finish'
-            ? 'finish metadata of'
-            : 'update metadata of';
+      const what = setMetaVerb(step.purpose);
       if (add.length === 0 && del.length === 0)
         return { description: `${what} ${name(step.layer)} (already current)`, commands: [] };
       return {

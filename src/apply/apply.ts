@@ -1,8 +1,8 @@
 /**
- * Executes a plan's changes through the backends (DESIGN §5, §6). Before a change touches a
- * disk, the disk is observed again; the change runs only if the disk is still as planned and
- * no other process holds it. A failure skips the rest of that disk and of its guest group;
- * other disks go on.
+ * Executes a plan's changes through the storage drivers and image engines (DESIGN §5, §6).
+ * Before a change touches a disk, the disk is observed again; the change runs only if the disk
+ * is still as planned and no other process holds it. A failure skips the rest of that disk and
+ * of its guest group; other disks go on.
  */
 import type { Plan, ResourceChange, Step } from '../model/plan.js';
 import type { Observed, ObservedStorage } from '../model/observed.js';

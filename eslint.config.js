@@ -54,7 +54,15 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['node:*', 'execa', '**/exec/**', '**/backends/**', '**/apply/**', '**/observe/**'],
+              group: [
+                'node:*',
+                'execa',
+                '**/exec/**',
+                '**/storage/**',
+                '**/engines/**',
+                '**/apply/**',
+                '**/observe/**',
+              ],
               message: 'plan/ is pure: no I/O imports.',
             },
             { group: ['cdktf', 'cdktf/*', '@cdktf/*', 'constructs'], message: 'CDKTF stays inside stacks/.' },

@@ -17,8 +17,8 @@ import { lvchain } from '../test/helpers/cli.js';
 import { Session } from '../src/pipeline/session.js';
 import { makePlan } from '../src/pipeline/make-plan.js';
 import { labExecutor } from '../test/helpers/lvmlab.js';
-import { LVS_WITH_VG_FIELDS, reportArgv, vgLockPath } from '../src/backends/lvm/report.js';
-import { probeArgv } from '../src/apply/lock.js';
+import { LVS_WITH_VG_FIELDS, reportArgv, vgLockPath } from '../src/storage/lvm/report.js';
+import { probeArgv } from '../src/storage/lock-probe.js';
 
 const DISKS = 200;
 // TCG timings swing by ±40% from run to run: medians of several runs.

@@ -1,14 +1,15 @@
 /**
- * Executes a plan's changes through the backends (DESIGN §5, §6). Before a change touches a
- * disk, the disk is observed again; the change runs only if the disk is still as planned and
- * no other process holds it. A failure skips the rest of that disk and of its guest group;
- * other disks go on.
+ * Executes a plan's changes through the storage drivers and image engines (DESIGN §5, §6).
+ * Before a change touches a disk, the disk is observed again; the change runs only if the disk
+ * is still as planned and no other process holds it. A failure skips the rest of that disk and
+ * of its guest group; other disks go on.
  */
 import type { Plan, ResourceChange, Step } from '../model/plan.js';
 import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
-import type { Backend } from '../backends/backend.js';
-import { measureChainSizes } from '../backends/measure.js';
+import type { Realiser } from './realiser.js';
+import { measureChainSizes } from './measure-chain.js';
+import { selectEngine } from '../engines/select.js';
 import { dependantConflict, interpretDisk, layersMergedOrRemovedBy } from '../plan/interpret.js';
 import { layersChangedBy, withMetaFrom } from '../plan/state.js';
 import { shapeHasUnknowns, shapeMatches, shapeOf } from '../plan/shape.js';
@@ -25,7 +26,7 @@ export interface ApplyContext {
   desired: Desired;
   /** A fresh observation of the storages, for sizing (extent size, measurements). */
   observed: Observed;
-  backend: (storage: string) => Backend;
+  backend: (storage: string) => Realiser;
   onEvent: ApplyHook;
   /** Checked between steps: stop cleanly after the step in flight (Ctrl-C). */
   signal?: AbortSignal;
@@ -234,7 +235,7 @@ function fail(
 /** Re-observe the disk and confirm the change still applies; returns the steps to run. */
 async function prepare(
   change: ResourceChange,
-  backend: Backend,
+  backend: Realiser,
   storage: ObservedStorage | undefined,
   ctx: ApplyContext,
 ): Promise<Step[]> {
@@ -300,8 +301,9 @@ async function prepare(
       : observed.layers
           .filter((l) => l.ref.role === 'top' || changed.some((r) => sameRef(r, l.ref)))
           .map((l) => l.name);
-  const inUse = checked.length > 0 ? await backend.layersInUse(observed, checked) : [];
-  if (inUse.length > 0) {
+  const verdict = selectEngine(checked.length > 0 ? await backend.layersInUse(observed, checked) : []);
+  if (verdict.kind === 'refused') {
+    const inUse = verdict.holders;
     throw new LvchainError(
       'image_in_use',
       `${change.address}: ${inUse.join(', ')} ${inUse.length > 1 ? 'are' : 'is'} in use by another process (a running VM?); lvchain changes disks offline only. Nothing was done.`,

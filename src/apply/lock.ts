@@ -7,45 +7,23 @@
  */
 import { hostname, userInfo } from 'node:os';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import type { Executor, LongRunning } from '../exec/executor.js';
 import { LvchainError } from '../base/errors.js';
+import {
+  FLOCK_PRESENT,
+  MISSING,
+  SHOW_INFO,
+  parseInfo,
+  parseProbe,
+  probeArgv,
+  type LockInfo,
+} from '../storage/lock-probe.js';
 import { LVCHAIN_VERSION } from '../base/version.js';
 
-export interface LockInfo {
-  id: string;
-  /** Lock file and the host it is on. */
-  path: string;
-  host: string;
-  operation: string;
-  who: string;
-  version: string;
-  created: string;
-  info: string;
-  /** PID of the holding shell on that host. */
-  pid?: number;
-}
-
-const lockInfoSchema = z.looseObject({
-  id: z.string(),
-  path: z.string(),
-  host: z.string(),
-  operation: z.string(),
-  who: z.string(),
-  version: z.string(),
-  created: z.string(),
-  info: z.string(),
-  pid: z.number().optional(),
-});
+export type { LockInfo };
 
 /** Exit code of the lock shell when the lock is held by someone else. */
 const BUSY = 75;
-
-/** Exit code of the lock shell when flock is missing (as the shell's own "not found"). */
-const MISSING = 127;
-
-// Without it `flock -n` fails like a held lock, and every run would blame a holder.
-const FLOCK_PRESENT = `command -v flock >/dev/null 2>&1 || { echo "lvchain-lock: flock: not found" >&2; exit ${MISSING}; }`;
 
 // The storage directory may be writable by others (NFS): nothing planted there is written
 // through (DESIGN §9 "Untrusted inputs"). A lock or info path that is a link, a dangling one
@@ -63,9 +41,6 @@ const HOLD_GUARD = [
   'if [ -e "$2" ] && [ ! -f "$2" ]; then echo "$2 is not a regular file" >&2; exit 1; fi',
 ];
 
-/** `cat` of the info file only if it is a plain file: a FIFO there would hang the reader. */
-const SHOW_INFO = 'if [ -f "$2" ] && [ ! -L "$2" ]; then cat "$2" 2>/dev/null; fi';
-
 // $1 lock file, $2 info file, $3 info JSON without its pid, $4 random suffix of the temporary
 // info file. Prints LOCKED and then becomes `cat`, so one process holds the lock until its stdin
 // closes: killing it (force-unlock) or closing the pipe releases it. A stale info file is
@@ -81,17 +56,6 @@ const HOLD = [
   'printf \'{"pid":%d,%s\\n\' "$$" "${3#?}" > "$2.tmp-$4" && mv -f "$2.tmp-$4" "$2" || exit 1',
   'echo LOCKED',
   'exec cat >/dev/null',
-].join('\n');
-
-// $1 lock file, $2 info file. Prints FREE, or HELD and the holder's info. A lock file that is
-// not a plain file was not made by lvchain: taking the lock refuses it, with the reason. The
-// probe asks for a shared lock: that works on a read-only descriptor on NFS too, and conflicts
-// with the holder's exclusive one all the same.
-const PROBE = [
-  FLOCK_PRESENT,
-  '{ [ -f "$1" ] && [ ! -L "$1" ]; } || { echo FREE; exit 0; }',
-  'exec 9<"$1" || { echo FREE; exit 0; }',
-  `if flock -n -s 9; then echo FREE; else echo HELD; ${SHOW_INFO}; fi`,
 ].join('\n');
 
 export interface HeldLock {
@@ -186,20 +150,9 @@ export async function probeLock(
   exec: Executor,
   path: string,
 ): Promise<LockInfo | 'held-unknown' | undefined> {
-  const r = await exec.run(['sh', '-c', PROBE, 'lvchain-probe', path, `${path}.info`]);
+  const r = await exec.run(probeArgv(path));
   if (r.failed) return undefined;
   return parseProbe(r.stdout);
-}
-
-/** The argv of a lock probe, to send in a batch with other observation commands. */
-export function probeArgv(path: string): string[] {
-  return ['sh', '-c', PROBE, 'lvchain-probe', path, `${path}.info`];
-}
-
-export function parseProbe(stdout: string): LockInfo | 'held-unknown' | undefined {
-  const [head, ...rest] = stdout.split('\n');
-  if (head !== 'HELD') return undefined;
-  return parseInfo(rest.join('\n')) ?? 'held-unknown';
 }
 
 /**
@@ -224,17 +177,6 @@ export async function forceUnlock(
     'command_failed',
     `lock ${id} on ${exec.host} did not go away after its holder (pid ${holder.pid}) was signalled`,
   );
-}
-
-function parseInfo(text: string): LockInfo | undefined {
-  const line = text.trim().split('\n')[0];
-  if (!line) return undefined;
-  try {
-    const parsed = lockInfoSchema.safeParse(JSON.parse(line));
-    return parsed.success ? (parsed.data as LockInfo) : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 export function lockInfoLines(l: LockInfo): string[] {

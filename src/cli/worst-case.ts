@@ -5,7 +5,7 @@
 import type { Desired } from '../model/desired.js';
 import type { Measurement } from '../model/observed.js';
 import { LocalExecutor } from '../exec/local.js';
-import { measureSizes } from '../backends/dir/index.js';
+import { measureSizes } from '../engines/offline/index.js';
 import { estimatedMeasurement, sizingOf } from '../plan/sizing.js';
 import { declaredWorstCase } from '../plan/worst-case.js';
 import { isLvchainError } from '../base/errors.js';

@@ -3,7 +3,9 @@ import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } f
 import { LvchainError } from '../base/errors.js';
 import { packageFor } from './executor.js';
 import { programMissing, shielded, track } from './lifetime.js';
-import { boundOf, timedOutMessage } from './bounds.js';
+import { boundOf } from './bounds.js';
+import { toCommandResult } from './result.js';
+import { longRunning } from './long-running.js';
 
 /** Runs commands on this machine with execa. */
 export class LocalExecutor implements Executor {
@@ -34,8 +36,6 @@ export class LocalExecutor implements Executor {
       child.stdout?.on('data', (chunk: Buffer) => listen(chunk.toString('utf8')));
     }
     const r = await child;
-    const durationMs = Math.round(performance.now() - started);
-    const cause = r.failed && r.exitCode === undefined ? r : undefined;
     if (programMissing({ exitCode: r.exitCode ?? -1, stderr: String(r.stderr) }, file)) {
       const pkg = packageFor(file);
       throw new LvchainError(
@@ -46,18 +46,9 @@ export class LocalExecutor implements Executor {
         },
       );
     }
-    const result: CommandResult = {
-      argv: [...argv],
-      host: this.host,
-      exitCode: r.exitCode ?? -1,
-      stdout: typeof r.stdout === 'string' ? r.stdout : '',
-      stderr: r.timedOut ? timedOutMessage(argv, bound ?? 0) : typeof r.stderr === 'string' ? r.stderr : '',
-      durationMs,
-      failed: r.failed,
-      cause,
-    };
+    const result = toCommandResult(r, { argv, host: this.host, started, timeoutMs: bound });
     for (const l of this.listeners)
-      l({ host: this.host, argv: result.argv, exitCode: result.exitCode, durationMs });
+      l({ host: this.host, argv: result.argv, exitCode: result.exitCode, durationMs: result.durationMs });
     return result;
   }
 
@@ -87,59 +78,18 @@ export class LocalExecutor implements Executor {
         env: { LC_ALL: 'C' },
       }),
     );
-    let buffered = '';
-    const firstLine = new Promise<string>((resolve, reject) => {
-      child.stdout?.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        const nl = buffered.indexOf('\n');
-        if (nl >= 0) resolve(buffered.slice(0, nl));
-      });
-      void child.then((r) =>
-        reject(new Error(`${file} ended before it was ready: ${String(r.stderr).trim()}`)),
-      );
-    });
-    firstLine.catch(() => undefined);
-    const exited = child.then((r): CommandResult => ({
-      argv: [...argv],
-      host: this.host,
-      exitCode: r.exitCode ?? -1,
-      stdout: typeof r.stdout === 'string' ? r.stdout : '',
-      stderr: typeof r.stderr === 'string' ? r.stderr : '',
-      durationMs: Math.round(performance.now() - started),
-      failed: r.failed,
-    }));
-    const handle: LongRunning = {
-      firstLine: (timeoutMs) =>
-        withTimeout(firstLine, timeoutMs, `${file} did not answer within ${timeoutMs} ms`),
-      exited,
-      stop: async () => {
-        this.children.delete(handle);
-        child.stdin?.end();
-        child.kill('SIGTERM');
-        await exited;
+    return longRunning(
+      child,
+      { argv, host: this.host, started },
+      {
+        endedEarly: (stderr) => `${file} ended before it was ready: ${stderr}`,
+        silent: (ms) => `${file} did not answer within ${ms} ms`,
       },
-    };
-    this.children.add(handle);
-    return handle;
+      this.children,
+    );
   }
 
   async close(): Promise<void> {
     await Promise.all([...this.children].map((c) => c.stop()));
   }
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(message)), ms);
-    p.then(
-      (v) => {
-        clearTimeout(t);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(t);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
 }

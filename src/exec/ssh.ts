@@ -14,9 +14,10 @@ import { packageFor } from './executor.js';
 import { shellCommand } from './quote.js';
 import { framesToResults, newBatch, parseBatch } from './batch.js';
 import { LvchainError } from '../base/errors.js';
-import { withTimeout } from './local.js';
+import { longRunning } from './long-running.js';
 import { programMissing, shielded, track } from './lifetime.js';
 import { boundOf, timedOutMessage } from './bounds.js';
+import { toCommandResult } from './result.js';
 
 /** Exit code ssh itself uses for connection and authentication failures. */
 const SSH_FAILED = 255;
@@ -111,16 +112,7 @@ export class SshExecutor implements Executor {
     }
     const r = await child;
     if (supervised) child.stdin?.destroy();
-    const result: CommandResult = {
-      argv: [...argv],
-      host: this.host,
-      exitCode: r.exitCode ?? -1,
-      stdout: String(r.stdout ?? ''),
-      stderr: r.timedOut ? timedOutMessage(argv, bound ?? 0) : String(r.stderr ?? ''),
-      durationMs: Math.round(performance.now() - started),
-      failed: r.failed,
-      ...(r.failed && r.exitCode === undefined ? { cause: r } : {}),
-    };
+    const result = toCommandResult(r, { argv, host: this.host, started, timeoutMs: bound });
     this.notify(result);
     this.raiseConnectionErrors(result);
     this.raiseMissingTool(result);
@@ -146,17 +138,13 @@ export class SshExecutor implements Executor {
         stdin: 'ignore',
       }),
     );
-    const durationMs = Math.round(performance.now() - started);
     const stderr = Buffer.from(r.stderr as Uint8Array);
-    const outer: CommandResult = {
-      argv: ['sh', '-c', '<batch>', `${argvs.length} commands`],
-      host: this.host,
-      exitCode: r.exitCode ?? -1,
-      stdout: '',
-      stderr: stderr.toString('utf8'),
-      durationMs,
-      failed: r.failed,
-    };
+    // The frames carry each command's stdout; a timeout is reported per hung frame below.
+    const outer = toCommandResult(
+      { exitCode: r.exitCode, failed: r.failed, stderr: stderr.toString('utf8') },
+      { argv: ['sh', '-c', '<batch>', `${argvs.length} commands`], host: this.host, started },
+    );
+    const { durationMs } = outer;
     this.raiseConnectionErrors(outer);
     const frames = parseBatch(batch.nonce, Buffer.from(r.stdout as Uint8Array), stderr);
     if (r.timedOut) {
@@ -190,39 +178,15 @@ export class SshExecutor implements Executor {
         stripFinalNewline: false,
       }),
     );
-    let buffered = '';
-    const firstLine = new Promise<string>((resolve, reject) => {
-      child.stdout?.on('data', (chunk: Buffer) => {
-        buffered += chunk.toString('utf8');
-        const nl = buffered.indexOf('\n');
-        if (nl >= 0) resolve(buffered.slice(0, nl));
-      });
-      void child.then((r) =>
-        reject(new Error(`remote ${argv[0]} ended before it was ready: ${String(r.stderr).trim()}`)),
-      );
-    });
-    firstLine.catch(() => undefined);
-    const exited = child.then((r): CommandResult => ({
-      argv: [...argv],
-      host: this.host,
-      exitCode: r.exitCode ?? -1,
-      stdout: String(r.stdout ?? ''),
-      stderr: String(r.stderr ?? ''),
-      durationMs: Math.round(performance.now() - started),
-      failed: r.failed,
-    }));
-    const handle: LongRunning = {
-      firstLine: (ms) => withTimeout(firstLine, ms, `${this.host} did not answer within ${ms} ms`),
-      exited,
-      stop: async () => {
-        this.children.delete(handle);
-        child.stdin?.end();
-        child.kill('SIGTERM');
-        await exited;
+    return longRunning(
+      child,
+      { argv, host: this.host, started },
+      {
+        endedEarly: (stderr) => `remote ${argv[0]} ended before it was ready: ${stderr}`,
+        silent: (ms) => `${this.host} did not answer within ${ms} ms`,
       },
-    };
-    this.children.add(handle);
-    return handle;
+      this.children,
+    );
   }
 
   async close(): Promise<void> {

@@ -82,7 +82,12 @@ export interface ObservedDisk {
    * inputs"): a layer or image directory that is a link, a FIFO or a device; a corrupt sidecar.
    */
   unsafe?: { code: 'not_regular' | 'bad_sidecar'; message: string }[];
+  /** Which engine may change this disk, as the engine selector (engines/select.ts) decided. */
+  engine?: EngineVerdict;
 }
+
+/** An engine that can act on the disk as observed, or the layers whose holders refuse it. */
+export type EngineVerdict = { kind: 'engine'; engine: 'offline' } | { kind: 'refused'; holders: string[] };
 
 export interface ForeignObject {
   name: string;

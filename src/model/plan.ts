@@ -7,7 +7,8 @@ import { z } from 'zod';
 import { SNAPSHOT_NAME } from '../base/names.js';
 import { diagnosticCodeSchema, driftCodeSchema } from './codes.js';
 
-export const PLAN_FORMAT_VERSION = '1.0';
+// 2.0: a step's commands became a tagged union (argv, qmp, in_process) instead of argv arrays.
+export const PLAN_FORMAT_VERSION = '2.0';
 
 const snapshotName = z.string().regex(SNAPSHOT_NAME);
 
@@ -101,12 +102,38 @@ export const stepSchema = z.discriminatedUnion('kind', [
   z.strictObject({ kind: z.literal('create_vg'), devices: z.array(z.string()).min(1) }),
 ]);
 
-/** A step as saved and shown: the operation plus what it will run on this backend. */
+/** Why a fallback command runs: the condition is closed so apply can test it, not parse it. */
+export const fallbackConditionSchema = z.enum([
+  /** The device or kernel refuses BLKZEROOUT: zeros are written instead. */
+  'zeroout_refused',
+]);
+
+/** One thing a step does, each shown in the plan: a host command, a QMP message, a metadata write. */
+export const plannedCommandSchema = z.discriminatedUnion('kind', [
+  z.strictObject({
+    kind: z.literal('argv'),
+    argv: z.array(z.string()).min(1),
+    /** Runs only if the command at this index of the step failed for this reason. */
+    fallback_for: z
+      .strictObject({ index: z.number().int().nonnegative(), when: fallbackConditionSchema })
+      .optional(),
+  }),
+  z.strictObject({
+    kind: z.literal('qmp'),
+    socket: z.string(),
+    message: z.strictObject({
+      execute: z.string(),
+      arguments: z.record(z.string(), z.unknown()).optional(),
+    }),
+  }),
+  z.strictObject({ kind: z.literal('in_process'), description: z.string() }),
+]);
+
+/** A step as saved and shown: the operation plus what it will run on this storage. */
 export const plannedStepSchema = z.strictObject({
   step: stepSchema,
   description: z.string(),
-  /** argv arrays; empty for steps done in-process (directory metadata writes). */
-  commands: z.array(z.array(z.string())),
+  commands: z.array(plannedCommandSchema),
 });
 
 export const actionSchema = z.enum(['create', 'update', 'delete', 'no-op']);
@@ -261,6 +288,8 @@ export const planSchema = z.strictObject({
 export type Step = z.infer<typeof stepSchema>;
 export type StepKind = Step['kind'];
 export type PlannedStep = z.infer<typeof plannedStepSchema>;
+export type PlannedCommand = z.infer<typeof plannedCommandSchema>;
+export type FallbackCondition = z.infer<typeof fallbackConditionSchema>;
 export type Action = z.infer<typeof actionSchema>;
 export type ActionReason = z.infer<typeof actionReasonSchema>;
 export type Operation = z.infer<typeof operationSchema>;

@@ -109,27 +109,3 @@ export function parseMeasure(stdout: string): Measurement {
   const m = measure.parse(JSON.parse(stdout));
   return { required: m.required, fullyAllocated: m['fully-allocated'] };
 }
-
-/** The options every lvchain image is created with (DESIGN §3). */
-export const QCOW2_OPTIONS = 'extended_l2=on,cluster_size=128k,preallocation=metadata';
-/** The same options as `qemu-img measure` accepts them, so measured sizes fit. */
-export const QCOW2_MEASURE_OPTIONS = 'extended_l2=on,cluster_size=128k';
-
-export function measureArgv(virtualSize: number): string[] {
-  return [
-    'qemu-img',
-    'measure',
-    '--output=json',
-    '-O',
-    'qcow2',
-    '--size',
-    String(virtualSize),
-    '-o',
-    QCOW2_MEASURE_OPTIONS,
-  ];
-}
-
-/** `json:` spec opening one layer alone, so its allocation is read without its backing chain. */
-export function layerAloneSpec(driver: 'file' | 'host_device', filename: string): string {
-  return `json:${JSON.stringify({ driver: 'qcow2', file: { driver, filename }, backing: null })}`;
-}

@@ -7,11 +7,11 @@ import { shapeOf } from '../plan/shape.js';
 import type { ObservedDisk } from '../model/observed.js';
 import type { ResourceChange, Step } from '../model/plan.js';
 import type { LayerMeta } from '../model/meta.js';
-import type { Backend } from '../backends/backend.js';
-import { measureChainSizes } from '../backends/measure.js';
+import type { Realiser } from '../apply/realiser.js';
+import { measureChainSizes } from '../apply/measure-chain.js';
 import { applyPlan } from '../apply/apply.js';
 import { LvchainError } from '../base/errors.js';
-import { displayArgv } from '../exec/quote.js';
+import { commandLines } from '../render/commands.js';
 import { confirm } from './approval.js';
 import { lockRequest, withStorageLocks } from './locks.js';
 import { printer } from './printer.js';
@@ -100,7 +100,7 @@ async function adopt(
   io.out('It adds lvchain metadata and changes nothing else:');
   for (const { description, commands } of change.x_steps) {
     io.out(`  ${description}`);
-    for (const argv of commands) io.out(io.style.dim(`    $ ${displayArgv(argv)}`));
+    for (const line of commandLines(commands)) io.out(io.style.dim(`    $ ${line}`));
   }
   if (!declared)
     io.out(
@@ -142,7 +142,7 @@ function adoption(
   disk: ObservedDisk,
   steps: Step[],
   shape: string,
-  backend: Backend,
+  backend: Realiser,
 ): ResourceChange {
   const top = disk.layers.find((l) => l.ref.role === 'top');
   const topStep = steps.find((s) => s.kind === 'set_meta' && s.layer.role === 'top');

@@ -31,7 +31,7 @@ export async function readPlanFile(file: string): Promise<Plan> {
   if (major(fv) !== major(PLAN_FORMAT_VERSION)) {
     throw new LvchainError(
       'plan_invalid',
-      `${file} has plan format ${String(fv)}; this lvchain reads ${PLAN_FORMAT_VERSION}`,
+      `${file} has plan format ${String(fv)}; this lvchain reads plan format ${PLAN_FORMAT_VERSION}. Run "lvchain plan" again and apply the new plan.`,
     );
   }
   const parsed = planSchema.safeParse(json);

@@ -3,8 +3,8 @@
  * backend per storage, made when first needed and closed together.
  */
 import type { Desired } from '../model/desired.js';
-import type { Backend } from '../backends/backend.js';
-import { createBackend } from '../backends/index.js';
+import type { Realiser } from '../apply/realiser.js';
+import { createRealiser } from '../apply/realiser.js';
 import type { CommandEvent, Executor } from '../exec/executor.js';
 import { LocalExecutor } from '../exec/local.js';
 import { SshExecutor } from '../exec/ssh.js';
@@ -20,7 +20,7 @@ export interface SessionOptions {
 export class Session {
   readonly config: LoadedConfig;
   private readonly executors = new Map<string, Executor>();
-  private readonly backends = new Map<string, Backend>();
+  private readonly backends = new Map<string, Realiser>();
   private readonly listeners: ((e: CommandEvent) => void)[];
 
   private constructor(config: LoadedConfig, opts: SessionOptions) {
@@ -51,12 +51,12 @@ export class Session {
     return exec;
   }
 
-  backend(storage: string): Backend {
+  backend(storage: string): Realiser {
     let b = this.backends.get(storage);
     if (!b) {
       const s = this.desired.storages[storage];
       if (!s) throw new LvchainError('not_found', `no storage named ${storage} in ${this.desired.source}`);
-      b = createBackend(s, this.executor(s.kind === 'lvm' ? s.host : undefined));
+      b = createRealiser(s, this.executor(s.kind === 'lvm' ? s.host : undefined));
       this.backends.set(storage, b);
     }
     return b;

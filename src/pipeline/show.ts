@@ -4,7 +4,7 @@ import { interpretDisk } from '../plan/interpret.js';
 import { sizingFor } from '../plan/sizing.js';
 import { renderDiskTree } from '../render/tree.js';
 import { LvchainError } from '../base/errors.js';
-import { measureChainSizes } from '../backends/measure.js';
+import { measureChainSizes } from '../apply/measure-chain.js';
 
 export async function showCommand(
   g: GlobalOptions,

@@ -15,8 +15,9 @@ export function blockedReason(sp: StoragePlanner, view: DiskView, address: strin
     sp.diagnostics.push({ severity: 'warning', summary, address });
     return summary;
   }
-  if (view.inUse.length > 0) {
-    const summary = `${address} is in use by another process (${view.inUse.join(', ')}); lvchain changes disks offline only`;
+  const verdict = sp.observed.disks[view.state.disk]?.engine;
+  if (verdict?.kind === 'refused') {
+    const summary = `${address} is in use by another process (${verdict.holders.join(', ')}); lvchain changes disks offline only`;
     sp.diagnostics.push({ severity: 'warning', summary, address });
     return summary;
   }

@@ -28,7 +28,7 @@ export type Describe = (
   storage: string,
   disk: string,
   step: Step,
-) => { description: string; commands: string[][] };
+) => Pick<PlannedStep, 'description' | 'commands'>;
 
 export function finalizePlan(draft: PlanDraft, id: PlanIdentity, describe: Describe): Plan {
   const changes: ResourceChange[] = draft.changes.map((c) => {

@@ -1,7 +1,7 @@
 /** The plan for people, in Terraform's idiom (DESIGN §8; reference gitops-conventions §1.4). */
 import type { CapacityReport, Diagnostic, Plan, ResourceChange } from '../model/plan.js';
 import { formatBytes } from '../base/units.js';
-import { displayArgv } from '../exec/quote.js';
+import { commandLines } from './commands.js';
 import type { Style } from './style.js';
 import { stripVTControlCharacters } from 'node:util';
 import { termText } from './escape.js';
@@ -110,7 +110,7 @@ export function renderChangeSteps(c: ResourceChange, st: Style): string[] {
   const lines = [`    steps on ${termText(c.storage)}:`];
   c.x_steps.forEach((s, i) => {
     lines.push(`      ${String(i + 1).padStart(2)}. ${termText(s.description)}`);
-    for (const argv of s.commands) lines.push(st.dim(`          $ ${termText(displayArgv(argv))}`));
+    for (const line of commandLines(s.commands)) lines.push(st.dim(`          $ ${termText(line)}`));
   });
   return lines;
 }

@@ -11,7 +11,7 @@ import { useLab } from '../lab/vm.js';
 import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
 import { CLI } from '../helpers/cli.js';
 import { generatedBy, writeSection } from '../helpers/reliability.js';
-import { parseProbe, probeArgv } from '../../src/apply/lock.js';
+import { parseProbe, probeArgv } from '../../src/storage/lock-probe.js';
 
 const DISK = 'vm-420-disk-0';
 

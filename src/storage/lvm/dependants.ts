@@ -10,6 +10,7 @@ import type { ObservedDisk } from '../../model/observed.js';
 import { parseInfo } from '../../observe/qemu.js';
 import type { BackedImage } from '../dependants.js';
 import { jsonSpecMentions, recordDependants } from '../dependants.js';
+import { infoArgv } from '../headers.js';
 
 /** device-mapper's name of an LV: every `-` in either name is doubled. */
 function mapperPath(vg: string, lv: string): string {
@@ -23,9 +24,7 @@ export async function findLvmDependants(
   /** Active LVs of the VG, any owner; each disk's own layers are left out of its dependants. */
   active: readonly string[],
 ): Promise<void> {
-  const results = await exec.runBatch(
-    active.map((lv) => ['qemu-img', 'info', '-U', '--output=json', '-f', 'qcow2', `/dev/${vg}/${lv}`]),
-  );
+  const results = await exec.runBatch(active.map((lv) => infoArgv(`/dev/${vg}/${lv}`)));
   const images: BackedImage[] = [];
   active.forEach((lv, i) => {
     const r = results[i];

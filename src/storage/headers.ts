@@ -5,7 +5,13 @@
  */
 import { dirname } from 'node:path/posix';
 import type { Executor } from '../exec/executor.js';
-import type { BackingLink, HeaderObservation, LayerHeader } from '../model/observed.js';
+import type {
+  BackingLink,
+  HeaderObservation,
+  LayerHeader,
+  ObservedDisk,
+  ObservedLayer,
+} from '../model/observed.js';
 import type { LayerRef } from '../model/layer.js';
 import { isLockError, parseInfo, qemuError } from '../observe/qemu.js';
 
@@ -14,6 +20,14 @@ export interface HeaderTarget {
   paths: Map<string, string>;
   /** Name of the top layer, if there is one. */
   top?: string;
+}
+
+/**
+ * `qemu-img info` of one image. `-U` reads it while a VM holds it; without `shared`, qemu-img
+ * takes the image lock, which fails while another process has the image open.
+ */
+export function infoArgv(path: string, shared = true): string[] {
+  return ['qemu-img', 'info', ...(shared ? ['-U'] : []), '--output=json', '-f', 'qcow2', path];
 }
 
 export async function readHeaders(
@@ -45,9 +59,7 @@ export async function readHeaders(
     }
   });
   const rest = targets.flatMap((t) => [...t.paths.values()].filter((p) => !out.has(p)));
-  const singles = await exec.runBatch(
-    rest.map((p) => ['qemu-img', 'info', '-U', '--output=json', '-f', 'qcow2', p]),
-  );
+  const singles = await exec.runBatch(rest.map((p) => infoArgv(p)));
   rest.forEach((path, i) => {
     const r = singles[i];
     if (!r) return;
@@ -89,4 +101,37 @@ export function resolveBacking(
   if (!parsed || parsed.disk !== disk) return { kind: 'invalid', name, problem: 'not a layer of this disk' };
   if (parsed.ref.role === 'trash') return { kind: 'invalid', name, problem: 'a layer being removed' };
   return { kind: 'layer', ref: parsed.ref };
+}
+
+/** How a storage names its layers, for reading their headers. */
+export interface HeaderSite {
+  path(disk: string, ref: LayerRef): string;
+  parseName(name: string, known: readonly string[]): { disk: string; ref: LayerRef } | undefined;
+}
+
+/** Read the headers of the disks' `wanted` layers, each backing resolved against the disk's names. */
+export async function fillHeaders(
+  exec: Executor,
+  disks: readonly ObservedDisk[],
+  site: HeaderSite,
+  wanted: (layer: ObservedLayer) => boolean,
+): Promise<void> {
+  const targets = disks.map((d) => {
+    const layers = d.layers.filter(wanted);
+    const paths = new Map(layers.map((l) => [l.name, site.path(d.name, l.ref)]));
+    const top = layers.find((l) => l.ref.role === 'top')?.name;
+    return top ? { paths, top } : { paths };
+  });
+  const headers = await readHeaders(exec, targets);
+  for (const d of disks) {
+    for (const l of d.layers) {
+      if (!wanted(l)) continue;
+      const h = headers.get(site.path(d.name, l.ref));
+      if (!h) continue;
+      l.header =
+        h.state === 'read'
+          ? { ...h, backing: resolveBacking(h.header, (n) => site.parseName(n, [d.name]), d.name) }
+          : h;
+    }
+  }
 }

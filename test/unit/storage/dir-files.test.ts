@@ -5,7 +5,7 @@ import { mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeFileAtomically } from '../../../src/atomic-file.js';
-import { readSidecar } from '../../../src/backends/dir/sidecar.js';
+import { readSidecar } from '../../../src/storage/dir/sidecar.js';
 import { acquireLock } from '../../../src/apply/lock.js';
 import { LocalExecutor } from '../../../src/exec/local.js';
 import { LvchainError } from '../../../src/base/errors.js';

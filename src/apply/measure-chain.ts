@@ -3,10 +3,10 @@
  * read after observation may show sizes the plan never needed measured.
  */
 import type { ObservedDisk, ObservedStorage } from '../model/observed.js';
-import type { Backend } from './backend.js';
+import type { Realiser } from './realiser.js';
 
 export async function measureChainSizes(
-  backend: Backend,
+  realiser: Realiser,
   storage: ObservedStorage,
   disk: ObservedDisk,
   extra: readonly number[] = [],
@@ -14,5 +14,5 @@ export async function measureChainSizes(
   const sizes = new Set<number>(extra);
   for (const l of disk.layers) if (l.header.state === 'read') sizes.add(l.header.header.virtualSize);
   const unmeasured = [...sizes].filter((v) => storage.measurements[v] === undefined);
-  if (unmeasured.length > 0) await backend.measure(storage, unmeasured);
+  if (unmeasured.length > 0) await realiser.measure(storage, unmeasured);
 }

@@ -1,37 +1,45 @@
 /**
- * A backend translates storage operations into commands and command output into
- * observations (DESIGN §10). It makes no decisions.
+ * A storage driver lays layers out on one storage kind (DESIGN §10): names, observation,
+ * allocate, extend, rename, remove, wipe, metadata, activation, in-use checks, dependants and
+ * where the lock lives. What is inside a layer is the image engine's business; the driver tells
+ * it where the layers are (path, name, protocol). It makes no decisions.
  */
-import type { ObservedDisk, ObservedStorage } from '../model/observed.js';
-import type { Step } from '../model/plan.js';
 import type { Executor } from '../exec/executor.js';
+import type { LayerRef } from '../model/layer.js';
+import type { ObservedDisk, ObservedLayer, ObservedStorage } from '../model/observed.js';
+import type { PlannedStep, Step } from '../model/plan.js';
 
 export interface ObserveRequest {
   /** Disks the config declares on this storage: names are parsed against them. */
   disks: string[];
 }
 
-export interface StepDescription {
-  description: string;
-  /** argv arrays the step runs; empty for in-process metadata writes. */
-  commands: string[][];
-}
+export type StorageStep = Extract<
+  Step,
+  { kind: 'set_meta' | 'allocate' | 'wipe' | 'extend' | 'rename' | 'remove' | 'create_vg' }
+>;
 
-export interface Backend {
+export interface StorageDriver {
   readonly kind: 'lvm' | 'dir';
   readonly storage: string;
   /** For messages: a path, or "vg_san1 on pve1". */
   readonly location: string;
+  /** Runs this storage's commands, the image engine's included. */
+  readonly exec: Executor;
+  /** qemu-img's protocol driver for one layer opened alone. */
+  readonly protocol: 'file' | 'host_device';
+  /** The path a layer is opened at. */
+  path(disk: string, ref: LayerRef): string;
+  /** A layer's name: shown in messages, and written as the relative backing reference. */
+  name(disk: string, ref: LayerRef): string;
+  /** Whether an image engine can read this layer now (plan never activates anything). */
+  readable(layer: ObservedLayer): boolean;
   /** The cheap first look: names, sizes, metadata; headers only where they cost nothing. */
   observe(request: ObserveRequest): Promise<ObservedStorage>;
   /** Read the qcow2 headers of these disks' active layers, into `observed`. Read-only. */
   readHeaders(observed: ObservedStorage, disks: readonly string[]): Promise<void>;
   /** Find the images outside these disks' chains that use one of their layers as backing. Read-only. */
   readDependants(observed: ObservedStorage, disks: readonly string[]): Promise<void>;
-  /** `qemu-img measure` these virtual sizes, into `observed.measurements`. */
-  measure(observed: ObservedStorage, sizes: readonly number[]): Promise<void>;
-  /** Read the allocation of these layers (disk → layer names), for merge costs. Read-only. */
-  readExtents(observed: ObservedStorage, layers: Readonly<Record<string, readonly string[]>>): Promise<void>;
   /** Make a disk's layers readable (activation) and observe it afresh, before changing it. */
   prepareDisk(disk: string, declared: readonly string[]): Promise<ObservedDisk>;
   /**
@@ -45,24 +53,6 @@ export interface Backend {
   layersInUse(disk: ObservedDisk, layers: readonly string[]): Promise<string[]>;
   /** Where this storage's applier lock lives: on the host that runs its commands. */
   lockTarget(): { exec: Executor; path: string };
-  describe(disk: string, step: Step): StepDescription;
-  execute(disk: string, step: Step, onProgress?: (fraction: number) => void): Promise<void>;
-}
-
-/** Parses qemu-img's `-p` progress, "    (42.00/100%)", into a fraction. */
-export function progressParser(
-  onProgress: ((fraction: number) => void) | undefined,
-): ((chunk: string) => void) | undefined {
-  if (!onProgress) return undefined;
-  let last = -1;
-  return (chunk: string) => {
-    const matches = [...chunk.matchAll(/\(\s*([\d.]+)\/100%\)/g)];
-    const m = matches[matches.length - 1];
-    if (!m) return;
-    const f = Number(m[1]) / 100;
-    if (f !== last) {
-      last = f;
-      onProgress(f);
-    }
-  };
+  describe(disk: string, step: StorageStep): Pick<PlannedStep, 'description' | 'commands'>;
+  execute(disk: string, step: StorageStep, onProgress?: (fraction: number) => void): Promise<void>;
 }

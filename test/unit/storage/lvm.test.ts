@@ -9,9 +9,9 @@ import {
   parseWipefs,
   splitTags,
   vgFromLvs,
-} from '../../../src/backends/lvm/report.js';
-import { metaToTags, tagDiff, tagsToMeta } from '../../../src/backends/lvm/tags.js';
-import { lvName, parseLvName, proxmoxTags } from '../../../src/backends/lvm/layout.js';
+} from '../../../src/storage/lvm/report.js';
+import { metaToTags, tagDiff, tagsToMeta } from '../../../src/storage/lvm/tags.js';
+import { lvName, parseLvName, proxmoxTags } from '../../../src/storage/lvm/layout.js';
 import type { LayerMeta } from '../../../src/model/meta.js';
 import type { LayerRef } from '../../../src/model/layer.js';
 

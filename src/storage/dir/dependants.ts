@@ -12,6 +12,7 @@ import type { ObservedDisk } from '../../model/observed.js';
 import { parseInfo } from '../../observe/qemu.js';
 import type { BackedImage } from '../dependants.js';
 import { jsonSpecMentions, recordDependants } from '../dependants.js';
+import { infoArgv } from '../headers.js';
 import { imagesDir } from './layout.js';
 
 const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
@@ -35,9 +36,7 @@ export async function findDirDependants(
   const others: string[] = [];
   for (const file of await imageFiles(imagesDir(root)))
     if (!owner.has(file) && (await isQcow2(file))) others.push(file);
-  const results = await exec.runBatch(
-    others.map((p) => ['qemu-img', 'info', '-U', '--output=json', '-f', 'qcow2', p]),
-  );
+  const results = await exec.runBatch(others.map((p) => infoArgv(p)));
   others.forEach((path, i) => {
     const r = results[i];
     if (!r || r.failed) return;

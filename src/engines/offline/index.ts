@@ -1,0 +1,87 @@
+/**
+ * The offline engine: qemu-img on images nothing else has open. It cannot act on an image a
+ * running VM holds, so the selector refuses such disks before it is asked.
+ */
+import type { Executor } from '../../exec/executor.js';
+import { ok } from '../../exec/executor.js';
+import { describeRef, type LayerRef } from '../../model/layer.js';
+import type { Measurement } from '../../model/observed.js';
+import { parseLayerMap, parseMeasure } from '../../observe/qemu.js';
+import type { EngineStep, ImageEngine, ImageSite, StepDescription } from '../engine.js';
+import { progressParser } from './progress.js';
+import { commitArgv, createArgv, mapArgv, measureArgv, resizeArgv, streamArgv } from './qemu-img-argv.js';
+
+/** `qemu-img measure` of each virtual size, once each. */
+export async function measureSizes(
+  exec: Executor,
+  sizes: readonly number[],
+): Promise<Record<number, Measurement>> {
+  const unique = [...new Set(sizes)].sort((a, b) => a - b);
+  const results = await exec.runBatch(unique.map(measureArgv));
+  const out: Record<number, Measurement> = {};
+  unique.forEach((size, i) => {
+    const r = results[i] as NonNullable<(typeof results)[number]>;
+    out[size] = parseMeasure(ok(r, `qemu-img measure ${size} on ${exec.host}`).stdout);
+  });
+  return out;
+}
+
+export const offlineEngine: ImageEngine = {
+  name: 'offline',
+  actsOnImagesInUse: false,
+
+  measure: measureSizes,
+
+  async readExtents(site, layers): Promise<void> {
+    const results = await site.exec.runBatch(
+      layers.map(({ disk, layer }) => mapArgv(site.protocol, site.path(disk, layer.ref))),
+    );
+    layers.forEach(({ layer }, i) => {
+      const r = results[i];
+      if (r && !r.failed) layer.extents = parseLayerMap(r.stdout);
+    });
+  },
+
+  describe(site: ImageSite, disk: string, step: EngineStep): StepDescription {
+    const name = (ref: LayerRef) => site.name(disk, ref);
+    const path = (ref: LayerRef) => site.path(disk, ref);
+    switch (step.kind) {
+      case 'format':
+        return {
+          description: `format ${name(step.layer)}${step.backing ? ` on ${name(step.backing)}` : ''}`,
+          commands: [
+            argv(createArgv(path(step.layer), step.virtual_size, step.backing && name(step.backing))),
+          ],
+        };
+      case 'resize':
+        return {
+          description: `grow ${name(step.layer)} to ${step.virtual_size} bytes`,
+          commands: [argv(resizeArgv(path(step.layer), step.virtual_size, step.preallocation))],
+        };
+      case 'commit':
+        return {
+          description: `commit ${name(step.layer)} into ${name(step.into)} (${step.bytes} bytes)`,
+          commands: [argv(commitArgv(site.kind, path(step.layer), path(step.into)))],
+        };
+      case 'stream':
+        return {
+          description: `stream ${name(step.from)} into ${name(step.layer)} (${step.bytes} bytes), new backing ${step.onto ? name(step.onto) : 'none'}`,
+          commands: [argv(streamArgv(site.kind, path(step.layer), step.onto ? name(step.onto) : undefined))],
+        };
+    }
+  },
+
+  async execute(site, disk, step, onProgress): Promise<void> {
+    const what = `${step.kind} of ${describeRef(step.layer)} of ${disk}`;
+    // Data moves run long: each on its own connection, so they stop with lvchain.
+    const ownConnection = step.kind === 'commit' || step.kind === 'stream';
+    for (const c of offlineEngine.describe(site, disk, step).commands) {
+      if (c.kind !== 'argv') continue;
+      ok(await site.exec.run(c.argv, { onStdout: progressParser(onProgress), ownConnection }), what);
+    }
+  },
+};
+
+function argv(a: string[]): { kind: 'argv'; argv: string[] } {
+  return { kind: 'argv', argv: a };
+}

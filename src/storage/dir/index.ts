@@ -1,0 +1,214 @@
+/** A directory of qcow2 files on this machine (Proxmox dir layout, DESIGN §3). */
+import { join } from 'node:path';
+import { statfs } from 'node:fs/promises';
+import type { Executor } from '../../exec/executor.js';
+import type { DesiredDirectory } from '../../model/desired.js';
+import type {
+  ForeignObject,
+  ObservedDirectory,
+  ObservedDisk,
+  ObservedLayer,
+  ObservedStorage,
+} from '../../model/observed.js';
+import type { PlannedStep } from '../../model/plan.js';
+import type { LayerRef } from '../../model/layer.js';
+import type { ObserveRequest, StorageDriver, StorageStep } from '../driver.js';
+import { fillHeaders, infoArgv } from '../headers.js';
+import { lockState, probeArgv } from '../lock-probe.js';
+import { findDirDependants } from './dependants.js';
+import { isDir, kindOf, listDirs, listEntries, nearestExisting, notRegular } from './entries.js';
+import { executeDirStep } from './execute.js';
+import { diskDir, imagesDir, layerFileName, parseLayerFileName, SIDECAR_SUFFIX } from './layout.js';
+import { readSidecar } from './sidecar.js';
+import { describeDirStep } from './steps.js';
+import { LvchainError } from '../../base/errors.js';
+
+/** A directory of qcow2 files on this machine. */
+export class DirDriver implements StorageDriver {
+  readonly kind = 'dir' as const;
+  readonly storage: string;
+  readonly location: string;
+  private readonly root: string;
+  readonly exec: Executor;
+  readonly protocol = 'file' as const;
+
+  constructor(config: DesiredDirectory, exec: Executor) {
+    this.storage = config.name;
+    this.root = config.path;
+    this.location = config.path;
+    this.exec = exec;
+  }
+
+  path(disk: string, ref: LayerRef): string {
+    return join(diskDir(this.root, disk), layerFileName(disk, ref));
+  }
+
+  name(disk: string, ref: LayerRef): string {
+    return layerFileName(disk, ref);
+  }
+
+  /** Headers are read at observation; a layer whose header was read can be opened. */
+  readable(layer: ObservedLayer): boolean {
+    return layer.header.state === 'read';
+  }
+
+  async observe(request: ObserveRequest): Promise<ObservedStorage> {
+    const fsInfo = await statfs(await nearestExisting(this.root));
+    const exists = await isDir(this.root);
+    const foreign: ForeignObject[] = [];
+    const disks: Record<string, ObservedDisk> = {};
+    const errors: string[] = [];
+    const images = imagesDir(this.root);
+    const imagesKind = await kindOf(images);
+    if (imagesKind !== undefined && imagesKind !== 'directory') {
+      // Nothing under it is listed or read: through a link it is some other directory.
+      errors.push(notRegular(images, imagesKind));
+    }
+    const dirs = new Map<string, Set<string>>();
+    for (const disk of errors.length === 0 ? request.disks : []) {
+      const d = diskDir(this.root, disk);
+      if (!dirs.has(d)) dirs.set(d, new Set());
+      dirs.get(d)?.add(disk);
+    }
+    if (errors.length === 0)
+      for (const sub of await listDirs(images)) if (!dirs.has(sub)) dirs.set(sub, new Set());
+    for (const [dir, known] of [...dirs.entries()].sort(([a], [b]) => a.localeCompare(b))) {
+      const found = await this.observeDir(dir, known);
+      Object.assign(disks, found.disks);
+      foreign.push(...found.foreign);
+    }
+    // Local headers are cheap: read them all, so every plan verifies every chain.
+    await this.fillHeaders(Object.values(disks));
+    await this.fillDependants(Object.values(disks));
+    return {
+      kind: 'dir',
+      name: this.storage,
+      path: this.root,
+      exists,
+      free: Number(fsInfo.bavail) * Number(fsInfo.bsize),
+      size: Number(fsInfo.blocks) * Number(fsInfo.bsize),
+      disks,
+      foreign,
+      measurements: {},
+      ...lockState(await this.exec.run(probeArgv(this.lockTarget().path))),
+      errors,
+    } satisfies ObservedDirectory;
+  }
+
+  /** Layers and sidecars of the disks in one directory. */
+  private async observeDir(
+    dir: string,
+    known: Set<string>,
+  ): Promise<{ disks: Record<string, ObservedDisk>; foreign: ForeignObject[] }> {
+    const disks: Record<string, ObservedDisk> = {};
+    const diskOf = (name: string): ObservedDisk =>
+      (disks[name] ??= { name, storage: this.storage, layers: [] });
+    const dirKind = await kindOf(dir);
+    if (dirKind !== undefined && dirKind !== 'directory') {
+      // Its entries are not listed: through a link they would be another directory's files.
+      for (const disk of known)
+        (diskOf(disk).unsafe ??= []).push({ code: 'not_regular', message: notRegular(dir, dirKind) });
+      return { disks, foreign: [] };
+    }
+    const entries = await listEntries(dir);
+    for (const e of entries)
+      if (e.name.endsWith(SIDECAR_SUFFIX)) known.add(e.name.slice(0, -SIDECAR_SUFFIX.length));
+    const names = [...known];
+    const metas = new Map<string, Awaited<ReturnType<typeof readSidecar>>>();
+    for (const disk of names) {
+      try {
+        metas.set(disk, await readSidecar(dir, disk));
+      } catch (e) {
+        // Drift of this disk alone: the other disks of the storage are planned as usual.
+        if (!(e instanceof LvchainError && e.code === 'drift')) throw e;
+        (diskOf(disk).unsafe ??= []).push({ code: 'bad_sidecar', message: e.message });
+      }
+    }
+    const foreign: ForeignObject[] = [];
+    for (const e of entries) {
+      if (e.name.endsWith(SIDECAR_SUFFIX) || e.name.includes(`${SIDECAR_SUFFIX}.tmp-`)) continue;
+      const parsed = parseLayerFileName(e.name, names);
+      if (!parsed) {
+        if (e.kind === 'file')
+          foreign.push({
+            name: join(dir, e.name),
+            bytes: e.bytes,
+            note: 'not an lvchain or Proxmox layer name',
+          });
+        continue;
+      }
+      const disk = diskOf(parsed.disk);
+      const layer: ObservedLayer = {
+        ref: parsed.ref,
+        name: e.name,
+        header: { state: 'not-read', reason: 'pending' },
+        bytes: e.bytes,
+        born: e.born,
+      };
+      if (e.kind !== 'file') {
+        // Never opened: qemu-img would follow a link out of the storage, and hang on a FIFO.
+        layer.header = { state: 'not-read', reason: `not a regular file (a ${e.kind})` };
+        (disk.unsafe ??= []).push({ code: 'not_regular', message: notRegular(join(dir, e.name), e.kind) });
+      }
+      const meta = metas.get(parsed.disk)?.layers[e.name];
+      if (meta) layer.meta = meta;
+      disk.layers.push(layer);
+    }
+    return { disks, foreign };
+  }
+
+  private async fillHeaders(disks: readonly ObservedDisk[]): Promise<void> {
+    // A disk with a link or a FIFO among its layers is drift: none of its headers is read, since
+    // the backing chain of a regular layer may lead into the unsafe one.
+    const safe = disks.filter((d) => !(d.unsafe ?? []).some((p) => p.code === 'not_regular'));
+    const site = { path: (d: string, r: LayerRef) => this.path(d, r), parseName: parseLayerFileName };
+    await fillHeaders(this.exec, safe, site, () => true);
+  }
+
+  async readHeaders(): Promise<void> {}
+
+  /** Observation already read every image under images/. */
+  async readDependants(): Promise<void> {}
+
+  lockTarget(): { exec: Executor; path: string } {
+    return { exec: this.exec, path: join(this.root, '.lvchain.lock') };
+  }
+
+  async prepareDisk(disk: string, declared: readonly string[]): Promise<ObservedDisk> {
+    const dir = diskDir(this.root, disk);
+    const known = new Set([disk, ...declared.filter((d) => diskDir(this.root, d) === dir)]);
+    const found = await this.observeDir(dir, known);
+    const observed = found.disks[disk] ?? { name: disk, storage: this.storage, layers: [] };
+    await this.fillHeaders([observed]);
+    return observed;
+  }
+
+  async readDiskDependants(disk: ObservedDisk): Promise<void> {
+    await this.fillDependants([disk]);
+  }
+
+  private async fillDependants(disks: readonly ObservedDisk[]): Promise<void> {
+    await findDirDependants(this.exec, this.root, disks, (d, n) => join(diskDir(this.root, d), n));
+  }
+
+  async releaseDisk(): Promise<void> {}
+
+  async layersInUse(disk: ObservedDisk, names: readonly string[]): Promise<string[]> {
+    const layers = disk.layers.filter((l) => names.includes(l.name) && l.header.state === 'read');
+    // Without -U, qemu-img takes the image lock, which fails while a VM has the image open.
+    const results = await this.exec.runBatch(layers.map((l) => infoArgv(this.path(disk.name, l.ref), false)));
+    return layers
+      .filter((_, i) => results[i]?.failed && /lock/i.test(results[i]?.stderr ?? ''))
+      .map((l) => l.name);
+  }
+
+  describe(disk: string, step: StorageStep): Pick<PlannedStep, 'description' | 'commands'> {
+    return describeDirStep(this.storage, disk, step);
+  }
+
+  async execute(disk: string, step: StorageStep): Promise<void> {
+    // Steps this storage cannot do are refused by describing them.
+    this.describe(disk, step);
+    await executeDirStep(this.root, disk, step);
+  }
+}

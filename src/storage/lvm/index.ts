@@ -1,0 +1,242 @@
+/**
+ * Thick LVM volume groups (DESIGN §3): one qcow2 per LV, Proxmox VE 9 names and tags,
+ * lvchain's metadata in LV tags. Observation runs one `vgs` and one `lvs` per VG plus a
+ * batch of header reads for active LVs; plan never activates anything.
+ */
+import type { CommandResult, Executor } from '../../exec/executor.js';
+import { ok } from '../../exec/executor.js';
+import type { DesiredVolumeGroup } from '../../model/desired.js';
+import type {
+  ObservedDisk,
+  ObservedLayer,
+  ObservedStorage,
+  ObservedVolumeGroup,
+} from '../../model/observed.js';
+import type { PlannedStep } from '../../model/plan.js';
+import type { LayerRef } from '../../model/layer.js';
+import type { ObserveRequest, StorageDriver, StorageStep } from '../driver.js';
+import { fillHeaders } from '../headers.js';
+import { lockState, probeArgv } from '../lock-probe.js';
+import { findLvmDependants } from './dependants.js';
+import { executeLvmStep } from './execute.js';
+import { lvName, parseLvName } from './layout.js';
+import {
+  LVS_FIELDS,
+  LVS_WITH_VG_FIELDS,
+  VGS_FIELDS,
+  parseLvs,
+  parseVgs,
+  parseWipefs,
+  reportArgv,
+  vgFromLvs,
+  vgLockPath,
+} from './report.js';
+import { disksFromRows } from './rows.js';
+import { describeLvmStep } from './steps.js';
+import { LvchainError } from '../../base/errors.js';
+
+/** LVM's default physical extent size, used to plan a VG that does not exist yet. */
+const DEFAULT_EXTENT = 4 * 1024 * 1024;
+
+export class LvmDriver implements StorageDriver {
+  readonly kind = 'lvm' as const;
+  readonly storage: string;
+  readonly location: string;
+  private readonly vg: string;
+  private readonly pvs: string[];
+  readonly exec: Executor;
+  readonly protocol = 'host_device' as const;
+  /** Layers prepareDisk activated, per disk, so releaseDisk can deactivate the chain again. */
+  private readonly activated = new Map<string, boolean>();
+
+  constructor(config: DesiredVolumeGroup, exec: Executor) {
+    this.storage = config.name;
+    this.vg = config.name;
+    this.pvs = config.pvs;
+    this.exec = exec;
+    this.location = `VG ${config.name} on ${exec.host}`;
+  }
+
+  path(disk: string, ref: LayerRef): string {
+    return `/dev/${this.vg}/${lvName(disk, ref)}`;
+  }
+
+  name(disk: string, ref: LayerRef): string {
+    return lvName(disk, ref);
+  }
+
+  /** Only active LVs can be read: plan never activates anything. */
+  readable(layer: ObservedLayer): boolean {
+    return layer.lv?.active === true;
+  }
+
+  /**
+   * One `lvs` that also reports the VG's fields; `vgs` only when the VG has no LVs. Each LVM
+   * process costs a fixed startup, which dominates on busy hosts: planning from names and
+   * tags keeps a plan close to the cost of that one call (issue: bench:lvm).
+   */
+  async observe(request: ObserveRequest): Promise<ObservedStorage> {
+    // The lock probe rides in the same round trip: a plan costs one remote command.
+    const [lvs, probe] = (await this.exec.runBatch([
+      reportArgv('lvs', LVS_WITH_VG_FIELDS, this.vg),
+      probeArgv(this.lockTarget().path),
+    ])) as [CommandResult, CommandResult];
+    if (lvs.failed) {
+      if (/not found/i.test(lvs.stderr)) return this.absentVg();
+      ok(lvs, `lvs ${this.vg}`);
+    }
+    let row = vgFromLvs(lvs.stdout);
+    if (!row) {
+      const vgs = ok(await this.exec.run(reportArgv('vgs', VGS_FIELDS, this.vg)), `vgs ${this.vg}`);
+      row = parseVgs(vgs.stdout)[0];
+    }
+    if (!row)
+      throw new LvchainError(
+        'command_failed',
+        `lvs/vgs ${this.vg} on ${this.exec.host} returned no volume group`,
+      );
+    const { disks, foreign } = disksFromRows(this.storage, parseLvs(lvs.stdout), request.disks);
+    return {
+      kind: 'lvm',
+      name: this.storage,
+      exists: true,
+      free: row.vg_free,
+      size: row.vg_size,
+      extentSize: row.vg_extent_size,
+      mdaFree: row.vg_mda_free,
+      mdaSize: row.vg_mda_size,
+      lvCount: row.lv_count,
+      disks,
+      foreign,
+      measurements: {},
+      errors: [],
+      dependantsRead: false,
+      ...lockState(probe),
+    } satisfies ObservedVolumeGroup;
+  }
+
+  lockTarget(): { exec: Executor; path: string } {
+    return { exec: this.exec, path: vgLockPath(this.vg) };
+  }
+
+  async readHeaders(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
+    await this.fillHeaders(
+      disks.map((d) => observed.disks[d]).filter((d): d is ObservedDisk => d !== undefined),
+    );
+  }
+
+  async readDependants(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
+    const active = [
+      ...observed.foreign.filter((f) => f.active).map((f) => f.name),
+      ...Object.values(observed.disks).flatMap((d) =>
+        d.layers.filter((l) => l.lv?.active).map((l) => l.name),
+      ),
+    ];
+    await findLvmDependants(
+      this.exec,
+      this.vg,
+      disks.map((d) => observed.disks[d]).filter((d): d is ObservedDisk => d !== undefined),
+      active,
+    );
+    delete observed.dependantsRead;
+  }
+
+  /** A VG that is not there: with `pvs:`, report what each device holds. */
+  private async absentVg(): Promise<ObservedVolumeGroup> {
+    const observed: ObservedVolumeGroup = {
+      kind: 'lvm',
+      name: this.storage,
+      exists: false,
+      free: 0,
+      size: 0,
+      extentSize: DEFAULT_EXTENT,
+      mdaFree: 0,
+      mdaSize: 0,
+      lvCount: 0,
+      disks: {},
+      foreign: [],
+      measurements: {},
+      errors: [],
+    };
+    if (this.pvs.length === 0) return observed;
+    const results = await this.exec.runBatch(
+      this.pvs.flatMap((p) => [
+        ['wipefs', '--json', p],
+        ['blockdev', '--getsize64', p],
+      ]),
+    );
+    observed.devices = this.pvs.map((path, i) => {
+      const sig = results[2 * i] as CommandResult;
+      const size = results[2 * i + 1] as CommandResult;
+      const exists = !size.failed;
+      return {
+        path,
+        exists,
+        signatures: exists ? parseWipefs(sig.stdout) : [],
+        size: exists ? Number(size.stdout.trim()) : 0,
+      };
+    });
+    return observed;
+  }
+
+  private async fillHeaders(disks: readonly ObservedDisk[]): Promise<void> {
+    const site = { path: (d: string, r: LayerRef) => this.path(d, r), parseName: parseLvName };
+    await fillHeaders(this.exec, disks, site, (l) => this.readable(l));
+  }
+
+  /** Activate the disk's chain if needed (apply only), then observe it with its headers. */
+  async prepareDisk(disk: string, declared: readonly string[]): Promise<ObservedDisk> {
+    let observed = await this.observeDiskOnly(disk, declared);
+    const inactive = observed.layers.filter((l) => !l.lv?.active);
+    if (inactive.length > 0) {
+      ok(
+        await this.exec.run(['lvchange', '-ay', ...inactive.map((l) => `${this.vg}/${lvName(disk, l.ref)}`)]),
+        `activating ${disk}`,
+      );
+      this.activated.set(disk, true);
+      observed = await this.observeDiskOnly(disk, declared);
+    }
+    return observed;
+  }
+
+  private async observeDiskOnly(disk: string, declared: readonly string[]): Promise<ObservedDisk> {
+    const r = ok(await this.exec.run(reportArgv('lvs', LVS_FIELDS, this.vg)), `lvs ${this.vg}`);
+    const rows = parseLvs(r.stdout);
+    const { disks } = disksFromRows(this.storage, rows, [disk, ...declared]);
+    const observed = disks[disk] ?? { name: disk, storage: this.storage, layers: [] };
+    await this.fillHeaders([observed]);
+    return observed;
+  }
+
+  async readDiskDependants(disk: ObservedDisk): Promise<void> {
+    const r = ok(await this.exec.run(reportArgv('lvs', LVS_FIELDS, this.vg)), `lvs ${this.vg}`);
+    const active = parseLvs(r.stdout)
+      .filter((row) => row.lv_active === 'active')
+      .map((row) => row.lv_name);
+    await findLvmDependants(this.exec, this.vg, [disk], active);
+  }
+
+  /** Restore the activation state prepareDisk found: a chain that was inactive is deactivated again. */
+  async releaseDisk(disk: string): Promise<void> {
+    if (!this.activated.get(disk)) return;
+    this.activated.delete(disk);
+    const r = ok(await this.exec.run(reportArgv('lvs', LVS_FIELDS, this.vg)), `lvs ${this.vg}`);
+    const names = parseLvs(r.stdout)
+      .filter((row) => parseLvName(row.lv_name, [disk])?.disk === disk && row.lv_active === 'active')
+      .map((row) => `${this.vg}/${row.lv_name}`);
+    if (names.length > 0) ok(await this.exec.run(['lvchange', '-an', ...names]), `deactivating ${disk}`);
+  }
+
+  async layersInUse(disk: ObservedDisk, layers: readonly string[]): Promise<string[]> {
+    return disk.layers.filter((l) => l.open && layers.includes(l.name)).map((l) => l.name);
+  }
+
+  describe(disk: string, step: StorageStep): Pick<PlannedStep, 'description' | 'commands'> {
+    return describeLvmStep(this.vg, disk, step);
+  }
+
+  async execute(disk: string, step: StorageStep, onProgress?: (fraction: number) => void): Promise<void> {
+    const { commands } = this.describe(disk, step);
+    await executeLvmStep(this.exec, this.vg, disk, step, commands, onProgress);
+  }
+}

@@ -22,7 +22,7 @@ import { DataResource, LocalBackend, TerraformStack } from 'cdktf';
 import type { LocalExecProvisioner, TerraformResource } from 'cdktf';
 import { provider, resource } from '@cdktf/provider-null';
 import { loadConfigText } from '../src/config/load.js';
-import { shellCommand } from '../src/exec/quote.js';
+import { shellCommand } from '../src/base/quote.js';
 import { itemSpecs, type ItemSpec } from './spec.js';
 
 export interface LvchainStackProps {

@@ -19,7 +19,7 @@ import { sameSteps, stepsForOperation } from '../plan/recompute.js';
 import type { OpContext } from '../plan/op-steps.js';
 import { wipeFlags } from '../model/on-storage.js';
 import { LvchainError, isLvchainError } from '../base/errors.js';
-import type { ApplyHook, ApplyOutcome } from './events.js';
+import type { ApplyHook, ApplyOutcome } from '../model/events.js';
 import { recheckAdoption } from './adopt.js';
 
 export interface ApplyContext {

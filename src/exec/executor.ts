@@ -3,7 +3,7 @@
  * and the original error as `cause`. Commands are argv arrays; strings are for display only.
  */
 import { LvchainError } from '../base/errors.js';
-import { displayArgv } from './quote.js';
+import { displayArgv } from '../base/quote.js';
 
 export interface CommandResult {
   argv: string[];

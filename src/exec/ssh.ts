@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import type { SshTarget } from '../model/desired.js';
 import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } from './executor.js';
 import { packageFor } from './executor.js';
-import { shellCommand } from './quote.js';
+import { shellCommand } from '../base/quote.js';
 import { framesToResults, newBatch, parseBatch } from './batch.js';
 import { LvchainError } from '../base/errors.js';
 import { longRunning } from './long-running.js';

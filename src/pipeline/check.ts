@@ -9,7 +9,7 @@
  * is not there. Anything that stops the check from looking is UNKNOWN (exit 3), never an error
  * exit 1, which a Nagios host reads as WARNING.
  */
-import { writeFileAtomically } from '../atomic-file.js';
+import { writeFileAtomically } from '../exec/atomic-file.js';
 import type { GlobalOptions, Io } from './io.js';
 import { Session } from './session.js';
 import { DEFAULTS } from '../config/defaults.js';

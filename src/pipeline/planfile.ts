@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import type { Plan } from '../model/plan.js';
 import { PLAN_FORMAT_VERSION, planSchema } from '../model/plan.js';
 import { LvchainError } from '../base/errors.js';
-import { writeFileAtomically } from '../atomic-file.js';
+import { writeFileAtomically } from '../exec/atomic-file.js';
 
 export async function writePlanFile(file: string, plan: Plan): Promise<void> {
   await writeFileAtomically(resolve(file), `${JSON.stringify(plan, null, 2)}\n`);

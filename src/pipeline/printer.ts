@@ -1,6 +1,6 @@
 /** Printing plans and apply progress, as text or NDJSON. */
 import type { Plan } from '../model/plan.js';
-import type { ApplyEvent, ApplyOutcome } from '../apply/events.js';
+import type { ApplyEvent, ApplyOutcome } from '../model/events.js';
 import { renderDiagnostic, renderPlanText } from '../render/text.js';
 import type { NdjsonWriter } from '../render/ndjson.js';
 import { ndjsonWriter, writeApplyEvent, writePlan, writeVersion } from '../render/ndjson.js';

@@ -9,7 +9,7 @@ import type { GlobalOptions, Io } from './io.js';
 import { openSession, type Session } from './session.js';
 import { makePlan } from './make-plan.js';
 import type { Plan, ResourceChange } from '../model/plan.js';
-import type { ApplyOutcome } from '../apply/events.js';
+import type { ApplyOutcome } from '../model/events.js';
 import { applyPlan } from '../apply/apply.js';
 import { printer } from './printer.js';
 import { lockRequest, withStorageLocks } from './locks.js';

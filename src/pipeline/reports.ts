@@ -4,7 +4,7 @@
  */
 import { appendFile, writeFile } from 'node:fs/promises';
 import type { Plan } from '../model/plan.js';
-import type { ApplyOutcome } from '../apply/events.js';
+import type { ApplyOutcome } from '../model/events.js';
 import { renderPlanMarkdown } from '../render/markdown.js';
 import { renderApplyMarkdown } from '../render/markdown-apply.js';
 import { renderGitlabReport } from '../render/gitlab.js';

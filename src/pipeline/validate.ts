@@ -2,7 +2,7 @@ import type { GlobalOptions, Io } from './io.js';
 import { loadConfigFile } from '../config/load.js';
 import { formatIssue } from '../base/errors.js';
 import { worstCaseRetained, readCostPercent } from '../policy/schedule.js';
-import { worstCases } from '../cli/worst-case.js';
+import { worstCases } from './worst-case.js';
 import { formatBytes } from '../base/units.js';
 
 export async function validateCommand(g: GlobalOptions, o: { json: boolean }, io: Io): Promise<number> {

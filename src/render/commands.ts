@@ -3,7 +3,7 @@
  * message as its JSON, a fallback with the condition it runs on. In-process metadata writes are
  * left to the step's description, as they always were.
  */
-import { displayArgv } from '../exec/quote.js';
+import { displayArgv } from '../base/quote.js';
 import type { FallbackCondition, PlannedCommand } from '../model/plan.js';
 
 const FALLBACK_WHEN: Record<FallbackCondition, string> = {

@@ -1,6 +1,6 @@
 /** The short Markdown job summary of an apply, with Terraform's wording. */
 import type { Plan } from '../model/plan.js';
-import type { ApplyOutcome } from '../apply/events.js';
+import type { ApplyOutcome } from '../model/events.js';
 import { formatBytes } from '../base/units.js';
 import { mdCode, mdText } from './md.js';
 

@@ -3,7 +3,7 @@
  * of Terraform's `-json` UI (reference gitops-conventions §1.6).
  */
 import type { Diagnostic, Plan } from '../model/plan.js';
-import type { ApplyEvent } from '../apply/events.js';
+import type { ApplyEvent } from '../model/events.js';
 import { LVCHAIN_VERSION } from '../base/version.js';
 
 export const UI_VERSION = '1.0';

@@ -6,7 +6,7 @@
 import { makePlan } from '../../src/pipeline/make-plan.js';
 import { Session } from '../../src/pipeline/session.js';
 import { applyPlan } from '../../src/apply/apply.js';
-import type { ApplyEvent, ApplyOutcome } from '../../src/apply/events.js';
+import type { ApplyEvent, ApplyOutcome } from '../../src/model/events.js';
 import type { Plan } from '../../src/model/plan.js';
 
 export interface InFlight {

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { buildLab, findTool, pidAlive, type LabArtifacts } from './build.js';
-import { shellQuote as shQuote } from '../../src/exec/quote.js';
+import { shellQuote as shQuote } from '../../src/base/quote.js';
 
 export interface LabDiskSpec {
   sizeMiB: number;
@@ -71,7 +71,7 @@ const DEFAULT_DISKS: LabDiskSpec[] = [{ sizeMiB: 1024 }, { sizeMiB: 1024 }];
 const TMP_PREFIX = 'lvchain-lab-';
 
 /** The project's one quoting function for the remote POSIX shell. */
-export { shellQuote as shQuote } from '../../src/exec/quote.js';
+export { shellQuote as shQuote } from '../../src/base/quote.js';
 
 // ---------------------------------------------------------------------------------------
 // process bookkeeping: every VM is stopped on stop(), on exit and on SIGINT/SIGTERM/SIGHUP

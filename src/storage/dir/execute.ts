@@ -1,7 +1,7 @@
 /** Running the directory storage steps in-process: sidecar first, so every file has its metadata. */
 import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDir } from '../../atomic-file.js';
+import { fsyncDir } from '../../exec/atomic-file.js';
 import { LvchainError } from '../../base/errors.js';
 import type { LayerRef } from '../../model/layer.js';
 import type { StorageStep } from '../driver.js';

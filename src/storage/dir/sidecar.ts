@@ -2,7 +2,7 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomically } from '../../atomic-file.js';
+import { writeFileAtomically } from '../../exec/atomic-file.js';
 import { z } from 'zod';
 import { layerMetaSchema } from '../../model/plan.js';
 import type { LayerMeta } from '../../model/meta.js';

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { execaSync } from 'execa';
 import { newBatch, parseBatch } from '../../../src/exec/batch.js';
-import { shellQuote } from '../../../src/exec/quote.js';
+import { shellQuote } from '../../../src/base/quote.js';
 
 /** Runs the batch script in the local dash, exactly as ssh hands it to the remote shell. */
 function runLocally(commands: string[][], sshNoise = ''): { nonce: string; stdout: Buffer; stderr: Buffer } {

@@ -4,7 +4,7 @@ import { execa } from 'execa';
 import { mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeFileAtomically } from '../../../src/atomic-file.js';
+import { writeFileAtomically } from '../../../src/exec/atomic-file.js';
 import { readSidecar } from '../../../src/storage/dir/sidecar.js';
 import { acquireLock } from '../../../src/apply/lock.js';
 import { LocalExecutor } from '../../../src/exec/local.js';

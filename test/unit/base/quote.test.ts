@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { execaSync } from 'execa';
-import { displayArgv, shellCommand, shellQuote } from '../../../src/exec/quote.js';
+import { displayArgv, shellCommand, shellQuote } from '../../../src/base/quote.js';
 
 describe('shellQuote, the one function that makes argv a shell string', () => {
   it('leaves plain words alone and quotes everything else', () => {

@@ -1,5 +1,5 @@
 /** What the applier reports. Renderers turn these into a TTY display or NDJSON. */
-import type { StepKind } from '../model/plan.js';
+import type { StepKind } from './plan.js';
 
 export type ApplyEvent =
   | { type: 'apply_start'; address: string; actions: string[] }

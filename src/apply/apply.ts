@@ -17,7 +17,7 @@ import { sameRef } from '../model/layer.js';
 import { sizingFor } from '../plan/sizing.js';
 import { sameSteps, stepsForOperation } from '../plan/recompute.js';
 import type { OpContext } from '../plan/op-steps.js';
-import { wipeFlags } from '../model/on-storage.js';
+import { disksOn, wipeFlags } from '../model/on-storage.js';
 import { LvchainError, isLvchainError } from '../base/errors.js';
 import type { ApplyHook, ApplyOutcome } from '../model/events.js';
 import { recheckAdoption } from './adopt.js';
@@ -241,9 +241,7 @@ async function prepare(
 ): Promise<Step[]> {
   if (!storage)
     throw new LvchainError('plan_stale', `storage ${change.storage} was not observed before applying`);
-  const declared = Object.values(ctx.desired.disks)
-    .filter((d) => d.storage === change.storage)
-    .map((d) => d.name);
+  const declared = disksOn(ctx.desired, change.storage).map((d) => d.name);
   const observed = await backend.prepareDisk(change.disk, declared);
   await measureChainSizes(
     backend,

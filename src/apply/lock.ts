@@ -19,6 +19,7 @@ import {
   type LockInfo,
 } from '../storage/lock-probe.js';
 import { LVCHAIN_VERSION } from '../base/version.js';
+import { isoSeconds } from '../base/instants.js';
 
 export type { LockInfo };
 
@@ -84,7 +85,7 @@ export async function acquireLock(req: LockRequest): Promise<HeldLock> {
     operation: req.operation,
     who: `${safeUser()}@${hostname()}`,
     version: LVCHAIN_VERSION,
-    created: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    created: isoSeconds(Date.now()),
     info: req.info,
   };
   const deadline = Date.now() + req.timeoutMs;

@@ -10,6 +10,7 @@ import type { Plan, ResourceChange } from '../model/plan.js';
 import { nameProblem } from '../base/names.js';
 import { canonical, sameSteps } from '../plan/recompute.js';
 import { LvchainError } from '../base/errors.js';
+import { diskAddress, snapshotAddress, vgAddress } from '../model/address.js';
 
 const REPLAN_HINT = 'Run "lvchain plan --out FILE" again, review the new plan, and apply that one.';
 
@@ -49,7 +50,7 @@ function changeNameProblem(c: ResourceChange, desired: Desired): string | undefi
   if (!Object.hasOwn(desired.storages, c.storage))
     return `storage ${JSON.stringify(c.storage)} is not declared in ${desired.source}`;
   if (c.type === 'lvchain_vg')
-    return c.address === `vg.${c.storage}` && c.name === c.storage && c.disk === ''
+    return c.address === vgAddress(c.storage) && c.name === c.storage && c.disk === ''
       ? undefined
       : 'its address, name and storage do not agree';
   const diskProblem = nameProblem('disk', c.disk);
@@ -58,12 +59,14 @@ function changeNameProblem(c: ResourceChange, desired: Desired): string | undefi
   if (d && d.storage !== c.storage)
     return `disk ${c.disk} is declared on storage ${d.storage}, not ${JSON.stringify(c.storage)}`;
   if (c.type === 'lvchain_disk')
-    return c.address === `disk.${c.disk}` && c.name === c.disk
+    return c.address === diskAddress(c.disk) && c.name === c.disk
       ? undefined
       : 'its address, name and disk do not agree';
   const snapProblem = nameProblem('snapshot', c.name);
   if (snapProblem !== undefined) return `snapshot ${JSON.stringify(c.name)}: ${snapProblem}`;
-  return c.address === `snapshot.${c.disk}@${c.name}` ? undefined : 'its address, name and disk do not agree';
+  return c.address === snapshotAddress(c.disk, c.name)
+    ? undefined
+    : 'its address, name and disk do not agree';
 }
 
 /**

@@ -6,6 +6,7 @@
  * re-observes the disk.
  */
 import type { EngineVerdict, ObservedDisk } from '../model/observed.js';
+import { layersHeldOpen } from '../model/observed.js';
 import { offlineEngine } from './offline/index.js';
 
 export function selectEngine(held: readonly string[]): EngineVerdict {
@@ -17,7 +18,6 @@ export function selectEngine(held: readonly string[]): EngineVerdict {
 /** Stamp each disk with the selector's verdict, from the layers observation saw held open. */
 export function selectEngines(disks: Iterable<ObservedDisk>): void {
   for (const d of disks) {
-    const held = d.layers.filter((l) => l.open || l.header.state === 'in-use').map((l) => l.name);
-    d.engine = selectEngine(held);
+    d.engine = selectEngine(layersHeldOpen(d));
   }
 }

@@ -3,6 +3,7 @@
  * `snapshot.<disk>@<name>`. Plans, targets, drift and diagnostics all name things by them, so
  * they are built and parsed here only.
  */
+import { OBJECT_NAME, SNAPSHOT_NAME } from '../base/names.js';
 
 export type Address =
   | { kind: 'vg'; storage: string }
@@ -34,13 +35,20 @@ export function groupSnapshotId(group: string, snap: string): string {
 /** What a user may name with `--target`. */
 export type TargetAddress = Exclude<Address, { kind: 'vg' }>;
 
+/** The name rules of base/names.ts, without their anchors. Disk names are parsed loosely: the config checks them. */
+const inner = (rule: RegExp): string => rule.source.slice(1, -1);
+const LOOSE_DISK = '[A-Za-z0-9][A-Za-z0-9_.-]*';
+const DISK_ADDRESS = new RegExp(`^disk\\.(${LOOSE_DISK})$`);
+const GUEST_ADDRESS = new RegExp(`^guest\\.(${inner(OBJECT_NAME)})$`);
+const SNAPSHOT_ADDRESS = new RegExp(`^snapshot\\.(${LOOSE_DISK})@(${inner(SNAPSHOT_NAME)})$`);
+
 /** Undefined when the text is not an address a user may write. */
 export function parseAddress(text: string): TargetAddress | undefined {
-  let m = /^disk\.([A-Za-z0-9][A-Za-z0-9_.-]*)$/.exec(text);
+  let m = DISK_ADDRESS.exec(text);
   if (m) return { kind: 'disk', disk: m[1] as string };
-  m = /^guest\.([A-Za-z][A-Za-z0-9_.-]*)$/.exec(text);
+  m = GUEST_ADDRESS.exec(text);
   if (m) return { kind: 'guest', guest: m[1] as string };
-  m = /^snapshot\.([A-Za-z0-9][A-Za-z0-9_.-]*)@([A-Za-z][A-Za-z0-9_-]*)$/.exec(text);
+  m = SNAPSHOT_ADDRESS.exec(text);
   if (m) return { kind: 'snapshot', disk: m[1] as string, snap: m[2] as string };
   return undefined;
 }

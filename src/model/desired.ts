@@ -1,4 +1,5 @@
 /** What the config declares, normalised: names resolved, sizes in bytes, defaults applied. */
+import { diskAddress, guestAddress } from './address.js';
 
 export type WipeMode = 'none' | 'zeroout-on-free' | 'zeroout-on-create';
 export type KnownHostsPolicy = 'strict' | 'accept-new' | 'off';
@@ -91,5 +92,5 @@ export interface Desired {
 
 /** The group a disk is snapshotted with: its guest, or the disk alone. */
 export function snapshotGroupOf(disk: DesiredDisk): string {
-  return disk.guest !== undefined ? `guest.${disk.guest}` : `disk.${disk.name}`;
+  return disk.guest !== undefined ? guestAddress(disk.guest) : diskAddress(disk.name);
 }

@@ -6,6 +6,7 @@
 import { SNAPSHOT_NAME } from '../base/names.js';
 import type { z } from 'zod';
 import type { Operation, intentSchema } from './plan.js';
+import { ISO_INSTANT as ISO } from '../base/instants.js';
 
 export type SnapshotKind = 'auto' | 'pinned';
 export type MergeDirection = 'commit' | 'stream';
@@ -21,8 +22,6 @@ export type Intent = z.infer<typeof intentSchema>;
 export type IntentOperation = Extract<Operation, { op: Intent['op'] }>;
 
 export type IntentOp = Intent['op'];
-
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 
 export function encodeIntent(intent: Intent): string {
   switch (intent.op) {

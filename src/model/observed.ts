@@ -87,6 +87,11 @@ export interface ObservedDisk {
 }
 
 /** An engine that can act on the disk as observed, or the layers whose holders refuse it. */
+/** The layers of a disk another process holds open, as observation saw them (open LV, or locked image). */
+export function layersHeldOpen(disk: Pick<ObservedDisk, 'layers'>): string[] {
+  return disk.layers.filter((l) => l.open || l.header.state === 'in-use').map((l) => l.name);
+}
+
 export type EngineVerdict = { kind: 'engine'; engine: 'offline' } | { kind: 'refused'; holders: string[] };
 
 export interface ForeignObject {

@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { SNAPSHOT_NAME } from '../base/names.js';
 import { diagnosticCodeSchema, driftCodeSchema } from './codes.js';
+import { ISO_INSTANT } from '../base/instants.js';
 
 // 2.0: a step's commands became a tagged union (argv, qmp, in_process) instead of argv arrays.
 export const PLAN_FORMAT_VERSION = '2.0';
@@ -23,7 +24,7 @@ export const layerRefSchema = z.discriminatedUnion('role', [
   z.strictObject({ role: z.literal('trash'), of: baseRef }),
 ]);
 
-const iso = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/);
+const iso = z.string().regex(ISO_INSTANT);
 const kind = z.enum(['auto', 'pinned']);
 const direction = z.enum(['commit', 'stream']);
 

@@ -24,6 +24,7 @@ import { oneLine } from '../base/text.js';
 import { renderCheckJson, renderNagios } from '../render/check.js';
 import { renderPrometheus } from '../render/prometheus.js';
 import { LVCHAIN_VERSION } from '../base/version.js';
+import { disksOn } from '../model/on-storage.js';
 
 export interface CheckOptions {
   json: boolean;
@@ -80,9 +81,7 @@ async function assess(g: GlobalOptions, now: number, io: Io): Promise<HealthRepo
 async function observeStorage(session: Session, name: string): Promise<StorageObservation> {
   try {
     const backend = session.backend(name);
-    const declared = Object.values(session.desired.disks)
-      .filter((d) => d.storage === name)
-      .map((d) => d.name);
+    const declared = disksOn(session.desired, name).map((d) => d.name);
     const observed = await backend.observe({ disks: declared });
     if (observed.exists) {
       await backend.readHeaders(observed, Object.keys(observed.disks).sort());

@@ -15,6 +15,8 @@ import { commandLines } from '../render/commands.js';
 import { confirm } from './approval.js';
 import { lockRequest, withStorageLocks } from './locks.js';
 import { printer } from './printer.js';
+import { diskAddress } from '../model/address.js';
+import { disksOn } from '../model/on-storage.js';
 
 /**
  * `lvchain import <storage> <disk>`: adopt a chain made by Proxmox VE 9 (or by hand in its
@@ -62,9 +64,7 @@ async function adopt(
 ): Promise<number> {
   const declared = session.desired.disks[disk];
   const backend = session.backend(storage);
-  const names = Object.values(session.desired.disks)
-    .filter((d) => d.storage === storage)
-    .map((d) => d.name);
+  const names = disksOn(session.desired, storage).map((d) => d.name);
   const observedStorage = await backend.observe({ disks: [...new Set([...names, disk])] });
   const observed = await backend.prepareDisk(disk, names);
   let change: ResourceChange | undefined;
@@ -148,7 +148,7 @@ function adoption(
   const topStep = steps.find((s) => s.kind === 'set_meta' && s.layer.role === 'top');
   const topMeta: LayerMeta = topStep?.kind === 'set_meta' ? topStep.meta : (top?.meta ?? { disk: disk.name });
   return {
-    address: `disk.${disk.name}`,
+    address: diskAddress(disk.name),
     type: 'lvchain_disk',
     name: disk.name,
     storage,

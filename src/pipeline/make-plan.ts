@@ -11,12 +11,13 @@ import { finalizePlan } from '../plan/finalize.js';
 import { fingerprint } from '../observe/fingerprint.js';
 import { LVCHAIN_VERSION } from '../base/version.js';
 import type { Session } from './session.js';
+import { disksOn } from '../model/on-storage.js';
 
 export async function observeStorages(session: Session, storages?: readonly string[]): Promise<Observed> {
   const names = storages ?? Object.keys(session.desired.storages).sort();
   const results = await Promise.all(
     names.map(async (name): Promise<[string, ObservedStorage]> => {
-      const disks = Object.values(session.desired.disks).filter((d) => d.storage === name);
+      const disks = disksOn(session.desired, name);
       const observed = await session.backend(name).observe({ disks: disks.map((d) => d.name) });
       return [name, observed];
     }),

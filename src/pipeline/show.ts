@@ -5,6 +5,7 @@ import { sizingFor } from '../plan/sizing.js';
 import { renderDiskTree } from '../render/tree.js';
 import { LvchainError } from '../base/errors.js';
 import { measureChainSizes } from '../apply/measure-chain.js';
+import { disksOn } from '../model/on-storage.js';
 
 export async function showCommand(
   g: GlobalOptions,
@@ -18,9 +19,7 @@ export async function showCommand(
     const storages = declared ? [declared.storage] : Object.keys(session.desired.storages).sort();
     for (const name of storages) {
       const backend = session.backend(name);
-      const all = Object.values(session.desired.disks)
-        .filter((x) => x.storage === name)
-        .map((x) => x.name);
+      const all = disksOn(session.desired, name).map((x) => x.name);
       const observedStorage = await backend.observe({ disks: all });
       const observed = observedStorage.disks[disk];
       if (!observed || observed.layers.length === 0) continue;

@@ -4,6 +4,7 @@
  * owns but cannot place, size mismatches).
  */
 import type { LayerHeader, ObservedDisk, ObservedLayer } from '../model/observed.js';
+import { layersHeldOpen } from '../model/observed.js';
 import type { Step } from '../model/plan.js';
 import type { ChainView, Problem } from '../model/chain-view.js';
 import type { LayerRef } from '../model/layer.js';
@@ -50,12 +51,10 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
   const layers: Record<string, SimLayer> = {};
   let ownedCount = 0;
   let verified = true;
-  const inUse: string[] = [];
   for (const l of disk.layers) {
     layers[refKey(l.ref)] = toSimLayer(l);
     if (l.meta !== undefined) ownedCount++;
     if (l.header.state === 'not-read') verified = false;
-    if (l.open || l.header.state === 'in-use') inUse.push(l.name);
   }
   let state: DiskState = { disk: disk.name, layers };
 
@@ -202,7 +201,14 @@ export function interpretDisk(disk: ObservedDisk, sizing: Sizing): DiskView {
     }
   }
 
-  return { state, chain: chainOf(state)?.map((l) => l.ref), problems, verified, owned, inUse };
+  return {
+    state,
+    chain: chainOf(state)?.map((l) => l.ref),
+    problems,
+    verified,
+    owned,
+    inUse: layersHeldOpen(disk),
+  };
 }
 
 /**

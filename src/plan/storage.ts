@@ -6,6 +6,7 @@ import { groupsOf, planGroup } from './group.js';
 import { planRollback } from './rollback-change.js';
 import { planUndeclared } from './undeclared.js';
 import type { StoragePlanner } from './storage-planner.js';
+import { disksOn } from '../model/on-storage.js';
 
 export function planStorage(sp: StoragePlanner): void {
   const { req, storage, observed } = sp;
@@ -40,7 +41,7 @@ export function planStorage(sp: StoragePlanner): void {
       detail: names.slice(0, 10).join(', ') + (names.length > 10 ? ', …' : ''),
     });
   }
-  const declared = Object.values(req.desired.disks).filter((d) => d.storage === storage.name);
+  const declared = disksOn(req.desired, storage.name);
   for (const group of groupsOf(sp, declared)) planGroup(sp, group);
   noteUnverified(sp);
   const declaredNames = new Set(declared.map((d) => d.name));

@@ -6,6 +6,7 @@
 import type { Desired, DesiredDisk } from '../model/desired.js';
 import { worstCaseBytes } from './capacity.js';
 import { worstCaseRetained } from '../policy/schedule.js';
+import { disksOn } from '../model/on-storage.js';
 
 /** Null when a policy keeps snapshots without bound. */
 export function declaredWorstCase(
@@ -13,7 +14,7 @@ export function declaredWorstCase(
   storage: string,
   layerBytes: (disk: DesiredDisk) => number,
 ): number | null {
-  const disks = Object.values(desired.disks).filter((d) => d.storage === storage);
+  const disks = disksOn(desired, storage);
   return worstCaseBytes(
     disks.map((d) => ({ retained: retainedAtMost(desired, d), layerBytes: layerBytes(d) })),
   );

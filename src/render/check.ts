@@ -11,6 +11,7 @@ import type { HealthStatus } from '../check/status.js';
 import { EXIT_CODES, severityRank } from '../check/status.js';
 import { isoSeconds } from '../base/instants.js';
 import { termText } from './escape.js';
+import { diskAddress } from '../model/address.js';
 
 export const CHECK_FORMAT_VERSION = '1.0';
 
@@ -21,7 +22,7 @@ const STATUSES: readonly HealthStatus[] = ['OK', 'WARNING', 'CRITICAL', 'UNKNOWN
 
 /** The thing a result is about, in lvchain's address style; none for the run itself. */
 export function subjectOf(r: CheckResult): string | undefined {
-  if (r.disk !== undefined) return `disk.${r.disk}`;
+  if (r.disk !== undefined) return diskAddress(r.disk);
   if (r.group !== undefined) return r.group;
   if (r.storage !== undefined) return `storage ${r.storage}`;
   return undefined;

@@ -2,6 +2,7 @@
 import type { Stats } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { isoSeconds } from '../../base/instants.js';
 
 export async function nearestExisting(path: string): Promise<string> {
   let p = path;
@@ -95,7 +96,7 @@ export async function listEntries(dir: string): Promise<Entry[]> {
       name,
       kind: kindOfStats(st),
       bytes: st.isFile() ? st.blocks * 512 : 0,
-      born: born.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      born: isoSeconds(born.getTime()),
     });
   }
   return out;

@@ -1,5 +1,6 @@
 /** Parsers for `vgs`/`lvs --reportformat json --units b --nosuffix` and `wipefs --json`. */
 import { z } from 'zod';
+import { isoSeconds } from '../../base/instants.js';
 
 const num = z.string().regex(/^\d+$/).transform(Number);
 
@@ -71,7 +72,7 @@ export function lvTimeIso(text: string): string | undefined {
   const m = /^(\d{4}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2}) ([+-])(\d{2})(\d{2})$/.exec(text.trim());
   if (!m) return undefined;
   const ms = Date.parse(`${m[1]}T${m[2]}${m[3]}${m[4]}:${m[5]}`);
-  return Number.isNaN(ms) ? undefined : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  return Number.isNaN(ms) ? undefined : isoSeconds(ms);
 }
 
 const wipefs = z.looseObject({

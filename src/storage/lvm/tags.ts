@@ -4,9 +4,9 @@
  */
 import type { LayerMeta } from '../../model/meta.js';
 import { decodeIntent, encodeIntent } from '../../model/intent.js';
+import { ISO_INSTANT as ISO } from '../../base/instants.js';
 
 const PREFIX = 'lvchain.';
-const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?Z$/;
 
 export function metaToTags(meta: LayerMeta | null | undefined): string[] {
   if (!meta) return [];

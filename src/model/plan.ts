@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { SNAPSHOT_NAME } from '../base/names.js';
 import { diagnosticCodeSchema, driftCodeSchema } from './codes.js';
+import { shapeRowsSchema } from './shape.js';
 import { ISO_INSTANT } from '../base/instants.js';
 
 // 2.0: a step's commands became a tagged union (argv, qmp, in_process) instead of argv arrays.
@@ -205,7 +206,7 @@ export const resourceChangeSchema = z.strictObject({
   irreversible: z.boolean(),
   operation: operationSchema,
   /** The disk's shape this change expects to find; apply re-observes and compares. */
-  expected_shape: z.string(),
+  expected_shape: shapeRowsSchema,
   /** Metadata a finished top carries, so apply can recompute the steps from what it finds. */
   x_top_meta: layerMetaSchema,
   x_policy: z.string().optional(),

@@ -4,6 +4,7 @@ import { adoptDisk } from '../plan/adopt.js';
 import { interpretDisk } from '../plan/interpret.js';
 import { sizingFor } from '../plan/sizing.js';
 import { shapeOf } from '../plan/shape.js';
+import type { ShapeRow } from '../model/shape.js';
 import type { ObservedDisk } from '../model/observed.js';
 import type { ResourceChange, Step } from '../model/plan.js';
 import type { LayerMeta } from '../model/meta.js';
@@ -141,7 +142,7 @@ function adoption(
   storage: string,
   disk: ObservedDisk,
   steps: Step[],
-  shape: string,
+  shape: ShapeRow[],
   backend: Realiser,
 ): ResourceChange {
   const top = disk.layers.find((l) => l.ref.role === 'top');

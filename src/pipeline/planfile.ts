@@ -37,10 +37,21 @@ export async function readPlanFile(file: string): Promise<Plan> {
   const parsed = planSchema.safeParse(json);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
+    const change = first ? changeNamed(json, first.path) : undefined;
     throw new LvchainError(
       'plan_invalid',
-      `${file} is not a valid lvchain plan: ${first?.path.join('.')}: ${first?.message}`,
+      `${file} is not a valid lvchain plan: ${change ? `change ${change}: ` : ''}${first?.path.join('.')}: ${first?.message}`,
     );
   }
   return parsed.data;
+}
+
+/** The address of the change an invalid field is in, as the file spells it (quoted: it is untrusted). */
+function changeNamed(json: unknown, path: readonly PropertyKey[]): string | undefined {
+  if (path[0] !== 'resource_changes' || typeof path[1] !== 'number') return undefined;
+  const changes = (json as { resource_changes?: unknown }).resource_changes;
+  const address = Array.isArray(changes)
+    ? (changes[path[1]] as { address?: unknown } | null)?.address
+    : undefined;
+  return typeof address === 'string' ? JSON.stringify(address) : undefined;
 }

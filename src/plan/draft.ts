@@ -9,6 +9,7 @@ import type {
   Step,
 } from '../model/plan.js';
 import type { LayerMeta } from '../model/meta.js';
+import type { ShapeRow } from '../model/shape.js';
 
 export interface DraftChange {
   address: string;
@@ -24,7 +25,7 @@ export interface DraftChange {
   reasonDetail?: string;
   irreversible: boolean;
   operation: Operation;
-  expectedShape: string;
+  expectedShape: ShapeRow[];
   topMeta: LayerMeta;
   policy?: string;
   steps: Step[];

@@ -1,31 +1,16 @@
 /**
- * A disk's shape: what a change expects to find (DESIGN §6). The plan carries it as canonical
- * text; apply re-observes the disk and compares the two before it runs anything.
+ * A disk's shape: what a change expects to find (DESIGN §6). The plan carries it as typed rows,
+ * checked by the plan schema when a saved plan is read; apply re-observes the disk and compares
+ * the two before it runs anything.
  */
 import type { LayerMeta } from '../model/meta.js';
 import { refKey } from '../model/layer.js';
 import { encodeIntent } from '../model/intent.js';
 import type { ShapeRow } from '../model/shape.js';
-import { shapeRowsSchema } from '../model/shape.js';
-import { LvchainError } from '../base/errors.js';
 import type { DiskState, SimLayer } from './state.js';
 
-/** The rows of a shape's text, checked: a saved plan's text is not trusted. */
-function parseShape(text: string): ShapeRow[] {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  const rows = shapeRowsSchema.safeParse(json);
-  if (!rows.success)
-    throw new LvchainError('plan_invalid', `not a disk shape lvchain wrote: ${JSON.stringify(text)}`);
-  return rows.data;
-}
-
-/** Canonical text of what a change expects to find: layers, metadata, links and sizes. */
-export function shapeOf(state: DiskState): string {
+/** What a change expects to find, one row per layer in key order: metadata, links and sizes. */
+export function shapeOf(state: DiskState): ShapeRow[] {
   const rows: ShapeRow[] = [];
   for (const key of Object.keys(state.layers).sort()) {
     const l = state.layers[key] as SimLayer;
@@ -38,7 +23,7 @@ export function shapeOf(state: DiskState): string {
       l.capacity ?? null,
     ]);
   }
-  return JSON.stringify(rows);
+  return rows;
 }
 
 /** Metadata in a fixed field order; cheaper than sorting keys for every layer of a plan. */
@@ -60,9 +45,10 @@ function metaText(m: LayerMeta): string {
  * Does a freshly observed shape match the one a change was planned against? Facts the plan
  * could not see (an inactive LV's header) are unknown in `expected` and match anything.
  */
-export function shapeMatches(expected: string, actual: string): { ok: true } | { ok: false; why: string } {
-  const e = parseShape(expected);
-  const a = parseShape(actual);
+export function shapeMatches(
+  e: readonly ShapeRow[],
+  a: readonly ShapeRow[],
+): { ok: true } | { ok: false; why: string } {
   const ek = e.map((x) => x[0]).join(',');
   const ak = a.map((x) => x[0]).join(',');
   if (ek !== ak) return { ok: false, why: `layers were [${ek}], now [${ak}]` };
@@ -81,6 +67,6 @@ export function shapeMatches(expected: string, actual: string): { ok: true } | {
 }
 
 /** Whether a shape was recorded without some facts (an inactive chain): apply then trusts what it reads. */
-export function shapeHasUnknowns(shape: string): boolean {
-  return parseShape(shape).some((r) => r[3] === '?' || r[4] === null);
+export function shapeHasUnknowns(shape: readonly ShapeRow[]): boolean {
+  return shape.some((r) => r[3] === '?' || r[4] === null);
 }

@@ -88,7 +88,7 @@ export function planVgCreation(sp: StoragePlanner, devices: string[]): void {
     }),
     storage: name,
     disk: '',
-    expectedShape: '',
+    expectedShape: [],
     steps: [{ kind: 'create_vg', devices }],
   });
 }

@@ -312,7 +312,7 @@ function corpus(): Case[] {
     del(p).irreversible = !del(p).irreversible;
   });
   add('expected shape changed', `disk.${D0}`, (p) => {
-    grow(p).expected_shape = 'top';
+    (grow(p) as { expected_shape: unknown }).expected_shape = 'top';
   });
   add('group added', `snapshot.${D0}@s3`, (p) => {
     snap(p).group = 'guest.evil@s3';

@@ -84,7 +84,7 @@ function assertResumableEverywhere(start: DiskState, steps: Step[], sizing: Sizi
       rest = cleanupLeftovers(crashed, ctx);
     }
     const resumed = applySteps(crashed, rest, sizing);
-    expect(shapeOf(resumed), `resume after ${k}/${steps.length} steps: ${steps[k - 1]?.kind}`).toBe(
+    expect(shapeOf(resumed), `resume after ${k}/${steps.length} steps: ${steps[k - 1]?.kind}`).toEqual(
       shapeOf(end),
     );
     // Resuming is itself interruptible: the resumed steps are a suffix of some valid run.

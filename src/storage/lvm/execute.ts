@@ -20,7 +20,6 @@ export async function executeLvmStep(
   commands: readonly PlannedCommand[],
   onProgress?: (fraction: number) => void,
 ): Promise<void> {
-  if (step.kind === 'create_vg') await assertBlank(exec, step.devices);
   const what =
     step.kind === 'create_vg'
       ? `creating VG ${vg}`
@@ -28,6 +27,7 @@ export async function executeLvmStep(
   // Wipes run long: each on its own connection, so they stop with lvchain.
   const long = step.kind === 'wipe' || (step.kind === 'remove' && step.wipe);
   const results: (CommandResult | undefined)[] = [];
+  let deviceSize = 0;
   for (const [i, c] of commands.entries()) {
     if (c.kind !== 'argv') continue;
     const { argv } = c;
@@ -37,8 +37,16 @@ export async function executeLvmStep(
       ok(await exec.run(argv, { ownConnection: true }), `zeroing ${stood.argv.at(-1)} with dd`);
       continue;
     }
+    if (argv[0] === 'blockdev') {
+      deviceSize = Number(ok(await exec.run(argv), `size of ${argv.at(-1)}`).stdout.trim());
+      continue;
+    }
+    if (argv[0] === 'wipefs') {
+      assertBlank(exec, argv.at(-1) as string, await exec.run(argv));
+      continue;
+    }
     if (argv[0] === 'blkdiscard') {
-      const r = await zero(exec, argv, onProgress);
+      const r = await zero(exec, argv, deviceSize, onProgress);
       const covered = commands.some(
         (f) => f.kind === 'argv' && f.fallback_for?.index === i && FALLS_BACK[f.fallback_for.when](r),
       );
@@ -68,14 +76,13 @@ export async function executeLvmStep(
   }
 }
 
-/** Run a planned `blkdiscard --zeroout`, with progress from its verbose steps. */
+/** Run a planned `blkdiscard --zeroout`, with progress from its verbose steps over the device's size. */
 async function zero(
   exec: Executor,
   argv: string[],
+  size: number,
   onProgress?: (fraction: number) => void,
 ): Promise<CommandResult> {
-  const dev = argv.at(-1) as string;
-  const size = Number(ok(await exec.run(['blockdev', '--getsize64', dev]), `size of ${dev}`).stdout.trim());
   const report =
     onProgress && size > 0
       ? (chunk: string) => {
@@ -87,17 +94,13 @@ async function zero(
 }
 
 /** A device is used for a new VG only if nothing is on it: any signature refuses it. */
-async function assertBlank(exec: Executor, devices: readonly string[]): Promise<void> {
-  const results = await exec.runBatch(devices.map((d) => ['wipefs', '--json', d]));
-  devices.forEach((d, i) => {
-    const r = results[i] as CommandResult;
-    if (r.failed)
-      throw new LvchainError('command_failed', `cannot inspect ${d} on ${exec.host}: ${r.stderr.trim()}`);
-    const found = parseWipefs(r.stdout);
-    if (found.length > 0)
-      throw new LvchainError(
-        'drift',
-        `${d} on ${exec.host} is not blank (${found.join(', ')}); lvchain creates VGs only on blank devices`,
-      );
-  });
+function assertBlank(exec: Executor, device: string, r: CommandResult): void {
+  if (r.failed)
+    throw new LvchainError('command_failed', `cannot inspect ${device} on ${exec.host}: ${r.stderr.trim()}`);
+  const found = parseWipefs(r.stdout);
+  if (found.length > 0)
+    throw new LvchainError(
+      'drift',
+      `${device} on ${exec.host} is not blank (${found.join(', ')}); lvchain creates VGs only on blank devices`,
+    );
 }

@@ -16,16 +16,18 @@ export function zeroArgv(dev: string): string[] {
 }
 
 /**
- * `blkdiscard --zeroout` (the kernel emulates write-zeroes where a device lacks it), and the
- * `dd` that writes the zeros instead if the ioctl is refused outright: both are in the plan.
+ * The device's size (read for progress), `blkdiscard --zeroout` (the kernel emulates
+ * write-zeroes where a device lacks it), and the `dd` that writes the zeros instead if the ioctl
+ * is refused outright: all three are in the plan. `at` is where these commands start in the step.
  */
 function zeroCommands(dev: string, at: number): PlannedCommand[] {
   return [
+    { kind: 'argv', argv: ['blockdev', '--getsize64', dev] },
     { kind: 'argv', argv: zeroArgv(dev) },
     {
       kind: 'argv',
       argv: ['dd', 'if=/dev/zero', `of=${dev}`, 'bs=4M', 'oflag=direct', 'conv=fsync'],
-      fallback_for: { index: at, when: 'zeroout_refused' },
+      fallback_for: { index: at + 1, when: 'zeroout_refused' },
     },
   ];
 }
@@ -110,7 +112,11 @@ export function describeLvmStep(
     case 'create_vg':
       return {
         description: `create volume group ${vg} on ${step.devices.join(', ')} (checked blank again first)`,
-        commands: [run(['pvcreate', '--yes', ...step.devices]), run(['vgcreate', vg, ...step.devices])],
+        commands: [
+          ...step.devices.map((d) => run(['wipefs', '--json', d])),
+          run(['pvcreate', '--yes', ...step.devices]),
+          run(['vgcreate', vg, ...step.devices]),
+        ],
       };
   }
 }

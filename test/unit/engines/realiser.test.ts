@@ -81,11 +81,26 @@ describe('data moves', () => {
 });
 
 describe('commands the plan shows', () => {
-  it('a wiping remove on LVM lists the dd that stands in for a refused blkdiscard', () => {
+  it('a wiping remove on LVM lists the size read, and the dd that stands in for a refused blkdiscard', () => {
     const { commands } = lvm.describe(DISK, { kind: 'remove', layer: s1, wipe: true });
-    expect(commands.map((c) => c.kind === 'argv' && c.argv[0])).toEqual(['blkdiscard', 'dd', 'lvremove']);
-    expect(commands[1]).toMatchObject({ fallback_for: { index: 0, when: 'zeroout_refused' } });
-    expect(commandLines(commands)[1]).toMatch(/^dd .*\(only if the device refuses BLKZEROOUT\)$/);
+    expect(commands.map((c) => c.kind === 'argv' && c.argv[0])).toEqual([
+      'blockdev',
+      'blkdiscard',
+      'dd',
+      'lvremove',
+    ]);
+    expect(commands[2]).toMatchObject({ fallback_for: { index: 1, when: 'zeroout_refused' } });
+    expect(commandLines(commands)[2]).toMatch(/^dd .*\(only if the device refuses BLKZEROOUT\)$/);
+  });
+
+  it('creating a VG lists the blank check of every device before pvcreate', () => {
+    const { commands } = lvm.describe(DISK, { kind: 'create_vg', devices: ['/dev/sdb', '/dev/sdc'] });
+    expect(commandLines(commands)).toEqual([
+      'wipefs --json /dev/sdb',
+      'wipefs --json /dev/sdc',
+      'pvcreate --yes /dev/sdb /dev/sdc',
+      expect.stringMatching(/^vgcreate \S+ \/dev\/sdb \/dev\/sdc$/),
+    ]);
   });
 
   it('directory metadata writes are in-process, and text output shows no command for them', () => {

@@ -4,7 +4,8 @@
  * is still as planned and no other process holds it. A failure skips the rest of that disk and
  * of its guest group; other disks go on.
  */
-import type { Plan, ResourceChange, Step } from '../model/plan.js';
+import type { Plan, PlannedOperation, ResourceChange, Step } from '../model/plan.js';
+import { notLiveYet } from '../plan/live.js';
 import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
 import type { Realiser } from './realiser.js';
@@ -176,13 +177,25 @@ async function applyStorage(
     };
     const done = new Set<Prepared>();
     try {
+      // freeze: required is checked before anything changes.
+      for (const p of prepared)
+        if (p.steps.some((s) => s.kind === 'switch')) await backend.checkFreeze(p.change.disk);
       for (const p of prepared) {
         started.set(p.change.address, performance.now());
         // In a group, only the intent records run now; the rest follows below.
         await runFrom(p, 0, batch.length > 1 ? leadingIntentSteps(p.steps) : p.steps.length);
       }
+      // A running VM switches all the guest's disks in one transaction: every disk's steps run
+      // up to its switch, then the switch of all, then the rest.
+      const switchAt = (p: Prepared) => p.steps.findIndex((s) => s.kind === 'switch');
+      const live = batch.length > 1 ? prepared.filter((p) => switchAt(p) >= 0) : [];
+      for (const p of live) await runFrom(p, leadingIntentSteps(p.steps), switchAt(p));
+      if (live.length > 0) await runSwitch(live, switchAt, backend, ctx);
       for (const p of prepared) {
-        if (batch.length > 1) await runFrom(p, leadingIntentSteps(p.steps), p.steps.length);
+        if (batch.length > 1) {
+          const from = live.includes(p) ? switchAt(p) + 1 : leadingIntentSteps(p.steps);
+          await runFrom(p, from, p.steps.length);
+        }
         done.add(p);
         outcome.applied.push(p.change.address);
         ctx.onEvent({
@@ -202,6 +215,40 @@ async function applyStorage(
       for (const p of prepared) await backend.releaseDisk(p.change.disk).catch(() => undefined);
     }
   }
+}
+
+/** One transaction for the switches of a guest's disks, reported as each disk's step. */
+async function runSwitch(
+  live: readonly Prepared[],
+  switchAt: (p: Prepared) => number,
+  backend: Realiser,
+  ctx: ApplyContext,
+): Promise<void> {
+  const t0 = performance.now();
+  const entries = live.map((p) => ({
+    disk: p.change.disk,
+    step: p.steps[switchAt(p)] as Extract<Step, { kind: 'switch' }>,
+  }));
+  for (const [i, p] of live.entries())
+    ctx.onEvent({
+      type: 'step_start',
+      address: p.change.address,
+      index: switchAt(p),
+      count: p.steps.length,
+      kind: 'switch',
+      description: backend.describe(p.change.disk, entries[i]?.step as Step).description,
+    });
+  await backend.switchGroup(entries, (message) =>
+    ctx.onEvent({ type: 'apply_warning', address: live[0]?.change.address ?? '', message }),
+  );
+  for (const p of live)
+    ctx.onEvent({
+      type: 'step_complete',
+      address: p.change.address,
+      index: switchAt(p),
+      kind: 'switch',
+      elapsed_ms: Math.round(performance.now() - t0),
+    });
 }
 
 function leadingIntentSteps(steps: readonly Step[]): number {
@@ -266,12 +313,26 @@ async function prepare(
       `${change.address} changed since the plan (${shape.why}); nothing was done to it. Run "lvchain plan" again.`,
     );
   }
+  // A disk that declares a VM is judged by who holds it now: its VM's QEMU, nobody, or a stranger.
+  const live = backend.declaresVm(change.disk) ? await backend.judge(observed) : undefined;
+  if (live?.kind === 'refused')
+    throw new LvchainError(
+      'image_in_use',
+      `${change.address}: ${live.holders.join('; ')}. Nothing was done.`,
+    );
   const opCtx: OpContext = {
     sizing,
     ...wipeFlags(ctx.desired.storages[change.storage]),
     topMeta: change.x_top_meta,
     ...(change.x_policy !== undefined ? { policy: change.x_policy } : {}),
+    ...(live?.kind === 'engine' && live.engine === 'qmp' ? { live: { topHeld: live.topHeld } } : {}),
   };
+  const notLive = opCtx.live ? notLiveYet(change.operation as PlannedOperation) : undefined;
+  if (notLive !== undefined)
+    throw new LvchainError(
+      'image_in_use',
+      `${change.address}: disk ${change.disk} is in use by its running VM; ${notLive}. Nothing was done.`,
+    );
   const planned = change.x_steps.map((s) => s.step);
   const computed = stepsForOperation(
     change.operation,
@@ -299,7 +360,8 @@ async function prepare(
       : observed.layers
           .filter((l) => l.ref.role === 'top' || changed.some((r) => sameRef(r, l.ref)))
           .map((l) => l.name);
-  const verdict = selectEngine(checked.length > 0 ? await backend.layersInUse(observed, checked) : []);
+  const verdict =
+    live ?? selectEngine(checked.length > 0 ? await backend.layersInUse(observed, checked) : []);
   if (verdict.kind === 'refused') {
     const inUse = verdict.holders;
     throw new LvchainError(

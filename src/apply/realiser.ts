@@ -4,17 +4,25 @@
  * kind, so a new kind without a realiser does not compile.
  */
 import type { Executor } from '../exec/executor.js';
-import type { DesiredStorage } from '../model/desired.js';
-import type { ObservedDisk, ObservedStorage } from '../model/observed.js';
+import type { DesiredStorage, DesiredVm } from '../model/desired.js';
+import { LvchainError } from '../base/errors.js';
+import {
+  agentReady,
+  describeSwitch,
+  switchDisks,
+  type Consistency,
+  type SwitchEntry,
+} from '../engines/qmp/index.js';
+import type { EngineVerdict, ObservedDisk, ObservedStorage } from '../model/observed.js';
 import type { PlannedStep, Step, StepKind } from '../model/plan.js';
 import type { EngineStep, ImageEngine } from '../engines/engine.js';
 import { offlineEngine } from '../engines/offline/index.js';
-import { selectEngines } from '../engines/select.js';
-import type { ObserveRequest, StorageDriver } from '../storage/driver.js';
+import { judgeLive, selectEngines } from '../engines/select.js';
+import type { ObserveRequest, StorageDriver, StorageStep } from '../storage/driver.js';
 import { DirDriver } from '../storage/dir/index.js';
 import { LvmDriver } from '../storage/lvm/index.js';
 
-const REALISED_BY: Record<StepKind, 'storage' | 'engine'> = {
+const REALISED_BY: Record<StepKind, 'storage' | 'engine' | 'vm'> = {
   set_meta: 'storage',
   allocate: 'storage',
   wipe: 'storage',
@@ -26,10 +34,15 @@ const REALISED_BY: Record<StepKind, 'storage' | 'engine'> = {
   resize: 'engine',
   commit: 'engine',
   stream: 'engine',
+  switch: 'vm',
 };
 
 function isEngineStep(step: Step): step is EngineStep {
   return REALISED_BY[step.kind] === 'engine';
+}
+
+function isStorageStep(step: Step): step is StorageStep {
+  return REALISED_BY[step.kind] === 'storage';
 }
 
 export class Realiser {
@@ -37,7 +50,11 @@ export class Realiser {
   /** The only engine today; the selector (engines/select.ts) decides whether it may act on a disk. */
   readonly engine: ImageEngine = offlineEngine;
 
-  constructor(driver: StorageDriver) {
+  constructor(
+    driver: StorageDriver,
+    /** The VM each disk declares (`vm:` of its guest or itself). */
+    private readonly vms: Readonly<Record<string, DesiredVm>> = {},
+  ) {
     this.driver = driver;
   }
 
@@ -49,13 +66,16 @@ export class Realiser {
   async observe(request: ObserveRequest): Promise<ObservedStorage> {
     const observed = await this.driver.observe(request);
     selectEngines(Object.values(observed.disks));
+    await judgeLive(this.driver, Object.values(observed.disks), this.vms);
     return observed;
   }
 
   /** Headers may show a layer held open (in use): the verdicts of these disks are made again. */
   async readHeaders(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
     await this.driver.readHeaders(observed, disks);
-    selectEngines(disks.flatMap((d) => observed.disks[d] ?? []));
+    const judged = disks.flatMap((d) => observed.disks[d] ?? []);
+    selectEngines(judged);
+    await judgeLive(this.driver, judged, this.vms);
   }
 
   readDependants(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
@@ -96,27 +116,74 @@ export class Realiser {
     return this.driver.layersInUse(disk, layers);
   }
 
+  /** Whether this disk declares a VM: its verdict then comes from who holds it (judgeLive). */
+  declaresVm(disk: string): boolean {
+    return this.vms[disk] !== undefined;
+  }
+
+  /** The verdict on a disk that declares a VM, from who holds its layers now. */
+  async judge(disk: ObservedDisk): Promise<EngineVerdict> {
+    await judgeLive(this.driver, [disk], this.vms);
+    return disk.engine ?? { kind: 'engine', engine: 'offline' };
+  }
+
   lockTarget(): { exec: Executor; path: string } {
     return this.driver.lockTarget();
   }
 
   describe(disk: string, step: Step): Pick<PlannedStep, 'description' | 'commands'> {
-    return isEngineStep(step)
-      ? this.engine.describe(this.driver, disk, step)
-      : this.driver.describe(disk, step);
+    if (isEngineStep(step)) return this.engine.describe(this.driver, disk, step);
+    if (isStorageStep(step)) return this.driver.describe(disk, step);
+    return describeSwitch(this.driver, this.vmOf(disk), disk, step);
   }
 
+  /** A switch runs for a whole guest at once (switchGroup); any other step runs alone. */
   async execute(disk: string, step: Step, onProgress?: (fraction: number) => void): Promise<void> {
     if (isEngineStep(step)) await this.engine.execute(this.driver, disk, step, onProgress);
-    else await this.driver.execute(disk, step, onProgress);
+    else if (isStorageStep(step)) await this.driver.execute(disk, step, onProgress);
+    else await this.switchGroup([{ disk, step }], () => undefined);
+  }
+
+  /** The disks of one VM onto their new tops, in one transaction; returns how consistent. */
+  switchGroup(entries: readonly SwitchEntry[], warn: (message: string) => void): Promise<Consistency> {
+    const first = entries[0];
+    if (first === undefined) return Promise.resolve('crash');
+    return switchDisks(this.driver, this.vmOf(first.disk), entries, warn);
+  }
+
+  /** Before a live snapshot changes anything: `freeze: required` needs an agent that answers. */
+  async checkFreeze(disk: string): Promise<void> {
+    const vm = this.vmOf(disk);
+    if (vm.freeze !== 'required') return;
+    const ready = await agentReady(vm);
+    if (!ready.ok)
+      throw new LvchainError(
+        'vm_failed',
+        `disk ${disk}: freeze: required, but the guest agent does not answer (${ready.why}); nothing was done`,
+        { details: { disk, agent: vm.agent } },
+      );
+  }
+
+  vmOf(disk: string): DesiredVm {
+    const vm = this.vms[disk];
+    if (vm === undefined)
+      throw new LvchainError(
+        'vm_failed',
+        `disk ${disk} declares no vm: lvchain cannot reach a running VM for it`,
+      );
+    return vm;
   }
 }
 
-export function createRealiser(storage: DesiredStorage, exec: Executor): Realiser {
+export function createRealiser(
+  storage: DesiredStorage,
+  exec: Executor,
+  vms: Readonly<Record<string, DesiredVm>> = {},
+): Realiser {
   switch (storage.kind) {
     case 'dir':
-      return new Realiser(new DirDriver(storage, exec));
+      return new Realiser(new DirDriver(storage, exec), vms);
     case 'lvm':
-      return new Realiser(new LvmDriver(storage, exec));
+      return new Realiser(new LvmDriver(storage, exec), vms);
   }
 }

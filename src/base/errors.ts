@@ -21,7 +21,9 @@ export type ErrorCode =
   | 'not_found'
   | 'usage'
   | 'aborted'
-  | 'image_in_use';
+  | 'image_in_use'
+  | 'vm_unreachable'
+  | 'vm_failed';
 
 export interface Location {
   file: string;

@@ -1,7 +1,14 @@
 /** Guests and disks → DesiredDisk and DesiredGuest: sizes checked, references resolved, each disk declared once. */
-import type { DesiredDisk, DesiredGuest, DesiredPolicy, DesiredStorage } from '../model/desired.js';
+import type {
+  DesiredDisk,
+  DesiredGuest,
+  DesiredPolicy,
+  DesiredStorage,
+  DesiredVm,
+} from '../model/desired.js';
 import { parseSize } from '../base/units.js';
 import type { WrittenConfig } from './schema.js';
+import type { WrittenVm } from './schema-vm.js';
 import type { PathIssue } from './path.js';
 import { known, record } from './declared.js';
 import { LV_NAME_MAX, MAX_DISK_SIZE, MIN_DISK_SIZE } from './defaults.js';
@@ -87,6 +94,17 @@ export function declareDisks(
     }
   };
 
+  const declareVm = (path: (string | number)[], vm: WrittenVm | undefined): DesiredVm | undefined => {
+    if (vm === undefined) return undefined;
+    const freeze = vm.freeze ?? 'try';
+    if (freeze === 'required' && vm.agent === undefined)
+      issues.push({
+        path: [...path, 'vm', 'freeze'],
+        message: 'freeze: required needs the guest agent socket; add vm.agent, or use freeze: try',
+      });
+    return { qmp: vm.qmp, ...(vm.agent !== undefined ? { agent: vm.agent } : {}), freeze };
+  };
+
   for (const [gname, g] of Object.entries(written.guests ?? {})) {
     const path = ['guests', gname];
     checkRefs(path, g.storage, g.policy);
@@ -95,7 +113,15 @@ export function declareDisks(
       issues.push({ path: [...path, 'disks'], message: 'a guest needs at least one disk' });
     const pinned = Object.keys(g.snapshots ?? {}).sort();
     checkPinned(path, diskNames, pinned);
-    guests[gname] = { name: gname, storage: g.storage, policy: g.policy, disks: diskNames, pinned };
+    const vm = declareVm(path, g.vm);
+    guests[gname] = {
+      name: gname,
+      storage: g.storage,
+      policy: g.policy,
+      disks: diskNames,
+      pinned,
+      ...(vm ? { vm } : {}),
+    };
     for (const dname of diskNames) {
       const d = g.disks[dname] as { size: string; protect?: boolean };
       addDisk(
@@ -107,6 +133,7 @@ export function declareDisks(
           guest: gname,
           policy: g.policy,
           pinned,
+          ...(vm ? { vm } : {}),
         },
         [...path, 'disks', dname],
         d.size,
@@ -118,8 +145,17 @@ export function declareDisks(
     checkRefs(path, d.storage, d.policy);
     const pinned = Object.keys(d.snapshots ?? {}).sort();
     checkPinned(path, [dname], pinned);
+    const vm = declareVm(path, d.vm);
     addDisk(
-      { name: dname, storage: d.storage, size: 0, protect: d.protect ?? false, policy: d.policy, pinned },
+      {
+        name: dname,
+        storage: d.storage,
+        size: 0,
+        protect: d.protect ?? false,
+        policy: d.policy,
+        pinned,
+        ...(vm ? { vm } : {}),
+      },
       path,
       d.size,
     );

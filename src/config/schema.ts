@@ -7,6 +7,8 @@ import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { DURATION_PATTERN, SIZE_PATTERN, exactSize, parseDuration, parseSize } from '../base/units.js';
 import type { NameKind } from '../base/names.js';
+import { describeValue, typeError } from './schema-words.js';
+import { vm } from './schema-vm.js';
 import {
   DISK_NAME,
   DISK_NAME_MAX,
@@ -21,17 +23,7 @@ import {
   nameProblem,
 } from '../base/names.js';
 
-/** The value as it reads in a message: `"yes"`, `42`, `a list`, `a map`, `nothing`. */
-export function describeValue(v: unknown): string {
-  if (v === undefined || v === null) return 'nothing';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a map';
-  return typeof v === 'string' ? `the string ${JSON.stringify(v)}` : String(v);
-}
-
-/** A message for a value that has the wrong type: `must be X, not the string "yes"`. */
-const typeError = (expected: string) => (iss: { input?: unknown }) =>
-  `must be ${expected}, not ${describeValue(iss.input)}`;
+export { describeValue } from './schema-words.js';
 
 /** What is wrong with a size value (the same words whether the pattern or the range failed). */
 function sizeError(iss: { input?: unknown }): string {
@@ -336,6 +328,7 @@ const guest = z
     policy: objectName('policy').optional(),
     disks: z.record(diskName, guestDisk),
     snapshots,
+    vm: vm.optional(),
   })
   .describe('Disks that are snapshotted together under one name and time (one VM).');
 
@@ -349,6 +342,7 @@ const disk = z
       .describe('Refuse to destroy this disk.'),
     policy: objectName('policy').optional(),
     snapshots,
+    vm: vm.optional(),
   })
   .describe('A disk that is not part of a guest.');
 

@@ -1,13 +1,16 @@
 /**
  * The engine selector: which image engine may change a disk, from who holds its layers open.
- * Today only the offline engine exists and it cannot act on an image another process holds, so
- * a held disk is refused, naming the holders; a QMP engine for the declared VM's QEMU would be
- * chosen here. The planner reads the verdict from the observed disk; apply asks again after it
+ * The offline engine cannot act on an image another process holds: a disk that declares no VM
+ * and is held is refused; one that declares a VM is judged by who holds it (judgeLive). The planner reads the verdict from the observed disk; apply asks again after it
  * re-observes the disk.
  */
 import type { EngineVerdict, ObservedDisk } from '../model/observed.js';
 import { layersHeldOpen } from '../model/observed.js';
 import { offlineEngine } from './offline/index.js';
+import type { DesiredVm } from '../model/desired.js';
+import type { ImageSite } from './engine.js';
+import { QmpClient } from './qmp/client.js';
+import { describeHolder, probeHolders } from './qmp/holders.js';
 
 export function selectEngine(held: readonly string[]): EngineVerdict {
   if (held.length === 0 || offlineEngine.actsOnImagesInUse)
@@ -19,5 +22,84 @@ export function selectEngine(held: readonly string[]): EngineVerdict {
 export function selectEngines(disks: Iterable<ObservedDisk>): void {
   for (const d of disks) {
     d.engine = selectEngine(layersHeldOpen(d));
+  }
+}
+
+/**
+ * For disks that declare a VM: ask who holds their layers. Held by the QEMU behind the declared
+ * QMP socket (and that QEMU's graph names them) → the live engine; held by anything else → refused,
+ * naming the holder; held by nobody → the offline engine, even though a VM is declared.
+ */
+export async function judgeLive(
+  site: ImageSite,
+  disks: readonly ObservedDisk[],
+  vms: Readonly<Record<string, DesiredVm>>,
+): Promise<void> {
+  const declared = disks.filter((d) => vms[d.name] !== undefined);
+  if (declared.length === 0) return;
+  const pathsOf = (d: ObservedDisk) => d.layers.map((l) => ({ layer: l, path: site.path(d.name, l.ref) }));
+  const report = await probeHolders(
+    site.exec,
+    declared.flatMap((d) => pathsOf(d).map((p) => p.path)),
+    declared.map((d) => (vms[d.name] as DesiredVm).qmp),
+  );
+  for (const d of declared) {
+    const vm = vms[d.name] as DesiredVm;
+    const held = pathsOf(d).flatMap((p) =>
+      (report.byPath.get(p.path) ?? []).map((h) => ({ ...p, holder: h })),
+    );
+    if (held.length === 0) {
+      d.engine = { kind: 'engine', engine: 'offline' };
+      continue;
+    }
+    const qemu = report.bySocket.get(vm.qmp) ?? [];
+    const strangers = held.filter((h) => !qemu.includes(h.holder.pid));
+    if (strangers.length > 0) {
+      d.engine = {
+        kind: 'refused',
+        holders: strangers.map(
+          (s) =>
+            `${s.layer.name} is held by ${describeHolder(s.holder)}, ${qemu.length > 0 ? `not by the QEMU of ${vm.qmp} (pid ${qemu.join(', ')})` : `and nothing listens on the declared QMP socket ${vm.qmp}`}`,
+        ),
+      };
+      continue;
+    }
+    const names = await graphNames(vm.qmp).catch((e: unknown) =>
+      e instanceof Error ? e : new Error(String(e)),
+    );
+    if (names instanceof Error) {
+      d.engine = {
+        kind: 'refused',
+        holders: [`QEMU pid ${qemu.join(', ')} holds ${held[0]?.layer.name}, but ${names.message}`],
+      };
+      continue;
+    }
+    const top = pathsOf(d).find((p) => p.layer.ref.role === 'top');
+    if (!held.some((h) => names.has(h.path)) && !(top && names.has(top.path))) {
+      d.engine = {
+        kind: 'refused',
+        holders: [
+          `QEMU pid ${qemu.join(', ')} holds ${held[0]?.layer.name}, but its block graph names none of this disk's images`,
+        ],
+      };
+      continue;
+    }
+    d.engine = {
+      kind: 'engine',
+      engine: 'qmp',
+      socket: vm.qmp,
+      topHeld: top !== undefined && held.some((h) => h.path === top.path),
+    };
+  }
+}
+
+/** The files QEMU's block nodes were opened by (as it still calls them after a rename). */
+async function graphNames(socket: string): Promise<Set<string>> {
+  const q = await QmpClient.connect(socket);
+  try {
+    const nodes = await q.execute<{ file: string }[]>('query-named-block-nodes', { flat: true });
+    return new Set(nodes.map((n) => n.file));
+  } finally {
+    q.close();
   }
 }

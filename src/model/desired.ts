@@ -60,6 +60,16 @@ export interface DesiredPolicy {
   maxDeletesPerRun: number;
 }
 
+/** How lvchain reaches the running VM of a guest or disk (DESIGN §12). */
+export interface DesiredVm {
+  /** QEMU's QMP socket on the storage's host. */
+  qmp: string;
+  /** The guest agent's socket on the storage's host. */
+  agent?: string;
+  /** required: no snapshot without a freeze; try: crash-consistent with a warning; off: never freeze. */
+  freeze: 'required' | 'try' | 'off';
+}
+
 export interface DesiredDisk {
   name: string;
   storage: string;
@@ -70,6 +80,8 @@ export interface DesiredDisk {
   policy?: string;
   /** Pinned snapshot names, sorted. */
   pinned: string[];
+  /** The VM that may hold this disk open: its guest's, or the disk's own. */
+  vm?: DesiredVm;
 }
 
 export interface DesiredGuest {
@@ -78,6 +90,7 @@ export interface DesiredGuest {
   policy?: string;
   disks: string[];
   pinned: string[];
+  vm?: DesiredVm;
 }
 
 export interface Desired {

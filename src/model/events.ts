@@ -9,7 +9,8 @@ export type ApplyEvent =
   | { type: 'apply_complete'; address: string; elapsed_ms: number }
   | { type: 'apply_errored'; address: string; message: string; code: string; hints?: string[] }
   | { type: 'change_skipped'; address: string; reason: string }
-  | { type: 'steps_adjusted'; address: string; reason: string };
+  | { type: 'steps_adjusted'; address: string; reason: string }
+  | { type: 'apply_warning'; address: string; message: string };
 
 export type ApplyHook = (event: ApplyEvent) => void;
 

@@ -86,13 +86,23 @@ export interface ObservedDisk {
   engine?: EngineVerdict;
 }
 
-/** An engine that can act on the disk as observed, or the layers whose holders refuse it. */
 /** The layers of a disk another process holds open, as observation saw them (open LV, or locked image). */
 export function layersHeldOpen(disk: Pick<ObservedDisk, 'layers'>): string[] {
   return disk.layers.filter((l) => l.open || l.header.state === 'in-use').map((l) => l.name);
 }
 
-export type EngineVerdict = { kind: 'engine'; engine: 'offline' } | { kind: 'refused'; holders: string[] };
+/** An engine that can act on the disk as observed, or the holders that refuse it. */
+export type EngineVerdict =
+  | { kind: 'engine'; engine: 'offline' }
+  | {
+      kind: 'engine';
+      engine: 'qmp';
+      /** The declared VM's QMP socket, whose QEMU holds the disk's layers. */
+      socket: string;
+      /** Whether that QEMU has the top (by its current name) open: false while a switch is due. */
+      topHeld: boolean;
+    }
+  | { kind: 'refused'; holders: string[] };
 
 export interface ForeignObject {
   name: string;

@@ -100,6 +100,11 @@ export const stepSchema = z.discriminatedUnion('kind', [
     bytes,
   }),
   z.strictObject({ kind: z.literal('remove'), layer: layerRefSchema, wipe: z.boolean() }),
+  /**
+   * The running VM moves its writes to `layer` (formatted on `backing`, the layer it wrote so
+   * far): one QMP transaction for every disk of the guest, inside a file-system freeze.
+   */
+  z.strictObject({ kind: z.literal('switch'), layer: layerRefSchema, backing: layerRefSchema }),
   /** pvcreate + vgcreate on devices that were blank when planned, and are checked again. */
   z.strictObject({ kind: z.literal('create_vg'), devices: z.array(z.string()).min(1) }),
 ]);

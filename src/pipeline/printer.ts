@@ -87,6 +87,9 @@ export function printer(io: Io, json: boolean): Printer {
         case 'steps_adjusted':
           io.out(st.yellow(`${address}: ${termText(e.reason)}`));
           break;
+        case 'apply_warning':
+          io.out(st.yellow(`${address}: warning: ${termText(e.message)}`));
+          break;
       }
     },
     outcome: (plan, o) => {

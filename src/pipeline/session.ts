@@ -5,6 +5,7 @@
 import type { Desired } from '../model/desired.js';
 import type { Realiser } from '../apply/realiser.js';
 import { createRealiser } from '../apply/realiser.js';
+import { disksOn } from '../model/on-storage.js';
 import type { CommandEvent, Executor } from '../exec/executor.js';
 import { LocalExecutor } from '../exec/local.js';
 import { SshExecutor } from '../exec/ssh.js';
@@ -56,7 +57,10 @@ export class Session {
     if (!b) {
       const s = this.desired.storages[storage];
       if (!s) throw new LvchainError('not_found', `no storage named ${storage} in ${this.desired.source}`);
-      b = createRealiser(s, this.executor(s.kind === 'lvm' ? s.host : undefined));
+      const vms = Object.fromEntries(
+        disksOn(this.desired, storage).flatMap((d) => (d.vm ? [[d.name, d.vm] as const] : [])),
+      );
+      b = createRealiser(s, this.executor(s.kind === 'lvm' ? s.host : undefined), vms);
       this.backends.set(storage, b);
     }
     return b;

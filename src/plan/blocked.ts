@@ -17,7 +17,7 @@ export function blockedReason(sp: StoragePlanner, view: DiskView, address: strin
   }
   const verdict = sp.observed.disks[view.state.disk]?.engine;
   if (verdict?.kind === 'refused') {
-    const summary = `${address} is in use by another process (${verdict.holders.join(', ')}); lvchain changes disks offline only`;
+    const summary = `${address} is in use by another process (${verdict.holders.join('; ')}); lvchain changes a disk that is in use only through the VM its config declares (vm:)`;
     sp.diagnostics.push({ severity: 'warning', summary, address });
     return summary;
   }

@@ -42,6 +42,9 @@ export function takeSnapshot(
     purpose: 'finish',
   });
   const incompleteTop = (size: number): LayerMeta => ({ ...ctx.topMeta, size, incomplete: true });
+  // A running VM keeps writing to the renamed layer until it switches to the new top; the
+  // switch follows the finished top, so a resume never formats a top the VM writes to.
+  const switched: Step[] = ctx.live ? [{ kind: 'switch', layer: TOP, backing: S }] : [];
 
   if (top && isComplete(top) && !layerS) {
     const size = top.virtualSize ?? fallbackVirtualSize;
@@ -51,6 +54,7 @@ export function takeSnapshot(
       { kind: 'rename', from: TOP, to: S },
       ...formatNewTop(size, S, ctx, incompleteTop(size), true),
       finishTop(ctx, size),
+      ...switched,
       finishSnap(size),
     ]);
   }
@@ -63,14 +67,19 @@ export function takeSnapshot(
     return ok([
       ...formatNewTop(size, S, ctx, incompleteTop(size), true),
       finishTop(ctx, size),
+      ...switched,
       finishSnap(size),
     ]);
-  if (top.meta?.incomplete)
+  if (top.meta?.incomplete) {
+    if (ctx.live?.topHeld) return fail('the running VM already writes to the unfinished top');
     return ok([
       ...formatNewTop(size, S, ctx, incompleteTop(size), false),
       finishTop(ctx, size),
+      ...switched,
       finishSnap(size),
     ]);
-  if (top.backing && sameRef(top.backing, S)) return ok([finishSnap(size)]);
+  }
+  if (top.backing && sameRef(top.backing, S))
+    return ok([...(ctx.live && !ctx.live.topHeld ? switched : []), finishSnap(size)]);
   return fail(`the top is complete but not backed by snapshot ${snap}`);
 }

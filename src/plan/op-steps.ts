@@ -18,6 +18,8 @@ export interface OpContext {
   topMeta: LayerMeta;
   /** Policy recorded on new snapshots. */
   policy?: string;
+  /** The disk is in a running VM's hands (the live engine): whether that VM writes to the top yet. */
+  live?: { topHeld: boolean };
 }
 
 export type OpResult = { ok: true; steps: Step[] } | { ok: false; reason: string };

@@ -144,6 +144,11 @@ export function applyStep(state: DiskState, step: Step, sizing: Sizing): DiskSta
       return withoutLayer(state, step.layer);
     case 'create_vg':
       return state;
+    case 'switch':
+      // The VM's graph changes, not the storage.
+      requireLayer(state, step.layer, step);
+      requireLayer(state, step.backing, step);
+      return state;
   }
 }
 

@@ -1,4 +1,5 @@
 /** Collects the changes of one storage in order, simulating every step. */
+import { notLiveYet } from './live.js';
 import { wipeFlags } from '../model/on-storage.js';
 import type { DesiredStorage } from '../model/desired.js';
 import type { ObservedStorage } from '../model/observed.js';
@@ -47,6 +48,8 @@ export class StoragePlanner {
   ctx(disk: string, topMeta: LayerMeta, policy?: string): OpContext {
     const c: OpContext = { sizing: this.sizing, ...wipeFlags(this.storage), topMeta: { ...topMeta, disk } };
     if (policy !== undefined) c.policy = policy;
+    const verdict = this.observed.disks[disk]?.engine;
+    if (verdict?.kind === 'engine' && verdict.engine === 'qmp') c.live = { topHeld: verdict.topHeld };
     return c;
   }
 
@@ -59,6 +62,18 @@ export class StoragePlanner {
     fallbackSize?: number,
   ): DiskState | undefined {
     const change = draftChange(op, state.disk, { ...facts, topMeta: ctx.topMeta });
+    const notLive = ctx.live ? notLiveYet(op) : undefined;
+    if (notLive !== undefined) {
+      const verdict = this.observed.disks[state.disk]?.engine;
+      const socket =
+        verdict?.kind === 'engine' && verdict.engine === 'qmp' ? verdict.socket : 'its QMP socket';
+      this.diagnostics.push({
+        severity: 'warning',
+        summary: `${change.address} is left alone: disk ${state.disk} is in use by its running VM (${socket}); ${notLive}`,
+        address: change.address,
+      });
+      return undefined;
+    }
     return this.add(state, change, stepsForOperation(op, state, ctx, fallbackSize), ctx);
   }
 

@@ -91,11 +91,12 @@ export function writeApplyEvent(w: NdjsonWriter, e: ApplyEvent): void {
     apply_errored: `${address}: ${'message' in e ? e.message : 'failed'}`,
     change_skipped: `${address}: skipped`,
     steps_adjusted: `${address}: steps recomputed after verification`,
+    apply_warning: `${address}: ${'message' in e ? e.message : 'warning'}`,
   }[type];
   w.write(
     type,
     message,
     { hook: { resource: { addr: address }, ...rest } },
-    type === 'apply_errored' ? 'error' : 'info',
+    type === 'apply_errored' ? 'error' : type === 'apply_warning' ? 'warn' : 'info',
   );
 }

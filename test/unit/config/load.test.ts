@@ -188,7 +188,7 @@ describe('unknown keys point at the key', () => {
     const other = lines(BASE, 'disks:', '  vm-1-disk-0:', '    storage: lab', '    capacity: 1GiB');
     expect(issuesOf(other).issues.map((i) => i.message)).toEqual([
       '"size" is required',
-      'unknown key "capacity"; expected one of "storage", "size", "protect", "policy", "snapshots"',
+      'unknown key "capacity"; expected one of "storage", "size", "protect", "policy", "snapshots", "vm"',
     ]);
   });
 
@@ -217,7 +217,7 @@ describe('unknown keys point at the key', () => {
       '    disks: { vm-1-disk-0: { size: 1GiB } }',
     );
     expect(onlyIssue(text).message).toBe(
-      'unknown key "hots"; expected one of "storage", "policy", "disks", "snapshots"',
+      'unknown key "hots"; expected one of "storage", "policy", "disks", "snapshots", "vm"',
     );
   });
 

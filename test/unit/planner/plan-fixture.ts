@@ -113,6 +113,8 @@ export function stepLine(step: Step): string {
       return `remove ${ref(step.layer)}${step.wipe ? ' wipe' : ''}`;
     case 'create_vg':
       return `create_vg ${step.devices.join(' ')}`;
+    case 'switch':
+      return `switch ${ref(step.layer)} on ${ref(step.backing)}`;
   }
 }
 

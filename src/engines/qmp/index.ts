@@ -1,0 +1,230 @@
+/**
+ * The live engine (DESIGN §12): changes the disks of a running VM through its QEMU. Today it
+ * switches a guest's disks onto their new tops in one transaction inside a file-system freeze;
+ * everything else a live disk needs is refused by the planner until this engine does it.
+ */
+import { createHash } from 'node:crypto';
+import { LvchainError } from '../../base/errors.js';
+import type { JsonObject } from '../../exec/json-lines.js';
+import type { DesiredVm } from '../../model/desired.js';
+import type { PlannedCommand, Step } from '../../model/plan.js';
+import type { ImageSite, StepDescription } from '../engine.js';
+import { GuestAgent } from './agent.js';
+import { QmpClient } from './client.js';
+
+export type SwitchStep = Extract<Step, { kind: 'switch' }>;
+
+export type Consistency = 'fs' | 'crash';
+
+/** How long the agent may take to answer before a snapshot goes on without it (or is refused). */
+const AGENT_TIMEOUT_MS = 5_000;
+
+interface BlockNode {
+  'node-name': string;
+  drv: string;
+  ro: boolean;
+  file: string;
+}
+
+/** Node names derive from the disk and snapshot, so a resumed run recognises its own nodes. */
+export function nodeNames(disk: string, step: SwitchStep): { top: string; file: string; backing: string } {
+  const key = `${disk}\0${step.backing.role === 'snapshot' ? step.backing.snap : ''}`;
+  const h = createHash('sha256').update(key).digest('hex').slice(0, 16);
+  return { top: `lvc-${h}`, file: `lvc-${h}-f`, backing: `lvc-${h}-b` };
+}
+
+function protocolNode(site: ImageSite, path: string, readOnly: boolean): JsonObject {
+  return {
+    driver: site.protocol,
+    filename: path,
+    ...(readOnly ? { 'read-only': true } : {}),
+    ...(site.protocol === 'host_device' ? { cache: { direct: true }, aio: 'native' } : {}),
+  };
+}
+
+/** The QMP messages of one disk's switch, the active node shown by what identifies it. */
+function switchMessages(site: ImageSite, disk: string, step: SwitchStep, active: string): JsonObject[] {
+  const n = nodeNames(disk, step);
+  const top = site.path(disk, step.layer);
+  const backing = site.path(disk, step.backing);
+  return [
+    { execute: 'blockdev-add', arguments: { ...protocolNode(site, top, false), 'node-name': n.file } },
+    {
+      execute: 'blockdev-add',
+      arguments: { driver: 'qcow2', 'node-name': n.top, file: n.file, backing: null },
+    },
+    {
+      execute: 'transaction',
+      arguments: { actions: [{ type: 'blockdev-snapshot', data: { node: active, overlay: n.top } }] },
+    },
+    {
+      execute: 'blockdev-add',
+      arguments: {
+        driver: 'qcow2',
+        'node-name': n.backing,
+        'read-only': true,
+        file: protocolNode(site, backing, true),
+      },
+    },
+    {
+      execute: 'blockdev-reopen',
+      arguments: { options: [{ driver: 'qcow2', 'node-name': n.top, file: n.file, backing: n.backing }] },
+    },
+    { execute: 'blockdev-del', arguments: { 'node-name': active } },
+  ];
+}
+
+export function describeSwitch(
+  site: ImageSite,
+  vm: DesiredVm,
+  disk: string,
+  step: SwitchStep,
+): StepDescription {
+  const top = site.path(disk, step.layer);
+  const active = `<the writable node of ${top}>`;
+  const freeze: PlannedCommand[] =
+    vm.agent !== undefined && vm.freeze !== 'off'
+      ? [{ kind: 'qmp', socket: vm.agent, message: { execute: 'guest-fsfreeze-freeze' } }]
+      : [];
+  const thaw: PlannedCommand[] =
+    freeze.length > 0 && vm.agent !== undefined
+      ? [{ kind: 'qmp', socket: vm.agent, message: { execute: 'guest-fsfreeze-thaw' } }]
+      : [];
+  const messages = switchMessages(site, disk, step, active).map((m): PlannedCommand => ({
+    kind: 'qmp',
+    socket: vm.qmp,
+    message: {
+      execute: m.execute as string,
+      ...(m.arguments ? { arguments: m.arguments as JsonObject } : {}),
+    },
+  }));
+  // Freeze and thaw bracket the transaction; the graph repair after it runs thawed.
+  return {
+    description: `switch the running VM (QMP ${vm.qmp}) to the new top ${site.name(disk, step.layer)}${freeze.length > 0 ? `, file systems frozen (${vm.freeze})` : ''}`,
+    commands: [
+      ...messages.slice(0, 2),
+      ...freeze,
+      messages[2] as PlannedCommand,
+      ...thaw,
+      ...messages.slice(3),
+    ],
+  };
+}
+
+/**
+ * Whether the agent answers, asked before anything changes: `freeze: required` refuses a
+ * snapshot here, with nothing done; `try` goes on crash-consistent.
+ */
+export async function agentReady(vm: DesiredVm): Promise<{ ok: true } | { ok: false; why: string }> {
+  if (vm.freeze === 'off' || vm.agent === undefined) return { ok: false, why: 'no freeze is asked for' };
+  try {
+    const a = await GuestAgent.connect(vm.agent, AGENT_TIMEOUT_MS);
+    a.close();
+    return { ok: true };
+  } catch (e) {
+    return { ok: false, why: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+export interface SwitchEntry {
+  disk: string;
+  step: SwitchStep;
+}
+
+/**
+ * Switch every disk of one VM onto its new top in one transaction, frozen if asked and the
+ * agent answers. A disk whose node already runs on the new top is left as it is (a resumed run).
+ */
+export async function switchDisks(
+  site: ImageSite,
+  vm: DesiredVm,
+  entries: readonly SwitchEntry[],
+  warn: (message: string) => void,
+): Promise<Consistency> {
+  const q = await QmpClient.connect(vm.qmp);
+  try {
+    const nodes = await q.execute<BlockNode[]>('query-named-block-nodes', { flat: true });
+    const pending = entries.flatMap((e) => {
+      const n = nodeNames(e.disk, e.step);
+      const existing = nodes.find((x) => x['node-name'] === n.top);
+      if (existing && !existing.ro && nodes.some((x) => x['node-name'] === n.backing)) return [];
+      const top = site.path(e.disk, e.step.layer);
+      const active = nodes.find(
+        (x) => x.drv === 'qcow2' && !x.ro && x.file === top && x['node-name'] !== n.top,
+      );
+      if (!active)
+        throw new LvchainError(
+          'vm_failed',
+          `QEMU at ${vm.qmp} has no writable qcow2 node for ${top}; is this the VM of disk ${e.disk}?`,
+          {
+            details: { socket: vm.qmp, disk: e.disk, path: top },
+          },
+        );
+      return [
+        {
+          ...e,
+          n,
+          active: active['node-name'],
+          messages: switchMessages(site, e.disk, e.step, active['node-name']),
+        },
+      ];
+    });
+    if (pending.length === 0) return 'crash';
+    for (const p of pending) {
+      if (!nodes.some((x) => x['node-name'] === p.n.file)) await send(q, p.messages[0]);
+      if (!nodes.some((x) => x['node-name'] === p.n.top)) await send(q, p.messages[1]);
+    }
+    const transaction = () =>
+      q.execute('transaction', {
+        actions: pending.map((p) => ({
+          type: 'blockdev-snapshot',
+          data: { node: p.active, overlay: p.n.top },
+        })),
+      });
+    let consistency: Consistency = 'crash';
+    const ready = await agentReady(vm);
+    if (!ready.ok) {
+      if (vm.freeze === 'required')
+        throw new LvchainError(
+          'vm_failed',
+          `freeze: required, but the guest agent does not answer: ${ready.why}`,
+        );
+      if (vm.freeze === 'try')
+        warn(`the guest agent did not answer (${ready.why}); the snapshot is crash-consistent`);
+      await transaction();
+    } else if (vm.agent !== undefined) {
+      const agent = await GuestAgent.connect(vm.agent, AGENT_TIMEOUT_MS);
+      try {
+        const { filesystems } = await agent.frozen(transaction);
+        consistency = filesystems > 0 ? 'fs' : 'crash';
+        if (filesystems === 0) warn('the guest agent froze no file system; the snapshot is crash-consistent');
+      } finally {
+        agent.close();
+      }
+    }
+    // The old node still names the file by the top's name; a fresh node on the renamed file
+    // takes its place so QEMU's graph names no stale file.
+    for (const p of pending) {
+      for (const m of p.messages.slice(3)) await send(q, m);
+      await dropFileNodes(q, site.path(p.disk, p.step.layer), p.n.file);
+    }
+    return consistency;
+  } finally {
+    q.close();
+  }
+}
+
+async function send(q: QmpClient, m: JsonObject | undefined): Promise<void> {
+  if (m === undefined) return;
+  await q.execute(m.execute as string, m.arguments as JsonObject | undefined);
+}
+
+/** The old top's own protocol node, if the monitor made it, is removed too; QEMU frees implicit ones. */
+async function dropFileNodes(q: QmpClient, path: string, keep: string): Promise<void> {
+  const nodes = await q.execute<BlockNode[]>('query-named-block-nodes', { flat: true });
+  for (const x of nodes) {
+    if (x['node-name'] === keep || x.file !== path || x.drv === 'qcow2' || x['node-name'].startsWith('#'))
+      continue;
+    await q.execute('blockdev-del', { 'node-name': x['node-name'] }).catch(() => undefined);
+  }
+}

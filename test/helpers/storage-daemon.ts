@@ -1,0 +1,91 @@
+/**
+ * A running QEMU for the live engine's tests: qemu-storage-daemon holding disks' tops open as a
+ * VM does, with a writable NBD export per disk standing in for the guest (reference §2.1). It is
+ * stopped by PID, also when a test fails.
+ */
+import { execa } from 'execa';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { QmpClient } from '../../src/engines/qmp/client.js';
+import { requireTool } from './tools.js';
+
+export interface StorageDaemon {
+  pid: number;
+  qmp: string;
+  /** The NBD URI the "guest" writes a disk through. */
+  nbd(disk: string): string;
+  query<T>(command: string, args?: Record<string, unknown>): Promise<T>;
+  stop(): Promise<void>;
+}
+
+export async function startStorageDaemon(tops: Record<string, string>): Promise<StorageDaemon> {
+  requireTool('qemu-storage-daemon', 'qemu-system-common');
+  const dir = await mkdtemp(join(tmpdir(), 'lvchain-qsd-'));
+  const qmp = join(dir, 'qmp.sock');
+  const nbd = join(dir, 'nbd.sock');
+  const pidfile = join(dir, 'qsd.pid');
+  // The NBD server must exist before the exports that use it.
+  const args: string[] = ['--nbd-server', `addr.type=unix,addr.path=${nbd}`];
+  for (const [disk, top] of Object.entries(tops)) {
+    args.push('--blockdev', `driver=file,node-name=${disk}-file,filename=${top}`);
+    args.push('--blockdev', `driver=qcow2,node-name=${disk}-top,file=${disk}-file`);
+    args.push('--export', `type=nbd,id=${disk},node-name=${disk}-top,name=${disk},writable=on`);
+  }
+  args.push('--chardev', `socket,path=${qmp},server=on,wait=off,id=mon0`, '--monitor', 'chardev=mon0');
+  args.push('--pidfile', pidfile, '--daemonize');
+  await execa('qemu-storage-daemon', args);
+  const pid = Number((await readFile(pidfile, 'utf8')).trim());
+  const stop = async () => {
+    try {
+      process.kill(pid, 'SIGTERM');
+      for (let i = 0; i < 100; i++) {
+        process.kill(pid, 0);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    await rm(dir, { recursive: true, force: true });
+  };
+  return {
+    pid,
+    qmp,
+    nbd: (disk) => `nbd+unix:///${disk}?socket=${nbd}`,
+    async query<T>(command: string, a?: Record<string, unknown>): Promise<T> {
+      const q = await QmpClient.connect(qmp);
+      try {
+        return await q.execute<T>(command, a);
+      } finally {
+        q.close();
+      }
+    },
+    stop,
+  };
+}
+
+/** Write a pattern through the running daemon, as the guest would. */
+export async function guestWrite(
+  uri: string,
+  offset: number,
+  length: number,
+  pattern: number,
+): Promise<void> {
+  await execa('qemu-io', ['-f', 'raw', '-c', `write -P ${pattern} ${offset} ${length}`, uri]);
+}
+
+/** sha256 of what the guest reads now, through the daemon. */
+export async function guestView(uri: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'lvchain-gview-'));
+  try {
+    const raw = join(dir, 'v.raw');
+    await execa('qemu-img', ['convert', '-f', 'raw', '-O', 'raw', uri, raw]);
+    const { createHash } = await import('node:crypto');
+    return createHash('sha256')
+      .update(await readFile(raw))
+      .digest('hex');
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

@@ -49,7 +49,8 @@ export async function judgeLive(
       (report.byPath.get(p.path) ?? []).map((h) => ({ ...p, holder: h })),
     );
     if (held.length === 0) {
-      d.engine = { kind: 'engine', engine: 'offline' };
+      // Held by something the listing cannot name (an open LV seen as /dev/dm-N): still refused.
+      if (d.engine?.kind !== 'refused') d.engine = { kind: 'engine', engine: 'offline' };
       continue;
     }
     const qemu = report.bySocket.get(vm.qmp) ?? [];

@@ -5,7 +5,7 @@
  * of its guest group; other disks go on.
  */
 import type { Plan, PlannedOperation, ResourceChange, Step } from '../model/plan.js';
-import { notLiveYet } from '../plan/live.js';
+import { liveBlocker } from '../plan/live.js';
 import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
 import type { Realiser } from './realiser.js';
@@ -325,9 +325,13 @@ async function prepare(
     ...wipeFlags(ctx.desired.storages[change.storage]),
     topMeta: change.x_top_meta,
     ...(change.x_policy !== undefined ? { policy: change.x_policy } : {}),
-    ...(live?.kind === 'engine' && live.engine === 'qmp' ? { live: { topHeld: live.topHeld } } : {}),
+    ...(live?.kind === 'engine' && live.engine === 'qmp'
+      ? { live: { topHeld: live.topHeld, qemu: live.qemu } }
+      : {}),
   };
-  const notLive = opCtx.live ? notLiveYet(change.operation as PlannedOperation) : undefined;
+  const notLive = opCtx.live
+    ? liveBlocker(change.operation as PlannedOperation, view.state, opCtx.live)
+    : undefined;
   if (notLive !== undefined)
     throw new LvchainError(
       'image_in_use',

@@ -8,7 +8,9 @@ import type { DesiredStorage, DesiredVm } from '../model/desired.js';
 import { LvchainError } from '../base/errors.js';
 import {
   agentReady,
+  describeStream,
   describeSwitch,
+  streamLive,
   switchDisks,
   type Consistency,
   type SwitchEntry,
@@ -58,6 +60,16 @@ export class Realiser {
     this.driver = driver;
   }
 
+  /** Disks whose last verdict was the live engine: their data moves go through QEMU. */
+  private readonly live = new Set<string>();
+
+  private judged(disks: readonly ObservedDisk[]): void {
+    for (const d of disks) {
+      if (d.engine?.kind === 'engine' && d.engine.engine === 'qmp') this.live.add(d.name);
+      else this.live.delete(d.name);
+    }
+  }
+
   get location(): string {
     return this.driver.location;
   }
@@ -67,6 +79,7 @@ export class Realiser {
     const observed = await this.driver.observe(request);
     selectEngines(Object.values(observed.disks));
     await judgeLive(this.driver, Object.values(observed.disks), this.vms);
+    this.judged(Object.values(observed.disks));
     return observed;
   }
 
@@ -76,6 +89,7 @@ export class Realiser {
     const judged = disks.flatMap((d) => observed.disks[d] ?? []);
     selectEngines(judged);
     await judgeLive(this.driver, judged, this.vms);
+    this.judged(judged);
   }
 
   readDependants(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
@@ -124,6 +138,7 @@ export class Realiser {
   /** The verdict on a disk that declares a VM, from who holds its layers now. */
   async judge(disk: ObservedDisk): Promise<EngineVerdict> {
     await judgeLive(this.driver, [disk], this.vms);
+    this.judged([disk]);
     return disk.engine ?? { kind: 'engine', engine: 'offline' };
   }
 
@@ -132,6 +147,8 @@ export class Realiser {
   }
 
   describe(disk: string, step: Step): Pick<PlannedStep, 'description' | 'commands'> {
+    if (step.kind === 'stream' && this.live.has(disk))
+      return describeStream(this.driver, this.vmOf(disk), disk, step);
     if (isEngineStep(step)) return this.engine.describe(this.driver, disk, step);
     if (isStorageStep(step)) return this.driver.describe(disk, step);
     return describeSwitch(this.driver, this.vmOf(disk), disk, step);
@@ -139,7 +156,9 @@ export class Realiser {
 
   /** A switch runs for a whole guest at once (switchGroup); any other step runs alone. */
   async execute(disk: string, step: Step, onProgress?: (fraction: number) => void): Promise<void> {
-    if (isEngineStep(step)) await this.engine.execute(this.driver, disk, step, onProgress);
+    if (step.kind === 'stream' && this.live.has(disk))
+      await streamLive(this.driver, this.vmOf(disk), disk, step, onProgress);
+    else if (isEngineStep(step)) await this.engine.execute(this.driver, disk, step, onProgress);
     else if (isStorageStep(step)) await this.driver.execute(disk, step, onProgress);
     else await this.switchGroup([{ disk, step }], () => undefined);
   }

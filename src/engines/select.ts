@@ -10,6 +10,7 @@ import { offlineEngine } from './offline/index.js';
 import type { DesiredVm } from '../model/desired.js';
 import type { ImageSite } from './engine.js';
 import { QmpClient } from './qmp/client.js';
+import { fileOf, qemuVersion, queryNodes } from './qmp/graph.js';
 import { describeHolder, probeHolders } from './qmp/holders.js';
 
 export function selectEngine(held: readonly string[]): EngineVerdict {
@@ -76,7 +77,7 @@ export async function judgeLive(
       continue;
     }
     const top = pathsOf(d).find((p) => p.layer.ref.role === 'top');
-    if (!held.some((h) => names.has(h.path)) && !(top && names.has(top.path))) {
+    if (!held.some((h) => names.files.has(h.path)) && !(top && names.files.has(top.path))) {
       d.engine = {
         kind: 'refused',
         holders: [
@@ -90,16 +91,17 @@ export async function judgeLive(
       engine: 'qmp',
       socket: vm.qmp,
       topHeld: top !== undefined && held.some((h) => h.path === top.path),
+      qemu: names.qemu,
     };
   }
 }
 
-/** The files QEMU's block nodes were opened by (as it still calls them after a rename). */
-async function graphNames(socket: string): Promise<Set<string>> {
+/** The files QEMU's block nodes were opened by (as it still calls them after a rename), and its version. */
+async function graphNames(socket: string): Promise<{ files: Set<string>; qemu: string }> {
   const q = await QmpClient.connect(socket);
   try {
-    const nodes = await q.execute<{ file: string }[]>('query-named-block-nodes', { flat: true });
-    return new Set(nodes.map((n) => n.file));
+    const nodes = await queryNodes(q);
+    return { files: new Set(nodes.map(fileOf)), qemu: await qemuVersion(q) };
   } finally {
     q.close();
   }

@@ -101,6 +101,8 @@ export type EngineVerdict =
       socket: string;
       /** Whether that QEMU has the top (by its current name) open: false while a switch is due. */
       topHeld: boolean;
+      /** QEMU's version (major.minor): before 8.1 a stream into an image with subclusters crashes it. */
+      qemu: string;
     }
   | { kind: 'refused'; holders: string[] };
 

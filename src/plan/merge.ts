@@ -14,10 +14,15 @@ export interface MergeChoice {
   direction: MergeDirection;
   commitBytes: number | null;
   streamBytes: number | null;
-  because: 'cheaper' | 'tie' | 'forced' | 'no_estimate';
+  because: 'cheaper' | 'tie' | 'forced' | 'no_estimate' | 'running_vm';
 }
 
-export function chooseMerge(state: DiskState, snap: string, override: DirectionOverride): MergeChoice {
+export function chooseMerge(
+  state: DiskState,
+  snap: string,
+  override: DirectionOverride,
+  running = false,
+): MergeChoice {
   const S = snapRef(snap);
   const layerS = layerAt(state, S);
   const child = Object.values(state.layers).find(
@@ -25,6 +30,8 @@ export function chooseMerge(state: DiskState, snap: string, override: DirectionO
   );
   const commitBytes = child?.extents ? commitCost(child.extents) : null;
   const streamBytes = layerS?.extents && child?.extents ? streamCost(layerS.extents, child.extents) : null;
+  // The live engine streams only: a commit would rename the layer a running VM writes to.
+  if (running) return { direction: 'stream', commitBytes, streamBytes, because: 'running_vm' };
   if (override !== 'auto') return { direction: override, commitBytes, streamBytes, because: 'forced' };
   if (commitBytes === null || streamBytes === null) {
     // Without figures, do what Proxmox does: the oldest snapshot is committed (streaming it

@@ -1,5 +1,5 @@
 /** Collects the changes of one storage in order, simulating every step. */
-import { notLiveYet } from './live.js';
+import { liveBlocker } from './live.js';
 import { wipeFlags } from '../model/on-storage.js';
 import type { DesiredStorage } from '../model/desired.js';
 import type { ObservedStorage } from '../model/observed.js';
@@ -45,11 +45,18 @@ export class StoragePlanner {
     this.allowed = allowedBy(req);
   }
 
+  /** Whether the disk's running VM holds it: the live engine then does its changes. */
+  isLive(disk: string): boolean {
+    const verdict = this.observed.disks[disk]?.engine;
+    return verdict?.kind === 'engine' && verdict.engine === 'qmp';
+  }
+
   ctx(disk: string, topMeta: LayerMeta, policy?: string): OpContext {
     const c: OpContext = { sizing: this.sizing, ...wipeFlags(this.storage), topMeta: { ...topMeta, disk } };
     if (policy !== undefined) c.policy = policy;
     const verdict = this.observed.disks[disk]?.engine;
-    if (verdict?.kind === 'engine' && verdict.engine === 'qmp') c.live = { topHeld: verdict.topHeld };
+    if (verdict?.kind === 'engine' && verdict.engine === 'qmp')
+      c.live = { topHeld: verdict.topHeld, qemu: verdict.qemu };
     return c;
   }
 
@@ -62,7 +69,7 @@ export class StoragePlanner {
     fallbackSize?: number,
   ): DiskState | undefined {
     const change = draftChange(op, state.disk, { ...facts, topMeta: ctx.topMeta });
-    const notLive = ctx.live ? notLiveYet(op) : undefined;
+    const notLive = ctx.live ? liveBlocker(op, state, ctx.live) : undefined;
     if (notLive !== undefined) {
       const verdict = this.observed.disks[state.disk]?.engine;
       const socket =

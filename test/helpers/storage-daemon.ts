@@ -4,7 +4,8 @@
  * stopped by PID, also when a test fails.
  */
 import { execa } from 'execa';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from '../../src/engines/qmp/client.js';
@@ -13,18 +14,25 @@ import { requireTool } from './tools.js';
 export interface StorageDaemon {
   pid: number;
   qmp: string;
+  /** What the daemon printed on stderr. */
+  log(): Promise<string>;
   /** The NBD URI the "guest" writes a disk through. */
   nbd(disk: string): string;
   query<T>(command: string, args?: Record<string, unknown>): Promise<T>;
   stop(): Promise<void>;
 }
 
+const exists = (p: string) =>
+  access(p).then(
+    () => true,
+    () => false,
+  );
+
 export async function startStorageDaemon(tops: Record<string, string>): Promise<StorageDaemon> {
   requireTool('qemu-storage-daemon', 'qemu-system-common');
   const dir = await mkdtemp(join(tmpdir(), 'lvchain-qsd-'));
   const qmp = join(dir, 'qmp.sock');
   const nbd = join(dir, 'nbd.sock');
-  const pidfile = join(dir, 'qsd.pid');
   // The NBD server must exist before the exports that use it.
   const args: string[] = ['--nbd-server', `addr.type=unix,addr.path=${nbd}`];
   for (const [disk, top] of Object.entries(tops)) {
@@ -33,9 +41,17 @@ export async function startStorageDaemon(tops: Record<string, string>): Promise<
     args.push('--export', `type=nbd,id=${disk},node-name=${disk}-top,name=${disk},writable=on`);
   }
   args.push('--chardev', `socket,path=${qmp},server=on,wait=off,id=mon0`, '--monitor', 'chardev=mon0');
-  args.push('--pidfile', pidfile, '--daemonize');
-  await execa('qemu-storage-daemon', args);
-  const pid = Number((await readFile(pidfile, 'utf8')).trim());
+  // In the foreground, so its stderr (QEMU's errors, assertion failures) reaches a log that a
+  // failing test can show; detached, so it does not share the test's signals.
+  const log = join(dir, 'qsd.log');
+  const out = await open(log, 'w');
+  const child = spawn('qemu-storage-daemon', args, { detached: true, stdio: ['ignore', out.fd, out.fd] });
+  child.unref();
+  await out.close();
+  for (let i = 0; i < 200 && !(await exists(qmp)); i++) await new Promise((r) => setTimeout(r, 25));
+  if (!(await exists(qmp)))
+    throw new Error(`qemu-storage-daemon did not start:\n${await readFile(log, 'utf8')}`);
+  const pid = child.pid as number;
   const stop = async () => {
     try {
       process.kill(pid, 'SIGTERM');
@@ -47,11 +63,13 @@ export async function startStorageDaemon(tops: Record<string, string>): Promise<
     } catch {
       // gone
     }
+    if (process.env.LVCHAIN_KEEP_QSD_LOG) console.error(await readFile(log, 'utf8').catch(() => ''));
     await rm(dir, { recursive: true, force: true });
   };
   return {
     pid,
     qmp,
+    log: () => readFile(log, 'utf8').catch(() => ''),
     nbd: (disk) => `nbd+unix:///${disk}?socket=${nbd}`,
     async query<T>(command: string, a?: Record<string, unknown>): Promise<T> {
       const q = await QmpClient.connect(qmp);

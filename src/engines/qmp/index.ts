@@ -11,6 +11,19 @@ import type { PlannedCommand, Step } from '../../model/plan.js';
 import type { ImageSite, StepDescription } from '../engine.js';
 import { GuestAgent } from './agent.js';
 import { QmpClient } from './client.js';
+import {
+  type BlockNode,
+  backingNodeOf,
+  dropNodesOf,
+  fileOf,
+  formatNodeOf,
+  queryNodes,
+  qemuVersion,
+  reopenWritable,
+  requireFormatNode,
+} from './graph.js';
+import { findJob, finishJob, jobId } from './jobs.js';
+import { streamsIntoSubclusters } from '../../model/qemu.js';
 
 export type SwitchStep = Extract<Step, { kind: 'switch' }>;
 
@@ -19,13 +32,6 @@ export type Consistency = 'fs' | 'crash';
 /** How long the agent may take to answer before a snapshot goes on without it (or is refused). */
 const AGENT_TIMEOUT_MS = 5_000;
 
-interface BlockNode {
-  'node-name': string;
-  drv: string;
-  ro: boolean;
-  file: string;
-}
-
 /** Node names derive from the disk and snapshot, so a resumed run recognises its own nodes. */
 export function nodeNames(disk: string, step: SwitchStep): { top: string; file: string; backing: string } {
   const key = `${disk}\0${step.backing.role === 'snapshot' ? step.backing.snap : ''}`;
@@ -33,22 +39,27 @@ export function nodeNames(disk: string, step: SwitchStep): { top: string; file: 
   return { top: `lvc-${h}`, file: `lvc-${h}-f`, backing: `lvc-${h}-b` };
 }
 
-function protocolNode(site: ImageSite, path: string, readOnly: boolean): JsonObject {
+function protocolNode(site: ImageSite, path: string): JsonObject {
   return {
     driver: site.protocol,
     filename: path,
-    ...(readOnly ? { 'read-only': true } : {}),
     ...(site.protocol === 'host_device' ? { cache: { direct: true }, aio: 'native' } : {}),
   };
 }
 
 /** The QMP messages of one disk's switch, the active node shown by what identifies it. */
-function switchMessages(site: ImageSite, disk: string, step: SwitchStep, active: string): JsonObject[] {
+function switchMessages(
+  site: ImageSite,
+  disk: string,
+  step: SwitchStep,
+  active: string,
+  below: string | null,
+): JsonObject[] {
   const n = nodeNames(disk, step);
   const top = site.path(disk, step.layer);
   const backing = site.path(disk, step.backing);
   return [
-    { execute: 'blockdev-add', arguments: { ...protocolNode(site, top, false), 'node-name': n.file } },
+    { execute: 'blockdev-add', arguments: { ...protocolNode(site, top), 'node-name': n.file } },
     {
       execute: 'blockdev-add',
       arguments: { driver: 'qcow2', 'node-name': n.top, file: n.file, backing: null },
@@ -62,8 +73,13 @@ function switchMessages(site: ImageSite, disk: string, step: SwitchStep, active:
       arguments: {
         driver: 'qcow2',
         'node-name': n.backing,
+        // Read-only while the old node still opens the file for writing; a stream into it
+        // reopens it writable first (streamLive).
         'read-only': true,
-        file: protocolNode(site, backing, true),
+        file: protocolNode(site, backing),
+        // The layers below stay the nodes they are: a second node on the same file would hold a
+        // lock that a later stream into it cannot take.
+        backing: below,
       },
     },
     {
@@ -90,14 +106,16 @@ export function describeSwitch(
     freeze.length > 0 && vm.agent !== undefined
       ? [{ kind: 'qmp', socket: vm.agent, message: { execute: 'guest-fsfreeze-thaw' } }]
       : [];
-  const messages = switchMessages(site, disk, step, active).map((m): PlannedCommand => ({
-    kind: 'qmp',
-    socket: vm.qmp,
-    message: {
-      execute: m.execute as string,
-      ...(m.arguments ? { arguments: m.arguments as JsonObject } : {}),
-    },
-  }));
+  const messages = switchMessages(site, disk, step, active, `<the backing node of ${active}>`).map(
+    (m): PlannedCommand => ({
+      kind: 'qmp',
+      socket: vm.qmp,
+      message: {
+        execute: m.execute as string,
+        ...(m.arguments ? { arguments: m.arguments as JsonObject } : {}),
+      },
+    }),
+  );
   // Freeze and thaw bracket the transaction; the graph repair after it runs thawed.
   return {
     description: `switch the running VM (QMP ${vm.qmp}) to the new top ${site.name(disk, step.layer)}${freeze.length > 0 ? `, file systems frozen (${vm.freeze})` : ''}`,
@@ -150,7 +168,7 @@ export async function switchDisks(
       if (existing && !existing.ro && nodes.some((x) => x['node-name'] === n.backing)) return [];
       const top = site.path(e.disk, e.step.layer);
       const active = nodes.find(
-        (x) => x.drv === 'qcow2' && !x.ro && x.file === top && x['node-name'] !== n.top,
+        (x) => x.drv === 'qcow2' && !x.ro && fileOf(x) === top && x['node-name'] !== n.top,
       );
       if (!active)
         throw new LvchainError(
@@ -160,19 +178,15 @@ export async function switchDisks(
             details: { socket: vm.qmp, disk: e.disk, path: top },
           },
         );
-      return [
-        {
-          ...e,
-          n,
-          active: active['node-name'],
-          messages: switchMessages(site, e.disk, e.step, active['node-name']),
-        },
-      ];
+      return [{ ...e, n, active: active['node-name'] }];
     });
     if (pending.length === 0) return 'crash';
+    const messages = new Map<string, JsonObject[]>();
+    for (const p of pending)
+      messages.set(p.disk, switchMessages(site, p.disk, p.step, p.active, await backingNodeOf(q, p.active)));
     for (const p of pending) {
-      if (!nodes.some((x) => x['node-name'] === p.n.file)) await send(q, p.messages[0]);
-      if (!nodes.some((x) => x['node-name'] === p.n.top)) await send(q, p.messages[1]);
+      if (!nodes.some((x) => x['node-name'] === p.n.file)) await send(q, messages.get(p.disk)?.[0]);
+      if (!nodes.some((x) => x['node-name'] === p.n.top)) await send(q, messages.get(p.disk)?.[1]);
     }
     const transaction = () =>
       q.execute('transaction', {
@@ -205,7 +219,7 @@ export async function switchDisks(
     // The old node still names the file by the top's name; a fresh node on the renamed file
     // takes its place so QEMU's graph names no stale file.
     for (const p of pending) {
-      for (const m of p.messages.slice(3)) await send(q, m);
+      for (const m of messages.get(p.disk)?.slice(3) ?? []) await send(q, m);
       await dropFileNodes(q, site.path(p.disk, p.step.layer), p.n.file);
     }
     return consistency;
@@ -226,5 +240,106 @@ async function dropFileNodes(q: QmpClient, path: string, keep: string): Promise<
     if (x['node-name'] === keep || x.file !== path || x.drv === 'qcow2' || x['node-name'].startsWith('#'))
       continue;
     await q.execute('blockdev-del', { 'node-name': x['node-name'] }).catch(() => undefined);
+  }
+}
+
+export type LiveStreamStep = Extract<Step, { kind: 'stream' }>;
+
+function streamArguments(
+  site: ImageSite,
+  disk: string,
+  step: LiveStreamStep,
+  device: string,
+  base: string | undefined,
+  speed: number | undefined,
+): JsonObject {
+  const snap = step.from.role === 'snapshot' ? step.from.snap : '';
+  return {
+    'job-id': jobId('stream', disk, snap),
+    device,
+    ...(base !== undefined && step.onto
+      ? { 'base-node': base, 'backing-file': site.name(disk, step.onto) }
+      : {}),
+    ...(speed !== undefined ? { speed } : {}),
+    'auto-dismiss': false,
+  };
+}
+
+export function describeStream(
+  site: ImageSite,
+  vm: DesiredVm,
+  disk: string,
+  step: LiveStreamStep,
+): StepDescription {
+  const into = site.path(disk, step.layer);
+  const base = step.onto ? `<the node of ${site.path(disk, step.onto)}>` : undefined;
+  const args = streamArguments(site, disk, step, `<the node of ${into}>`, base, undefined);
+  return {
+    description: `stream ${site.name(disk, step.from)} into ${site.name(disk, step.layer)} in the running VM (QMP ${vm.qmp})`,
+    commands: [
+      { kind: 'qmp', socket: vm.qmp, message: { execute: 'block-stream', arguments: args } },
+      { kind: 'qmp', socket: vm.qmp, message: { execute: 'query-jobs' } },
+      { kind: 'qmp', socket: vm.qmp, message: { execute: 'job-dismiss', arguments: { id: args['job-id'] } } },
+      {
+        kind: 'qmp',
+        socket: vm.qmp,
+        message: {
+          execute: 'blockdev-del',
+          arguments: { 'node-name': `<the nodes of ${site.path(disk, step.from)}>` },
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * Stream S into C in the running VM: QEMU copies what C sees through S and rewrites C's backing
+ * to P (relative, as offline), then the nodes of S leave the graph. A job this operation started
+ * earlier (lvchain was killed) is waited for instead of started again.
+ */
+export async function streamLive(
+  site: ImageSite,
+  vm: DesiredVm,
+  disk: string,
+  step: LiveStreamStep,
+  onProgress?: (fraction: number) => void,
+): Promise<void> {
+  const q = await QmpClient.connect(vm.qmp);
+  try {
+    const args = async () => {
+      const nodes = await queryNodes(q);
+      const device = requireFormatNode(
+        nodes,
+        site.path(disk, step.layer),
+        vm.qmp,
+        step.layer.role === 'top' ? true : undefined,
+      );
+      const base = step.onto ? requireFormatNode(nodes, site.path(disk, step.onto), vm.qmp) : undefined;
+      return streamArguments(site, disk, step, device['node-name'], base?.['node-name'], undefined);
+    };
+    const snap = step.from.role === 'snapshot' ? step.from.snap : '';
+    const id = jobId('stream', disk, snap);
+    if (!(await findJob(q, id))) {
+      const nodes = await queryNodes(q);
+      const fromNode = formatNodeOf(nodes, site.path(disk, step.from));
+      // S is out of the chain already: an earlier run streamed it; only its nodes may be left.
+      if (fromNode) {
+        const into = requireFormatNode(nodes, site.path(disk, step.layer), vm.qmp);
+        const qemu = await qemuVersion(q);
+        if (!streamsIntoSubclusters(qemu) && into.image?.['format-specific']?.data?.['extended-l2'] === true)
+          throw new LvchainError(
+            'vm_failed',
+            `QEMU ${qemu} at ${vm.qmp} would crash streaming into ${site.name(disk, step.layer)}, which has subclusters (fixed in QEMU 8.1); nothing was done`,
+          );
+        // A node opened read-only on purpose (ours, after a switch) must be reopened writable;
+        // an implicit backing node (#blockNNN) is reopened by the job itself.
+        if (into.ro && !into['node-name'].startsWith('#')) await reopenWritable(q, into['node-name']);
+        await q.execute('block-stream', await args());
+      }
+    }
+    await finishJob(q, id, onProgress);
+    await dropNodesOf(q, site.path(disk, step.from));
+  } finally {
+    q.close();
   }
 }

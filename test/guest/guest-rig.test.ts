@@ -9,25 +9,35 @@ import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, describe, expect, it } from 'vitest';
 import { consistentCut, formatExt4, inspectView, type DiskView } from '../helpers/guest-disk.js';
+import { DirLab } from '../helpers/dirlab.js';
 import { useGuest } from '../helpers/guest.js';
 import { assertGuestTools } from './build.js';
 import { agentConnect, qmpConnect } from '../helpers/linejson.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+// Disk d0 is an lvchain-managed chain (snapshot s1 under the top); d1 a plain qemu-img image.
+const D0 = 'vm-900-disk-0';
+let lab: DirLab | undefined;
 let dir = '';
 afterAll(async () => {
+  await lab?.dispose();
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
 const guest = useGuest(async () => {
   assertGuestTools();
+  lab = await DirLab.create('lvchain-guest-rig-');
+  await lab.writeConfig({ [D0]: { size: '64MiB', snapshots: ['s1'] } });
+  await lab.apply();
   dir = await mkdtemp(join(tmpdir(), 'lvchain-guest-rig-'));
-  const disks = ['d0', 'd1'].map((id) => ({ id, image: join(dir, `${id}.qcow2`) }));
-  for (const d of disks) {
-    await execa('qemu-img', ['create', '-q', '-f', 'qcow2', d.image, '64M']);
-    await formatExt4(d.image);
-  }
+  const d1 = join(dir, 'd1.qcow2');
+  await execa('qemu-img', ['create', '-q', '-f', 'qcow2', d1, '64M']);
+  const disks = [
+    { id: 'd0', image: lab.top(D0) },
+    { id: 'd1', image: d1 },
+  ];
+  for (const d of disks) await formatExt4(d.image);
   return { disks };
 });
 
@@ -48,14 +58,15 @@ function expectCleanCut(vs: DiskView[], atLeast: number): void {
 }
 
 describe('live guest rig', () => {
-  it('names each disk <id> with nodes <id>-top on <id>-file, over QMP', async () => {
+  it('names each disk <id> with nodes <id>-top on <id>-file, and opens the chain, over QMP', async () => {
     const g = guest();
     const qmp = await qmpConnect(g.qmpSocket);
     try {
       const nodes = (await qmp.command('query-named-block-nodes', { flat: true })) as {
         'node-name': string;
         drv: string;
-        image: { filename: string };
+        backing_file?: string;
+        image: { filename: string; 'backing-filename'?: string };
       }[];
       for (const d of g.disks) {
         const top = nodes.find((n) => n['node-name'] === d.topNode);
@@ -63,6 +74,9 @@ describe('live guest rig', () => {
         expect(top?.image.filename).toBe(d.image);
         expect(nodes.find((n) => n['node-name'] === d.fileNode)?.drv).toBe('file');
       }
+      const d0 = nodes.find((n) => n['node-name'] === 'd0-top');
+      expect(d0?.backing_file).toBe(lab!.snap(D0, 's1'));
+      expect(nodes.some((n) => n.drv === 'qcow2' && n.image.filename === lab!.snap(D0, 's1'))).toBe(true);
       const block = (await qmp.command('query-block')) as {
         qdev: string;
         inserted?: { 'node-name': string };

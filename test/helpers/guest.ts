@@ -11,7 +11,7 @@ import { afterAll, beforeAll } from 'vitest';
 import { buildGuest } from '../guest/build.js';
 import { findTool } from '../lab/build.js';
 import { killNow, reapStaleVms, running, TMP_PREFIX, trackVm, waitExit } from '../lab/vm.js';
-import { agentConnect } from './linejson.js';
+import { agentConnect, LineJsonError } from './linejson.js';
 
 export interface GuestDiskSpec {
   /** Device id, virtio serial and node-name stem: letters, digits, '-' (≤ 20 chars). */
@@ -125,10 +125,15 @@ export async function startGuest(opts: StartGuestOptions): Promise<Guest> {
   const errFd = fs.openSync(qemuLog, 'w');
   const child = spawn(cmd, argv, { stdio: ['ignore', errFd, errFd] });
   fs.closeSync(errFd);
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', () => resolve());
-    child.once('error', reject);
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', reject);
+    });
+  } catch (e) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw new Error(`test guest: cannot start ${qemu}: ${(e as Error).message}`);
+  }
   const tracked = trackVm(child, dir, art.cacheDir);
 
   let stopping: Promise<void> | undefined;
@@ -190,8 +195,10 @@ export async function startGuest(opts: StartGuestOptions): Promise<Guest> {
     async powerOff(timeoutMs = 30_000) {
       const agent = await agentConnect(agentSocket);
       try {
-        // The agent does not answer guest-shutdown when it succeeds.
-        await agent.command('guest-shutdown', { mode: 'powerdown' }, 2000).catch(() => undefined);
+        // The agent does not answer guest-shutdown when it succeeds: only a refusal is an error.
+        await agent.command('guest-shutdown', { mode: 'powerdown' }, 2000).catch((e: unknown) => {
+          if (e instanceof LineJsonError && e.errorClass) throw e;
+        });
       } finally {
         agent.close();
       }

@@ -180,7 +180,7 @@ export function assertHostTools(): void {
   if (missing.length > 0) throw new LabHostToolsMissing(missing);
 }
 
-function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
+export function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
   const r = spawnSync(cmd, args, { cwd: opts.cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.error) throw new Error(`lab build: cannot run ${cmd}: ${r.error.message}`);
   if (r.status !== 0) {
@@ -189,7 +189,7 @@ function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
   return r.stdout;
 }
 
-function sha256(data: string | Buffer): string {
+export function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
@@ -207,7 +207,7 @@ export function pidAlive(pid: number): boolean {
 }
 
 /** A cross-process lock: an exclusive-create file holding the owner's pid; stale owners are ignored. */
-function withLock<T>(lockFile: string, timeoutMs: number, fn: () => T): T {
+export function withLock<T>(lockFile: string, timeoutMs: number, fn: () => T): T {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -234,7 +234,7 @@ function withLock<T>(lockFile: string, timeoutMs: number, fn: () => T): T {
 // ---------------------------------------------------------------------------------------
 // kernel
 
-interface KernelPackage {
+export interface KernelPackage {
   name: string; // linux-image-6.1.0-56-cloud-amd64
   version: string; // 6.1.192-2
 }
@@ -273,7 +273,10 @@ function debFileName(pkg: KernelPackage): string {
 }
 
 /** The kernel .deb in the cache, downloaded with `apt-get download` when absent. */
-function ensureKernelDeb(cacheDir: string, log: (m: string) => void): { deb: string; pkg: KernelPackage } {
+export function ensureKernelDeb(
+  cacheDir: string,
+  log: (m: string) => void,
+): { deb: string; pkg: KernelPackage } {
   const debDir = path.join(cacheDir, 'debs');
   fs.mkdirSync(debDir, { recursive: true });
   const wanted = resolveKernelPackage();
@@ -281,22 +284,7 @@ function ensureKernelDeb(cacheDir: string, log: (m: string) => void): { deb: str
     const deb = path.join(debDir, debFileName(wanted));
     if (!fs.existsSync(deb)) {
       log(`downloading ${wanted.name} ${wanted.version} (apt-get download)`);
-      const tmp = fs.mkdtempSync(path.join(debDir, '.dl-'));
-      try {
-        // apt (as root) warns it cannot drop privileges to _apt for this dir; harmless.
-        fs.chmodSync(tmp, 0o777);
-        run('apt-get', ['download', '-q', `${wanted.name}=${wanted.version}`], { cwd: tmp });
-        const got = fs.readdirSync(tmp).find((f) => f.endsWith('.deb'));
-        if (!got) throw new Error(`lab build: apt-get download produced no .deb for ${wanted.name}`);
-        fs.renameSync(path.join(tmp, got), deb);
-      } catch (e) {
-        throw new Error(
-          `${(e as Error).message}\nlab build: could not download ${wanted.name}; ` +
-            'run `sudo scripts/lab-deps.sh` (it runs apt-get update) and retry.',
-        );
-      } finally {
-        fs.rmSync(tmp, { recursive: true, force: true });
-      }
+      aptDownload(`${wanted.name}=${wanted.version}`, deb);
     }
     return { deb, pkg: wanted };
   }
@@ -319,6 +307,26 @@ function ensureKernelDeb(cacheDir: string, log: (m: string) => void): { deb: str
   };
 }
 
+/** Fetches one package's .deb to `deb` with `apt-get download`: nothing is installed on the host. */
+export function aptDownload(spec: string, deb: string): void {
+  const tmp = fs.mkdtempSync(path.join(path.dirname(deb), '.dl-'));
+  try {
+    // apt (as root) warns it cannot drop privileges to _apt for this dir; harmless.
+    fs.chmodSync(tmp, 0o777);
+    run('apt-get', ['download', '-q', spec], { cwd: tmp });
+    const got = fs.readdirSync(tmp).find((f) => f.endsWith('.deb'));
+    if (!got) throw new Error(`lab build: apt-get download produced no .deb for ${spec}`);
+    fs.renameSync(path.join(tmp, got), deb);
+  } catch (e) {
+    throw new Error(
+      `${(e as Error).message}\nlab build: could not download ${spec}; ` +
+        'run `sudo scripts/lab-deps.sh` (it runs apt-get update) and retry.',
+    );
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
 /** `depends=` of a kernel module, read from its .modinfo strings. */
 function moduleDepends(ko: Buffer): string[] {
   const needle = Buffer.from('\0depends=');
@@ -338,14 +346,14 @@ function decompressModule(file: string): Buffer {
   throw new Error(`lab build: unknown module format ${file}`);
 }
 
-interface KernelParts {
+export interface KernelParts {
   version: string;
   vmlinuz: string;
   /** Modules in load order: name and uncompressed content. */
   modules: { name: string; data: Buffer }[];
 }
 
-function unpackKernel(deb: string, workDir: string): KernelParts {
+export function unpackKernel(deb: string, workDir: string, modules = MODULES): KernelParts {
   const root = path.join(workDir, 'kernel-deb');
   fs.mkdirSync(root, { recursive: true });
   run('dpkg', ['-x', deb, root]);
@@ -394,26 +402,26 @@ function unpackKernel(deb: string, workDir: string): KernelParts {
     seen.add(n);
     ordered.push({ name: n, data });
   };
-  for (const m of MODULES) visit(m, []);
+  for (const m of modules) visit(m, []);
   return { version, vmlinuz, modules: ordered };
 }
 
 // ---------------------------------------------------------------------------------------
 // host files
 
-interface HostFile {
+export interface HostFile {
   guestPath: string; // absolute
   hostPath: string;
   mode: number;
 }
 
-interface Symlink {
+export interface Symlink {
   guestPath: string;
   target: string;
 }
 
 /** Shared libraries (and the dynamic loader) of a binary, per ldd. */
-function sharedLibraries(binary: string): string[] {
+export function sharedLibraries(binary: string): string[] {
   const r = spawnSync('ldd', [binary], { encoding: 'utf8' });
   const out = `${r.stdout}\n${r.stderr}`;
   if (/not a dynamic executable|statically linked/.test(out)) return [];
@@ -432,7 +440,7 @@ function sharedLibraries(binary: string): string[] {
  * its real path, and each name on the way (e.g. libfoo.so.1 -> libfoo.so.1.2.3) becomes a
  * symlink. Top-level directory symlinks (/lib -> usr/lib) are mirrored separately.
  */
-function addHostPath(p: string, files: Map<string, HostFile>, links: Map<string, Symlink>): void {
+export function addHostPath(p: string, files: Map<string, HostFile>, links: Map<string, Symlink>): void {
   const real = fs.realpathSync(p);
   if (!files.has(real))
     files.set(real, { guestPath: real, hostPath: real, mode: fs.statSync(real).mode & 0o7777 });
@@ -533,13 +541,13 @@ export PS1='lab:\\w# '
 // ---------------------------------------------------------------------------------------
 // cpio (newc) writer: no host cpio, no root needed for device nodes or ownership
 
-type Entry =
+export type Entry =
   | { kind: 'dir'; path: string; mode: number }
   | { kind: 'file'; path: string; mode: number; data: Buffer }
   | { kind: 'symlink'; path: string; target: string }
   | { kind: 'chardev'; path: string; mode: number; major: number; minor: number };
 
-function cpioNewc(entries: Entry[]): Buffer {
+export function cpioNewc(entries: Entry[]): Buffer {
   const chunks: Buffer[] = [];
   let ino = 1;
   const pad4 = (n: number): Buffer => Buffer.alloc((4 - (n % 4)) % 4);
@@ -724,7 +732,7 @@ function quickKey(cacheDir: string): string | undefined {
   return stamp.key;
 }
 
-function busyboxApplets(busybox: string): string[] {
+export function busyboxApplets(busybox: string): string[] {
   return run(busybox, ['--list'])
     .split('\n')
     .map((s) => s.trim())

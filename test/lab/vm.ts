@@ -68,7 +68,7 @@ export interface LabVm {
 }
 
 const DEFAULT_DISKS: LabDiskSpec[] = [{ sizeMiB: 1024 }, { sizeMiB: 1024 }];
-const TMP_PREFIX = 'lvchain-lab-';
+export const TMP_PREFIX = 'lvchain-lab-';
 
 /** The project's one quoting function for the remote POSIX shell. */
 export { shellQuote as shQuote } from '../../src/base/quote.js';
@@ -76,7 +76,7 @@ export { shellQuote as shQuote } from '../../src/base/quote.js';
 // ---------------------------------------------------------------------------------------
 // process bookkeeping: every VM is stopped on stop(), on exit and on SIGINT/SIGTERM/SIGHUP
 
-interface Live {
+export interface Live {
   child: ChildProcess;
   tmpDir: string;
   pidFile: string;
@@ -84,13 +84,13 @@ interface Live {
   helpers: ChildProcess[];
 }
 
-function running(c: ChildProcess): boolean {
+export function running(c: ChildProcess): boolean {
   return c.exitCode === null && c.signalCode === null;
 }
 const live = new Set<Live>();
 let handlersInstalled = false;
 
-function killNow(l: Live, opts: { keepTmpDir?: boolean } = {}): void {
+export function killNow(l: Live, opts: { keepTmpDir?: boolean } = {}): void {
   for (const c of [...l.helpers, l.child]) {
     try {
       if (running(c) && c.pid) process.kill(c.pid, 'SIGKILL');
@@ -169,6 +169,26 @@ export function reapStaleVms(cacheDir: string, log: (m: string) => void = () => 
     }
     fs.rmSync(file, { force: true });
   }
+}
+
+/**
+ * Registers a started qemu: killed on process exit and on SIGINT/SIGTERM/SIGHUP, and left
+ * a pidfile in `<cacheDir>/vms/` so that `reapStaleVms` kills it if this process dies
+ * first. tmpDir's name must start with `lvchain-lab-` for the reaper to remove it.
+ */
+export function trackVm(child: ChildProcess, tmpDir: string, cacheDir: string): Live {
+  installHandlers();
+  const pidFile = path.join(vmsDir(cacheDir), `${child.pid}.json`);
+  const rec: PidRecord = {
+    qemuPid: child.pid!,
+    ownerPid: process.pid,
+    tmpDir,
+    started: new Date().toISOString(),
+  };
+  fs.writeFileSync(pidFile, JSON.stringify(rec));
+  const l: Live = { child, tmpDir, pidFile, helpers: [] };
+  live.add(l);
+  return l;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -267,7 +287,7 @@ function consoleHas(file: string, marker: string): boolean {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
+export function waitExit(child: ChildProcess, ms: number): Promise<boolean> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
   return new Promise((resolve) => {
     const t = setTimeout(() => resolve(false), ms);
@@ -350,16 +370,7 @@ export async function startLab(opts: StartLabOptions = {}): Promise<LabVm> {
         child.once('spawn', () => resolve());
         child.once('error', reject);
       });
-      const pidFile = path.join(vmsDir(art.cacheDir), `${child.pid}.json`);
-      const rec: PidRecord = {
-        qemuPid: child.pid!,
-        ownerPid: process.pid,
-        tmpDir,
-        started: new Date().toISOString(),
-      };
-      fs.writeFileSync(pidFile, JSON.stringify(rec));
-      live0 = { child, tmpDir, pidFile, helpers: [] };
-      live.add(live0);
+      live0 = trackVm(child, tmpDir, art.cacheDir);
 
       const mux: { path?: string } = {};
       const vm = makeVm({

@@ -58,6 +58,8 @@ export interface DesiredPolicy {
   retention: RetentionRules;
   maxChainDepth: number;
   maxDeletesPerRun: number;
+  /** `check` thresholds: how many schedule periods old the newest snapshot may be. */
+  check: { warn: number; crit: number };
 }
 
 export interface DesiredDisk {

@@ -139,6 +139,11 @@ export interface ObservedVolumeGroup extends ObservedStorageBase {
   lvCount: number;
   /** For a VG that is absent and declared with `pvs:`: what each device holds. */
   devices?: { path: string; signatures: string[]; size: number; exists: boolean }[];
+  /**
+   * For a VG that exists: the devices in `pvs:` that are not its PVs, with the VG a device
+   * belongs to instead, if any. lvchain does not extend a VG, so the plan refuses them.
+   */
+  notMembers?: { path: string; vg?: string }[];
 }
 
 export interface ObservedDirectory extends ObservedStorageBase {

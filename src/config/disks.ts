@@ -1,6 +1,7 @@
 /** Guests and disks → DesiredDisk and DesiredGuest: sizes checked, references resolved, each disk declared once. */
 import type { DesiredDisk, DesiredGuest, DesiredPolicy, DesiredStorage } from '../model/desired.js';
 import { parseSize } from '../base/units.js';
+import { isScheduledName } from '../base/names.js';
 import type { WrittenConfig } from './schema.js';
 import type { PathIssue } from './path.js';
 import { known, record } from './declared.js';
@@ -67,7 +68,7 @@ export function declareDisks(
 
   const checkPinned = (path: (string | number)[], diskNames: string[], pinned: string[]) => {
     for (const snap of pinned) {
-      if (snap.startsWith('auto-')) {
+      if (isScheduledName(snap)) {
         issues.push({
           path: [...path, 'snapshots'],
           key: snap,

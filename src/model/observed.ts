@@ -57,6 +57,8 @@ export interface ObservedLayer {
   lv?: { uuid: string; active: boolean; attr: string; tags: string[]; time?: string };
   /** When the LV or file was created (UTC ISO), where the storage records it. */
   born?: string;
+  /** When the file was last written (UTC ISO), on directories. */
+  modified?: string;
   /** Held open by some process (a device-mapper open count on LVM). */
   open?: boolean;
   /** lvchain metadata that could not be read (a malformed tag). */

@@ -7,6 +7,11 @@
 export const SNAPSHOT_NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 export const SNAPSHOT_NAME_MAX = 40;
 
+/** Names of scheduled snapshots start with `auto-`; a config cannot pin such a name. */
+export function isScheduledName(snap: string): boolean {
+  return snap.startsWith('auto-');
+}
+
 /**
  * Disk names become LV names `<disk>.qcow2` and `snap_<disk>_<snap>.qcow2` (LVM allows
  * `A-Za-z0-9+_.-`, at most 127 characters, not starting with `-`) and file names.

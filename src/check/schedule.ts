@@ -11,10 +11,6 @@ import type { HealthStatus } from './status.js';
 import type { CheckResult, CheckValue, HealthInput } from './report.js';
 import { chainExists } from './disk.js';
 
-/** A group is late past 1.5 schedule periods and critical past 3 (issue 4 §6). */
-export const AGE_WARN_PERIODS = 1.5;
-export const AGE_CRIT_PERIODS = 3;
-
 /** One result per snapshot group on the storage whose policy has a schedule, in address order. */
 export function scheduleResults(
   input: HealthInput,
@@ -81,12 +77,13 @@ function autoSnapshots(views: readonly DiskView[], policy: string): AutoSnapshot
  *   age     = now − created
  *   overdue = now − (the first fire after `created`), i.e. how long the schedule has been due
  *
- *   CRITICAL  when age > 3 P   and overdue > 2 P
- *   WARNING   when age > 1.5 P and overdue > 0.5 P
+ *   CRITICAL  when age > crit P and overdue > (crit − 1) P
+ *   WARNING   when age > warn P and overdue > (warn − 1) P
  *
- * For a regular schedule whose snapshots are taken at their slots, age = P + overdue, so both
- * conditions say the same: warn at 1.5 periods, critical at 3 (an hourly schedule whose last
- * snapshot is 3 h 01 min old is critical). Each condition guards the other's blind spot:
+ * with the policy's `check.warn` and `check.crit` (1.5 and 3 by default). For a regular schedule
+ * whose snapshots are taken at their slots, age = P + overdue, so both conditions say the same:
+ * by default warn at 1.5 periods, critical at 3 (an hourly schedule whose last snapshot is
+ * 3 h 01 min old is critical). Each condition guards the other's blind spot:
  * - a timer that runs a while after the cron slot (`0 * * * *` applied at :45) is due from :00,
  *   but its snapshots are always less than 1.5 P apart: age keeps it OK;
  * - an irregular schedule (`0 2 * * 1-5`, P = 1 day) is not late on Sunday although Friday's
@@ -108,8 +105,8 @@ function scheduleResult(
 ): CheckResult {
   const spec = { cron, timezone: policy.timezone };
   const period = nominalPeriodMs(spec, now);
-  const warnAfter = AGE_WARN_PERIODS * period;
-  const critAfter = AGE_CRIT_PERIODS * period;
+  const warnAfter = policy.check.warn * period;
+  const critAfter = policy.check.crit * period;
   const every = `schedule "${cron}" (${policy.timezone}, every ${formatDurationRounded(period)})`;
   const values: Record<string, CheckValue> = {
     policy: policy.name,

@@ -5,6 +5,9 @@ export const DEFAULTS = {
   dirReserve: '0B',
   maxChainDepth: 32,
   maxDeletesPerRun: 20,
+  /** `check` is late at 1.5 schedule periods and critical at 3 (issue 4 §6). */
+  checkWarnPeriods: 1.5,
+  checkCritPeriods: 3,
 } as const;
 
 /**

@@ -7,6 +7,7 @@ import type {
   DesiredVm,
 } from '../model/desired.js';
 import { parseSize } from '../base/units.js';
+import { isScheduledName } from '../base/names.js';
 import type { WrittenConfig } from './schema.js';
 import type { WrittenVm } from './schema-vm.js';
 import type { PathIssue } from './path.js';
@@ -74,7 +75,7 @@ export function declareDisks(
 
   const checkPinned = (path: (string | number)[], diskNames: string[], pinned: string[]) => {
     for (const snap of pinned) {
-      if (snap.startsWith('auto-')) {
+      if (isScheduledName(snap)) {
         issues.push({
           path: [...path, 'snapshots'],
           key: snap,

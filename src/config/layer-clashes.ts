@@ -2,6 +2,7 @@
 import type { DesiredStorage } from '../model/desired.js';
 import type { LayerRef } from '../model/layer.js';
 import { TOP, snapRef, trashRef } from '../model/layer.js';
+import { isScheduledName } from '../base/names.js';
 import {
   diskFolderName,
   layerFileName,
@@ -26,7 +27,7 @@ function describeLayer(l: NamedLayer): string {
     case 'top':
       return `disk "${l.disk}"`;
     case 'snapshot':
-      return l.ref.snap.startsWith('auto-')
+      return isScheduledName(l.ref.snap)
         ? `the scheduled snapshots of disk "${l.disk}" (such as ${l.ref.snap})`
         : `snapshot "${l.ref.snap}" of disk "${l.disk}"`;
     case 'trash':

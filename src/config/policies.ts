@@ -39,7 +39,17 @@ export function policyOf(
     retention,
     maxChainDepth: p.maxChainDepth ?? DEFAULTS.maxChainDepth,
     maxDeletesPerRun: p.maxDeletesPerRun ?? DEFAULTS.maxDeletesPerRun,
+    check: {
+      warn: p.check?.warn ?? DEFAULTS.checkWarnPeriods,
+      crit: p.check?.crit ?? DEFAULTS.checkCritPeriods,
+    },
   };
+  if (policy.check.crit < policy.check.warn) {
+    issues.push({
+      path: [...path, 'check', p.check?.crit !== undefined ? 'crit' : 'warn'],
+      message: `crit (${policy.check.crit}) must not be below warn (${policy.check.warn}); a snapshot is late before it is critical`,
+    });
+  }
   if (p.schedule !== undefined) policy.schedule = p.schedule;
   if (p.schedule === undefined && Object.keys(retention).length === 0) {
     warnings.push({

@@ -269,6 +269,11 @@ const retention = z
   })
   .describe('A union of keep rules over the auto snapshots (DESIGN §7).');
 
+const periods = z
+  .number({ error: typeError('a number of schedule periods, e.g. 1.5') })
+  .min(1, { error: 'must be at least 1 (one schedule period)' })
+  .max(1000, { error: 'must be at most 1000' });
+
 const policy = z
   .strictObject({
     timezone: z
@@ -294,6 +299,15 @@ const policy = z
       .min(1, { error: 'must be a whole number of at least 1' })
       .optional()
       .describe('A plan that would delete more snapshots than this is refused (default 20).'),
+    check: z
+      .strictObject({
+        warn: periods.optional().describe('WARNING past this many schedule periods (default 1.5).'),
+        crit: periods.optional().describe('CRITICAL past this many schedule periods (default 3).'),
+      })
+      .optional()
+      .describe(
+        "When `lvchain check` calls the newest snapshot late, in schedule periods (like sanoid's warn and crit).",
+      ),
   })
   .describe('A snapshot schedule plus retention rules.');
 

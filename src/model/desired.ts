@@ -58,6 +58,8 @@ export interface DesiredPolicy {
   retention: RetentionRules;
   maxChainDepth: number;
   maxDeletesPerRun: number;
+  /** `check` thresholds: how many schedule periods old the newest snapshot may be. */
+  check: { warn: number; crit: number };
 }
 
 /** How lvchain reaches the running VM of a guest or disk (DESIGN §12). */

@@ -57,6 +57,8 @@ export interface ObservedLayer {
   lv?: { uuid: string; active: boolean; attr: string; tags: string[]; time?: string };
   /** When the LV or file was created (UTC ISO), where the storage records it. */
   born?: string;
+  /** When the file was last written (UTC ISO), on directories. */
+  modified?: string;
   /** Held open by some process (a device-mapper open count on LVM). */
   open?: boolean;
   /** lvchain metadata that could not be read (a malformed tag). */
@@ -151,6 +153,11 @@ export interface ObservedVolumeGroup extends ObservedStorageBase {
   lvCount: number;
   /** For a VG that is absent and declared with `pvs:`: what each device holds. */
   devices?: { path: string; signatures: string[]; size: number; exists: boolean }[];
+  /**
+   * For a VG that exists: the devices in `pvs:` that are not its PVs, with the VG a device
+   * belongs to instead, if any. lvchain does not extend a VG, so the plan refuses them.
+   */
+  notMembers?: { path: string; vg?: string }[];
 }
 
 export interface ObservedDirectory extends ObservedStorageBase {

@@ -1,6 +1,7 @@
 import type { GlobalOptions, Io } from './io.js';
 import { openSession, type Session } from './session.js';
-import { adoptDisk } from '../plan/adopt.js';
+import { stringify } from 'yaml';
+import { adoptDisk, type Frozen } from '../plan/adopt.js';
 import { interpretDisk } from '../plan/interpret.js';
 import { sizingFor } from '../plan/sizing.js';
 import { shapeOf } from '../plan/shape.js';
@@ -18,6 +19,8 @@ import { lockRequest, withStorageLocks } from './locks.js';
 import { printer } from './printer.js';
 import { diskAddress } from '../model/address.js';
 import { disksOn } from '../model/on-storage.js';
+import { exactSize } from '../base/units.js';
+import { isScheduledName } from '../base/names.js';
 
 /**
  * `lvchain import <storage> <disk>`: adopt a chain made by Proxmox VE 9 (or by hand in its
@@ -70,6 +73,7 @@ async function adopt(
   const observed = await backend.prepareDisk(disk, names);
   let change: ResourceChange | undefined;
   let snapshots: string[];
+  let created: Record<string, Frozen>;
   try {
     await measureChainSizes(backend, observedStorage, observed);
     const sizing = sizingFor(observedStorage);
@@ -80,6 +84,7 @@ async function adopt(
       });
     }
     snapshots = result.snapshots;
+    created = result.created;
     if (result.steps.length > 0)
       change = adoption(
         storage,
@@ -98,6 +103,10 @@ async function adopt(
   io.out(
     `lvchain will adopt ${disk} on ${storage} (${observed.layers.length} layer(s); snapshots: ${snapshots.join(', ') || 'none'}).`,
   );
+  for (const snap of snapshots) {
+    const c = created[snap] as Frozen;
+    io.out(`  snapshot ${snap}: taken ${c.how === 'estimated' ? 'about ' : ''}${c.at} (${HOW[c.how]})`);
+  }
   io.out('It adds lvchain metadata and changes nothing else:');
   for (const { description, commands } of change.x_steps) {
     io.out(`  ${description}`);
@@ -134,7 +143,38 @@ async function adopt(
   );
   if (outcome.failed.length > 0 || outcome.interrupted) return 1;
   io.out(io.style.green(`Imported ${disk}: ${change.x_steps.length} layer(s) tagged.`));
+  if (!declared) {
+    io.out(`To manage it, add this under disks: in ${session.desired.source}:`);
+    io.out(configSnippet(storage, observed, snapshots));
+    const scheduled = snapshots.filter(isScheduledName);
+    if (scheduled.length > 0)
+      io.out(
+        `${scheduled.join(', ')} cannot be pinned in a config (auto- names are for schedules); they stay external.`,
+      );
+  }
   return 0;
+}
+
+const HOW: Record<Frozen['how'], string> = {
+  recorded: 'as lvchain recorded it',
+  exact: 'when the layer above it was created',
+  estimated: "estimated from the image's last modification",
+};
+
+/**
+ * The imported disk as it would be declared: its storage, size, and snapshots kept as pins.
+ * Scheduled names cannot be pinned; those snapshots stay external, which lvchain never deletes.
+ */
+function configSnippet(storage: string, disk: ObservedDisk, snapshots: readonly string[]): string {
+  const top = disk.layers.find((l) => l.ref.role === 'top');
+  const size = top?.header.state === 'read' ? top.header.header.virtualSize : undefined;
+  const pins = snapshots.filter((s) => !isScheduledName(s));
+  const entry = {
+    storage,
+    ...(size !== undefined ? { size: exactSize(size) } : {}),
+    ...(pins.length > 0 ? { snapshots: Object.fromEntries(pins.map((s) => [s, {}])) } : {}),
+  };
+  return stringify({ disks: { [disk.name]: entry } }).trimEnd();
 }
 
 /** The adoption as a change of the disk, like the changes a plan holds. */

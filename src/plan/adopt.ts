@@ -17,12 +17,18 @@ export interface AdoptOptions {
   protect: boolean;
   /** Snapshot names the config pins: adopted as pinned; the others as external (never deleted by lvchain). */
   pinned: readonly string[];
-  /** When each layer's child was created, by layer name: the moment the snapshot froze. */
-  frozenAt: (layerName: string) => string | undefined;
+  /** When each layer was frozen as a snapshot, by layer name, and whether that is an estimate. */
+  frozenAt: (layerName: string) => Frozen | undefined;
+}
+
+export interface Frozen {
+  at: string;
+  how: 'recorded' | 'exact' | 'estimated';
 }
 
 export type AdoptResult =
-  { ok: true; steps: Step[]; snapshots: string[] } | { ok: false; problems: string[] };
+  | { ok: true; steps: Step[]; snapshots: string[]; created: Record<string, Frozen> }
+  | { ok: false; problems: string[] };
 
 export function adoptChain(disk: ObservedDisk, sizing: Sizing, opts: AdoptOptions): AdoptResult {
   if (disk.layers.length === 0) return { ok: false, problems: [`no layers of ${disk.name} were found`] };
@@ -44,6 +50,7 @@ export function adoptChain(disk: ObservedDisk, sizing: Sizing, opts: AdoptOption
   const byKey = new Map(disk.layers.map((l) => [refKey(l.ref), l]));
   const steps: Step[] = [];
   const snapshots: string[] = [];
+  const created: Record<string, Frozen> = {};
   for (const sim of chain) {
     const layer = byKey.get(refKey(sim.ref));
     if (!layer || layer.header.state !== 'read') continue;
@@ -52,13 +59,17 @@ export function adoptChain(disk: ObservedDisk, sizing: Sizing, opts: AdoptOption
     if (sim.ref.role === 'snapshot') {
       const snap = sim.ref.snap;
       snapshots.push(snap);
-      const created = opts.frozenAt(layer.name);
-      if (!created)
-        return { ok: false, problems: [`${layer.name}: cannot tell when the snapshot was taken`] };
+      // A time lvchain recorded is the truth; storage times only approximate it.
+      const frozen: Frozen | undefined =
+        layer.meta?.created !== undefined
+          ? { at: layer.meta.created, how: 'recorded' }
+          : opts.frozenAt(layer.name);
+      if (!frozen) return { ok: false, problems: [`${layer.name}: cannot tell when the snapshot was taken`] };
+      created[snap] = frozen;
       meta = {
         disk: disk.name,
         snap,
-        created,
+        created: frozen.at,
         kind: opts.pinned.includes(snap) ? 'pinned' : 'external',
         size,
       };
@@ -70,7 +81,7 @@ export function adoptChain(disk: ObservedDisk, sizing: Sizing, opts: AdoptOption
     if (layer.meta && JSON.stringify(layer.meta) === JSON.stringify(meta)) continue;
     steps.push({ kind: 'set_meta', layer: sim.ref, meta, purpose: 'update', from: layer.meta ?? null });
   }
-  return { ok: true, steps, snapshots };
+  return { ok: true, steps, snapshots, created };
 }
 
 /**
@@ -87,8 +98,21 @@ export function adoptDisk(
     ...(declared?.guest !== undefined ? { guest: declared.guest } : {}),
     protect: declared?.protect ?? false,
     pinned: declared?.pinned ?? [],
-    frozenAt: (name) => childOf(disk, name)?.born,
+    frozenAt: (name) => frozenAt(disk, name),
   });
+}
+
+/**
+ * When a layer became a snapshot. Proxmox freezes a layer by creating its child, so on LVM the
+ * child LV's creation time (lv_time) is that moment. A file's birth time is lost by a copy
+ * and often not recorded at all, while nothing writes a file once it is a backing file: its
+ * last modification is the best estimate.
+ */
+function frozenAt(disk: ObservedDisk, name: string): Frozen | undefined {
+  const modified = disk.layers.find((l) => l.name === name)?.modified;
+  if (modified !== undefined) return { at: modified, how: 'estimated' };
+  const born = childOf(disk, name)?.born;
+  return born !== undefined ? { at: born, how: 'exact' } : undefined;
 }
 
 /** The layer whose backing is `name`'s layer: created when `name` was frozen as a snapshot. */

@@ -1,5 +1,6 @@
 /** One storage's plan: its warnings, then its groups in order, then the disks nobody declares. */
 import type { ObservedDisk } from '../model/observed.js';
+import type { Diagnostic } from '../model/plan.js';
 import { diskAddress } from '../model/address.js';
 import { draftChange } from './change.js';
 import { groupsOf, planGroup } from './group.js';
@@ -31,6 +32,10 @@ export function planStorage(sp: StoragePlanner): void {
   }
   if (req.mode === 'rollback') {
     if (req.rollback) planRollback(sp, req.rollback);
+    return;
+  }
+  if (observed.kind === 'lvm' && observed.notMembers) {
+    sp.diagnostics.push(notMembersError(storage.name, observed.notMembers));
     return;
   }
   if (observed.foreign.length > 0 && sp.allowed.undeclared) {
@@ -76,6 +81,27 @@ function noteUnverified(sp: StoragePlanner): void {
       summary: `${fromTags} disk(s) on ${sp.storage.name} were planned from LV names and tags; apply reads and checks their headers before acting`,
     });
   }
+}
+
+/**
+ * Devices in `pvs:` that an existing VG does not hold. Planning on as if they were there would
+ * promise space the VG does not have, and ignoring them says "No changes" to a config that asks
+ * for one, so the storage is refused until vgextend is supported.
+ */
+function notMembersError(vg: string, devices: readonly { path: string; vg?: string }[]): Diagnostic {
+  const blank = devices.filter((d) => d.vg === undefined).map((d) => d.path);
+  const taken = devices.filter((d) => d.vg !== undefined).map((d) => `${d.path} is a PV of ${d.vg}`);
+  return {
+    severity: 'error',
+    summary: `volume group ${vg} does not hold ${devices.map((d) => d.path).join(', ')} from pvs:; adding a device to an existing VG (vgextend) is not supported yet`,
+    detail: [
+      ...taken.map((t) => `${t}.`),
+      ...(blank.length > 0
+        ? [`To add ${blank.join(', ')}, run "vgextend ${vg} ${blank.join(' ')}" on the host yourself.`]
+        : []),
+      'Otherwise remove the device from pvs:. Nothing was planned on this storage.',
+    ].join(' '),
+  };
 }
 
 /** A VG declared with `pvs:` on blank devices: created first, before anything on it. */

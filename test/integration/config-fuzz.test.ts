@@ -49,6 +49,7 @@ const FULL: Json = {
       retention: { last: 3, within: '2h', hourly: 4, daily: 2, weekly: 1, monthly: 1, yearly: 1 },
       maxChainDepth: 32,
       maxDeletesPerRun: 20,
+      check: { warn: 1.5, crit: 3 },
     },
   },
   guests: {
@@ -351,6 +352,8 @@ describe('config fuzzer', () => {
       'yearly',
       'maxChainDepth',
       'maxDeletesPerRun',
+      'warn',
+      'crit',
       'description',
       'protect',
       'size',

@@ -48,6 +48,7 @@ export interface Entry {
   kind: EntryKind;
   bytes: number;
   born: string;
+  modified: string;
 }
 
 function kindOfStats(st: Stats): EntryKind {
@@ -97,6 +98,7 @@ export async function listEntries(dir: string): Promise<Entry[]> {
       kind: kindOfStats(st),
       bytes: st.isFile() ? st.blocks * 512 : 0,
       born: isoSeconds(born.getTime()),
+      modified: isoSeconds(st.mtimeMs),
     });
   }
   return out;

@@ -144,6 +144,7 @@ export class DirDriver implements StorageDriver {
         header: { state: 'not-read', reason: 'pending' },
         bytes: e.bytes,
         born: e.born,
+        modified: e.modified,
       };
       if (e.kind !== 'file') {
         // Never opened: qemu-img would follow a link out of the storage, and hang on a FIFO.

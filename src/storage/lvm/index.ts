@@ -27,6 +27,8 @@ import {
   parseLvs,
   parseVgs,
   parseWipefs,
+  pvOwnerArgv,
+  pvOwners,
   reportArgv,
   vgFromLvs,
   vgLockPath,
@@ -77,10 +79,11 @@ export class LvmDriver implements StorageDriver {
    */
   async observe(request: ObserveRequest): Promise<ObservedStorage> {
     // The lock probe rides in the same round trip: a plan costs one remote command.
-    const [lvs, probe] = (await this.exec.runBatch([
+    const [lvs, probe, ...members] = (await this.exec.runBatch([
       reportArgv('lvs', LVS_WITH_VG_FIELDS, this.vg),
       probeArgv(this.lockTarget().path),
-    ])) as [CommandResult, CommandResult];
+      ...this.pvs.map(pvOwnerArgv),
+    ])) as [CommandResult, CommandResult, ...CommandResult[]];
     if (lvs.failed) {
       if (/not found/i.test(lvs.stderr)) return this.absentVg();
       ok(lvs, `lvs ${this.vg}`);
@@ -96,6 +99,7 @@ export class LvmDriver implements StorageDriver {
         `lvs/vgs ${this.vg} on ${this.exec.host} returned no volume group`,
       );
     const { disks, foreign } = disksFromRows(this.storage, parseLvs(lvs.stdout), request.disks);
+    const notMembers = pvOwners(this.pvs, members).filter((m) => m.vg !== this.vg);
     return {
       kind: 'lvm',
       name: this.storage,
@@ -112,6 +116,7 @@ export class LvmDriver implements StorageDriver {
       errors: [],
       dependantsRead: false,
       ...lockState(probe),
+      ...(notMembers.length > 0 ? { notMembers } : {}),
     } satisfies ObservedVolumeGroup;
   }
 

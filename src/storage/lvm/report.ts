@@ -52,6 +52,23 @@ export function reportArgv(command: 'lvs' | 'vgs', fields: string, vg: string): 
   return [command, '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', fields, vg];
 }
 
+/** The VG a device is a PV of: its name, empty for a PV in no VG; fails if it is no PV. */
+export function pvOwnerArgv(device: string): string[] {
+  return ['pvs', '--noheadings', '-o', 'vg_name', device];
+}
+
+/** Each device with the VG it is a PV of, if any, from `pvOwnerArgv` results in order. */
+export function pvOwners(
+  devices: readonly string[],
+  results: readonly { failed: boolean; stdout: string }[],
+): { path: string; vg?: string }[] {
+  return devices.map((path, i) => {
+    const r = results[i];
+    const vg = r && !r.failed ? r.stdout.trim() : '';
+    return vg === '' ? { path } : { path, vg };
+  });
+}
+
 /** The host-side lock file of a VG (DESIGN §9). */
 export function vgLockPath(vg: string): string {
   return `/run/lock/lvchain/${vg}.lock`;

@@ -29,6 +29,7 @@ function policy(over: Partial<DesiredPolicy> = {}): DesiredPolicy {
     retention: { last: 3 },
     maxChainDepth: 32,
     maxDeletesPerRun: 20,
+    check: { warn: 1.5, crit: 3 },
     ...over,
   };
 }
@@ -245,6 +246,23 @@ describe('schedule freshness', () => {
     });
     expect(EXIT_CODES[assess(hourlyGuest(), observed, T + 3 * H + 60_000).status]).toBe(2);
     expect(EXIT_CODES[assess(hourlyGuest(), observed, T + 0.5 * H).status]).toBe(0);
+  });
+
+  it("a policy's check thresholds replace the 1.5 and 3 periods", () => {
+    const strict = config({
+      policies: [policy({ check: { warn: 1, crit: 2 } })],
+      guest: { disks: ['vm-401-disk-0', 'vm-401-disk-1'], policy: 'hourly' },
+    });
+    const observed = dir(guestDisks([{ snap: 'auto-1', created: T }]));
+    const at = (now: number) => find(assess(strict, observed, now), 'schedule', { group: 'guest.web' });
+    expect(at(T + 1 * H).status).toBe('OK');
+    expect(at(T + 1 * H + 1000).status).toBe('WARNING');
+    expect(at(T + 2 * H).status).toBe('WARNING');
+    expect(at(T + 2 * H + 60_000)).toMatchObject({
+      status: 'CRITICAL',
+      message: expect.stringMatching(/taken 2h01m ago, critical after 2h;/),
+      values: { warn_after_seconds: 3600, crit_after_seconds: 7200 },
+    });
   });
 
   it('a run that comes late in every slot is not late (age guards the due time)', () => {

@@ -73,6 +73,36 @@ describe('loadConfigText', () => {
     expect(w).toMatchObject({ location: { file: FILE, ...where(text, 'idle:') }, path: 'policies.idle' });
     expect(w?.message).toMatch(/neither a schedule nor retention/);
   });
+
+  it("a policy's check thresholds, in schedule periods, default to 1.5 and 3", () => {
+    const policy = (...extra: string[]) =>
+      lines(
+        'version: 1',
+        'policies:',
+        '  p:',
+        '    timezone: UTC',
+        '    schedule: "0 * * * *"',
+        '    retention: { last: 3 }',
+        ...extra,
+      );
+    expect(loadConfigText(policy(), FILE).desired.policies['p']?.check).toEqual({ warn: 1.5, crit: 3 });
+    expect(loadConfigText(policy('    check: { crit: 6 }'), FILE).desired.policies['p']?.check).toEqual({
+      warn: 1.5,
+      crit: 6,
+    });
+    const backwards = policy('    check: { warn: 4, crit: 2 }');
+    expect(onlyIssue(backwards)).toMatchObject({
+      ...where(backwards, '2 }'),
+      path: 'policies.p.check.crit',
+      message: 'crit (2) must not be below warn (4); a snapshot is late before it is critical',
+    });
+    const early = policy('    check: { warn: 0.5 }');
+    expect(onlyIssue(early)).toMatchObject({
+      ...where(early, '0.5'),
+      path: 'policies.p.check.warn',
+      message: 'must be at least 1 (one schedule period)',
+    });
+  });
 });
 
 describe('value errors point at the value', () => {

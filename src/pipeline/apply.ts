@@ -12,7 +12,7 @@ import { applyPlan } from '../apply/apply.js';
 import { LvchainError } from '../base/errors.js';
 import { writeApplySummary } from './reports.js';
 import { lockRequest, withStorageLocks } from './locks.js';
-import { confirm, destroysData } from './approval.js';
+import { APPROVAL, confirm, destroysData } from './approval.js';
 
 export interface ApplyCommandOptions extends FullPlanChoices {
   json: boolean;
@@ -51,7 +51,7 @@ export async function applyCommand(
         p.plan(plan);
         if (plan.errored) return 1;
         if (plan.resource_changes.length === 0) return 0;
-        if (!(await confirm(io, o, destroysData(plan)))) {
+        if (!(await confirm(io, o, destroysData(plan), APPROVAL.apply))) {
           io.err('Apply cancelled.');
           return 1;
         }

@@ -3,7 +3,7 @@ import { openSession } from './session.js';
 import { makePlan } from './make-plan.js';
 import { printer } from './printer.js';
 import { applyPlan } from '../apply/apply.js';
-import { confirm, destroysData } from './approval.js';
+import { APPROVAL, confirm, destroysData } from './approval.js';
 import { lockRequest, withStorageLocks } from './locks.js';
 import { LvchainError } from '../base/errors.js';
 
@@ -45,7 +45,7 @@ export async function rollbackCommand(
         p.plan(plan);
         if (plan.errored || plan.resource_changes.length === 0) return 1;
         if (o.planOnly) return 2;
-        if (!(await confirm(io, o, destroysData(plan)))) {
+        if (!(await confirm(io, o, destroysData(plan), APPROVAL.rollback))) {
           io.err('Rollback cancelled.');
           return 1;
         }

@@ -62,7 +62,7 @@ describe('storage locks', () => {
     );
     expect(loser).toMatch(/lvchain force-unlock [0-9a-f-]{36}/);
     expect(String(results[0]?.stdout)).toContain(
-      'Apply complete! Resources: 0 added, 0 changed, 1 destroyed.',
+      'Apply complete! Resources: 0 added, 0 changed, 0 destroyed; 1 snapshot merged away.',
     );
     expect(await viewDigest(lab.top(DISK))).toBe(expected.digest());
     expect((await lab.run(['plan', '--detailed-exitcode'])).exitCode).toBe(0);

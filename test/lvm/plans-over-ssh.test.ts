@@ -124,6 +124,10 @@ describe('LVM plans over ssh', () => {
     const plan = await l.run(['plan', '--detailed-exitcode']);
     expect(plan.exitCode, plan.stderr).toBe(2);
     expect(plan.stdout).toContain('vg.vg_fresh will be created');
+    // A volume group is shown as one, with its devices, not as a snapshot of no disk.
+    expect(plan.stdout).toContain('  + volume_group "vg_fresh" {');
+    expect(plan.stdout).toContain(`+ devices = ["${blank}"]`);
+    expect(plan.stdout).not.toContain('"@vg_fresh"');
     expect(plan.stdout).toContain(`$ pvcreate --yes ${blank}`);
     await expect(l.run(['apply', '--auto-approve'])).resolves.toMatchObject({ exitCode: 0 });
     expect([...(await l.lvs()).keys()].sort()).toEqual([

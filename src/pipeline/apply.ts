@@ -13,6 +13,8 @@ import { LvchainError } from '../base/errors.js';
 import { writeApplySummary } from './reports.js';
 import { lockRequest, withStorageLocks } from './locks.js';
 import { APPROVAL, confirm, destroysData } from './approval.js';
+import type { ApplyOutcome } from '../model/events.js';
+import { recordSavedPlan } from './applied.js';
 
 export interface ApplyCommandOptions extends FullPlanChoices {
   json: boolean;
@@ -55,12 +57,25 @@ export async function applyCommand(
           io.err('Apply cancelled.');
           return 1;
         }
-        return await execute(session, plan, observed, { ...o, signal: locked.signal }, io, p, g.config);
+        const outcome = await execute(
+          session,
+          plan,
+          observed,
+          { ...o, signal: locked.signal },
+          io,
+          p,
+          g.config,
+        );
+        return exitCode(outcome);
       },
     );
   } finally {
     await session.close();
   }
+}
+
+function exitCode(outcome: ApplyOutcome): number {
+  return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
 }
 
 async function execute(
@@ -71,7 +86,7 @@ async function execute(
   io: Io,
   p: Printer,
   configName: string,
-): Promise<number> {
+): Promise<ApplyOutcome> {
   const outcome = await applyPlan(plan, {
     desired: session.desired,
     observed,
@@ -82,7 +97,7 @@ async function execute(
   if (!o.json) io.out('');
   p.outcome(plan, outcome);
   await writeApplySummary(plan, outcome, configName, io);
-  return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
+  return outcome;
 }
 
 async function applySaved(
@@ -122,7 +137,17 @@ async function applySaved(
           return 0;
         }
         p.plan(plan);
-        return await execute(session, plan, observed, { ...o, signal: locked.signal }, io, p, g.config);
+        const outcome = await execute(
+          session,
+          plan,
+          observed,
+          { ...o, signal: locked.signal },
+          io,
+          p,
+          g.config,
+        );
+        await recordSavedPlan(session, saved.plan_id, outcome, io);
+        return exitCode(outcome);
       },
     );
   } finally {

@@ -11,7 +11,7 @@ import { readPlanFile } from './planfile.js';
 import { applyPlan } from '../apply/apply.js';
 import { LvchainError } from '../base/errors.js';
 import { writeApplySummary } from './reports.js';
-import { lockRequest, withStorageLocks } from './locks.js';
+import { lockRequest, stopReason, withStorageLocks } from './locks.js';
 import { APPROVAL, confirm, destroysData } from './approval.js';
 import type { ApplyOutcome } from '../model/events.js';
 import { recordSavedPlan } from './applied.js';
@@ -95,7 +95,7 @@ async function execute(
     ...(o.signal ? { signal: o.signal } : {}),
   });
   if (!o.json) io.out('');
-  p.outcome(plan, outcome);
+  p.outcome(plan, outcome, stopReason(o.signal));
   await writeApplySummary(plan, outcome, configName, io);
   return outcome;
 }

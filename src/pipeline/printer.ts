@@ -13,7 +13,8 @@ import { countChange } from '../model/plan-summary.js';
 export interface Printer {
   plan(plan: Plan): void;
   event(e: ApplyEvent): void;
-  outcome(plan: Plan, outcome: ApplyOutcome): void;
+  /** `stopped`: why an interrupted run stopped, when it was not Ctrl-C (a lock taken away). */
+  outcome(plan: Plan, outcome: ApplyOutcome, stopped?: string): void;
   message(text: string): void;
 }
 
@@ -24,7 +25,7 @@ export function printer(io: Io, json: boolean): Printer {
     return {
       plan: (plan) => writePlan(w, plan),
       event: (e) => writeApplyEvent(w, e),
-      outcome: (plan, o) => {
+      outcome: (plan, o, stopped) => {
         const s = countApplied(plan, o);
         const bad = o.failed.length > 0 || o.interrupted;
         w.write(
@@ -35,6 +36,7 @@ export function printer(io: Io, json: boolean): Printer {
             failed: o.failed,
             skipped: o.skipped,
             interrupted: o.interrupted,
+            ...(o.interrupted && stopped !== undefined ? { stopped_because: stopped } : {}),
           },
           bad ? 'error' : 'info',
         );
@@ -91,12 +93,13 @@ export function printer(io: Io, json: boolean): Printer {
           break;
       }
     },
-    outcome: (plan, o) => {
+    outcome: (plan, o, stopped) => {
       const s = countApplied(plan, o);
       const line = appliedLine(s);
       if (o.failed.length > 0 || o.interrupted) {
+        const why = o.interrupted && stopped !== undefined ? `: ${termText(stopped)}.` : '.';
         io.err(
-          st.red(st.bold(`Apply ${o.interrupted ? 'interrupted' : 'failed'}.`)) +
+          st.red(st.bold(`Apply ${o.interrupted ? 'interrupted' : 'failed'}${why}`)) +
             ` ${line}` +
             (o.skipped.length > 0 ? ` ${o.skipped.length} change(s) skipped.` : ''),
         );

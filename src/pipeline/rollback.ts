@@ -4,7 +4,7 @@ import { makePlan } from './make-plan.js';
 import { printer } from './printer.js';
 import { applyPlan } from '../apply/apply.js';
 import { APPROVAL, confirm, destroysData } from './approval.js';
-import { lockRequest, withStorageLocks } from './locks.js';
+import { lockRequest, stopReason, withStorageLocks } from './locks.js';
 import { LvchainError } from '../base/errors.js';
 
 export async function rollbackCommand(
@@ -56,7 +56,7 @@ export async function rollbackCommand(
           onEvent: (e) => p.event(e),
           signal: locked.signal,
         });
-        p.outcome(plan, outcome);
+        p.outcome(plan, outcome, stopReason(locked.signal));
         return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
       },
     );

@@ -6,6 +6,7 @@ import type { Style } from './style.js';
 import { stripVTControlCharacters } from 'node:util';
 import { termText } from './escape.js';
 import { planSummaryLine } from './summary.js';
+import { mergesAway } from '../model/plan-summary.js';
 
 export interface TextOptions {
   style: Style;
@@ -33,6 +34,7 @@ function headlineOf(c: ResourceChange): string {
   if (c.operation.op === 'resume') return `${c.address} will finish an interrupted operation`;
   if (c.operation.op === 'cleanup') return `${c.address} will be cleaned up`;
   if (c.operation.op === 'rollback') return `${c.address} will be rolled back to ${c.operation.snap}`;
+  if (c.operation.op === 'delete') return `${c.address} will be merged away (its data is kept)`;
   switch (symbolOf(c)) {
     case '+':
       return `${c.address} will be created`;
@@ -205,7 +207,9 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
     );
     if (used.has('+')) out.push(`  ${st.green('+')} create`);
     if (used.has('~')) out.push(`  ${st.yellow('~')} update in-place`);
-    if (used.has('-')) out.push(`  ${st.red('-')} destroy`);
+    // A merge removes a snapshot but keeps its data: it is not listed as a destroy.
+    if (changes.some((c) => symbolOf(c) === '-' && !mergesAway(c))) out.push(`  ${st.red('-')} destroy`);
+    if (changes.some(mergesAway)) out.push(`  ${st.red('-')} merge a snapshot away (its data is kept)`);
     if (used.has('-/+')) out.push(`${st.yellow('-/+')} destroy and then create replacement`);
     out.push('', 'lvchain will perform the following actions:', '');
     for (const c of changes) out.push(renderChange(c, st), '');

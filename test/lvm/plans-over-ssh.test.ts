@@ -305,7 +305,7 @@ describe('LVM plans over ssh', () => {
       });
       const plan = await l.run(['plan']);
       expect(plan.stdout).toContain(`snapshot.${DISK}@after will be created`);
-      expect(plan.stdout).toContain(`snapshot.${DISK}@pre will be destroyed`);
+      expect(plan.stdout).toContain(`snapshot.${DISK}@pre will be merged away`);
       // Proxmox's base preallocates every cluster as data, so streaming it would copy the whole disk.
       expect(plan.stdout).toMatch(/merge: commit \(cheaper\)/);
       await expect(l.run(['apply', '--auto-approve'])).resolves.toMatchObject({ exitCode: 0 });

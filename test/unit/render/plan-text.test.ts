@@ -57,8 +57,15 @@ describe('summary', () => {
   it('counts merges apart from destroys, with the bytes they copy', () => {
     const plan = planFixture('retention', { allowMassDelete: true });
     expect(plan.summary).toMatchObject({ add: 0, change: 0, destroy: 0, merge: 6 });
-    expect(text(plan)).toMatch(
+    const out = text(plan);
+    expect(out).toMatch(
       /^Plan: 0 to add, 0 to change, 0 to destroy; 6 snapshots to merge away \(\d+(\.\d)? [KMG]?i?B to copy\)\.$/m,
     );
+    expect(out).toContain('  - merge a snapshot away (its data is kept)\n');
+    expect(out).not.toContain('  - destroy\n');
+    expect(out).toContain(
+      '# snapshot.vm-110-disk-0@auto-20261120T0800Z will be merged away (its data is kept)',
+    );
+    expect(out).not.toContain('will be destroyed');
   });
 });

@@ -219,8 +219,10 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
     plan.capacity.filter((r) => r.free_min !== r.free_before || !r.ok),
     st,
   );
-  if (cap) out.push('', cap);
-  for (const d of plan.diagnostics) out.push('', renderDiagnostic(d, st));
+  // One blank line between blocks, also where an errored plan has no body above its errors.
+  const block = (text: string) => out.push(...(out.length > 0 && out.at(-1) !== '' ? [''] : []), text);
+  if (cap) block(cap);
+  for (const d of plan.diagnostics) block(renderDiagnostic(d, st));
   return out.join('\n');
 }
 

@@ -21,6 +21,7 @@ describe('errored plans are not "No changes"', () => {
     expect(plan.errored).toBe(true);
     const out = text(plan);
     expect(out).not.toContain('No changes');
+    expect(out, 'one blank line between blocks').not.toMatch(/\n\n\n/);
     expect(out).toContain(
       'Error: the declared size 16MiB is below the current size 32MiB; shrinking is refused',
     );

@@ -17,13 +17,12 @@ export function recheckAdoption(
   desired: Desired,
 ): Step[] {
   const result = adoptDisk(observed, sizing, desired.disks[change.disk]);
-  if (!result.ok)
-    throw new LvchainError('drift', `${change.address}: ${result.problems[0]}; the disk is left alone`);
+  if (!result.ok) throw new LvchainError('drift', `${result.problems[0]}; the disk is left alone`);
   const planned = change.x_steps.map((s) => s.step);
   if (!sameSteps(planned, result.steps))
     throw new LvchainError(
       'plan_stale',
-      `${change.address} changed since it was checked for import; nothing was done to it. Run "lvchain import" again.`,
+      `the disk changed since it was checked for import; nothing was done to it. Run "lvchain import" again.`,
     );
   return planned;
 }

@@ -304,22 +304,19 @@ async function prepare(
   const expectsIntent = change.operation.op === 'resume';
   const problems = view.problems.filter((p) => !(expectsIntent && p.code === 'incomplete_without_intent'));
   if (problems.length > 0) {
-    throw new LvchainError('drift', `${change.address}: ${problems[0]?.message}; the disk is left alone`);
+    throw new LvchainError('drift', `${problems[0]?.message}; the disk is left alone`);
   }
   const shape = shapeMatches(change.expected_shape, shapeOf(view.state));
   if (!shape.ok) {
     throw new LvchainError(
       'plan_stale',
-      `${change.address} changed since the plan (${shape.why}); nothing was done to it. Run "lvchain plan" again.`,
+      `the disk changed since the plan (${shape.why}); nothing was done to it. Run "lvchain plan" again.`,
     );
   }
   // A disk that declares a VM is judged by who holds it now: its VM's QEMU, nobody, or a stranger.
   const live = backend.declaresVm(change.disk) ? await backend.judge(observed) : undefined;
   if (live?.kind === 'refused')
-    throw new LvchainError(
-      'image_in_use',
-      `${change.address}: ${live.holders.join('; ')}. Nothing was done.`,
-    );
+    throw new LvchainError('image_in_use', `${live.holders.join('; ')}. Nothing was done.`);
   const opCtx: OpContext = {
     sizing,
     ...wipeFlags(ctx.desired.storages[change.storage]),
@@ -335,7 +332,7 @@ async function prepare(
   if (notLive !== undefined)
     throw new LvchainError(
       'image_in_use',
-      `${change.address}: disk ${change.disk} is in use by its running VM; ${notLive}. Nothing was done.`,
+      `disk ${change.disk} is in use by its running VM; ${notLive}. Nothing was done.`,
     );
   const planned = change.x_steps.map((s) => s.step);
   const computed = stepsForOperation(
@@ -348,13 +345,12 @@ async function prepare(
     ? { ok: true as const, steps: withMetaFrom(view.state, computed.steps, sizing) }
     : computed;
   if (!result.ok)
-    throw new LvchainError('plan_stale', `${change.address} can no longer be applied: ${result.reason}`);
+    throw new LvchainError('plan_stale', `the change can no longer be applied: ${result.reason}`);
   // Only a merge or a removal can break an image that uses a layer as its backing: reading
   // every image of the storage costs a header read each, so other changes skip it.
   if (layersMergedOrRemovedBy(result.steps).length > 0) await backend.readDiskDependants(observed);
   const conflict = dependantConflict(view.state, result.steps, observed);
-  if (conflict !== undefined)
-    throw new LvchainError('drift', `${change.address}: ${conflict}. Nothing was done.`);
+  if (conflict !== undefined) throw new LvchainError('drift', `${conflict}. Nothing was done.`);
   // A running VM writes only its top and holds the backing layers for reading, which image
   // locks allow: the top is checked whenever anything existing changes.
   const changed = layersChangedBy(result.steps);
@@ -370,14 +366,14 @@ async function prepare(
     const inUse = verdict.holders;
     throw new LvchainError(
       'image_in_use',
-      `${change.address}: ${inUse.join(', ')} ${inUse.length > 1 ? 'are' : 'is'} in use by another process (a running VM?); lvchain changes disks offline only. Nothing was done.`,
+      `${inUse.join(', ')} ${inUse.length > 1 ? 'are' : 'is'} in use by another process (a running VM?); lvchain changes disks offline only. Nothing was done.`,
     );
   }
   if (!sameSteps(planned, result.steps)) {
     if (view.verified && !shapeHasUnknowns(change.expected_shape)) {
       throw new LvchainError(
         'plan_stale',
-        `${change.address}: the steps needed now differ from the planned ones; the disk changed since the plan. Run "lvchain plan" again.`,
+        `the steps needed now differ from the planned ones; the disk changed since the plan. Run "lvchain plan" again.`,
       );
     }
     // The plan was made without the headers (inactive LVs); what was read now decides.

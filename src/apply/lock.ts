@@ -132,8 +132,9 @@ export async function acquireLock(req: LockRequest): Promise<HeldLock> {
     let released = false;
     const lost = holder.exited.then((r) => {
       if (released) return '';
-      const why = r.stderr.trim() || 'force-unlock, or the host or the connection went away';
-      return `the lock on ${req.path} (${req.exec.host}) was lost: its holding process ended (${why})`;
+      const why =
+        r.stderr.trim() || 'by "lvchain force-unlock", or because the host or the connection went away';
+      return `the storage lock of this run on ${req.path} (${req.exec.host}) was taken away: its holding process ended (${why})`;
     });
     return {
       info,

@@ -31,7 +31,12 @@ export const problemCodeSchema = z.enum([
 /** Why a disk is left alone: a problem of the disk, or one the planner finds with a change. */
 export const driftCodeSchema = z.enum([...problemCodeSchema.options, 'has_dependants', 'unresumable']);
 
-export const diagnosticCodeSchema = z.enum(['has_dependants', 'disk_missing', 'retention_refused']);
+export const diagnosticCodeSchema = z.enum([
+  'has_dependants',
+  'disk_missing',
+  'retention_refused',
+  'shrink_refused',
+]);
 
 export type ProblemCode = z.infer<typeof problemCodeSchema>;
 export type DriftCode = z.infer<typeof driftCodeSchema>;

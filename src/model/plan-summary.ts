@@ -1,19 +1,32 @@
 /** The counts a plan's summary line shows, Terraform-style, and the bytes its merges copy. */
 import type { Plan, ResourceChange } from './plan.js';
 
-export function summarize(changes: readonly ResourceChange[]): Plan['summary'] {
-  let add = 0;
-  let change = 0;
-  let destroy = 0;
-  let bytes = 0;
-  for (const c of changes) {
-    const a = c.change.actions;
-    if (a.includes('create')) add++;
-    if (a.includes('update')) change++;
-    if (a.includes('delete')) destroy++;
-    if (c.operation.op === 'rollback') destroy += c.operation.discard.length;
-    for (const s of c.x_steps)
-      if (s.step.kind === 'commit' || s.step.kind === 'stream') bytes += s.step.bytes;
+/** A snapshot merged away (or the rest of an interrupted merge): its data is kept, nothing is destroyed. */
+export function mergesAway(c: ResourceChange): boolean {
+  return c.operation.op === 'delete' || (c.operation.op === 'resume' && c.operation.intent.op === 'delete');
+}
+
+/** What a change adds, changes, destroys and merges away: a rollback's discarded snapshots are destroyed. */
+export function countChange(
+  c: ResourceChange,
+  into: { add: number; change: number; destroy: number; merge: number },
+): void {
+  const a = c.change.actions;
+  if (mergesAway(c)) into.merge++;
+  else {
+    if (a.includes('create')) into.add++;
+    if (a.includes('update')) into.change++;
+    if (a.includes('delete')) into.destroy++;
   }
-  return { add, change, destroy, bytes_to_copy: bytes };
+  if (c.operation.op === 'rollback') into.destroy += c.operation.discard.length;
+}
+
+export function summarize(changes: readonly ResourceChange[]): Plan['summary'] {
+  const out = { add: 0, change: 0, destroy: 0, merge: 0, bytes_to_copy: 0 };
+  for (const c of changes) {
+    countChange(c, out);
+    for (const s of c.x_steps)
+      if (s.step.kind === 'commit' || s.step.kind === 'stream') out.bytes_to_copy += s.step.bytes;
+  }
+  return out;
 }

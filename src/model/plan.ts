@@ -10,7 +10,8 @@ import { shapeRowsSchema } from './shape.js';
 import { ISO_INSTANT } from '../base/instants.js';
 
 // 2.0: a step's commands became a tagged union (argv, qmp, in_process) instead of argv arrays.
-export const PLAN_FORMAT_VERSION = '2.0';
+// 2.1: summary.merge (snapshots merged away no longer count in destroy); diagnostics' figures.
+export const PLAN_FORMAT_VERSION = '2.1';
 
 const snapshotName = z.string().regex(SNAPSHOT_NAME);
 
@@ -232,6 +233,8 @@ export const diagnosticSchema = z.strictObject({
   summary: z.string(),
   detail: z.string().optional(),
   address: z.string().optional(),
+  /** The exact figures behind the summary's units, for machines (sizes in bytes). */
+  figures: z.record(z.string(), z.number()).optional(),
 });
 
 export const capacitySchema = z.strictObject({
@@ -287,7 +290,10 @@ export const planSchema = z.strictObject({
   summary: z.strictObject({
     add: z.number().int(),
     change: z.number().int(),
+    /** Destroyed disks and discarded data; a snapshot merged away loses nothing and counts in `merge`. */
     destroy: z.number().int(),
+    /** Snapshots merged away into a neighbour (their data is kept). */
+    merge: z.number().int(),
     bytes_to_copy: bytes,
   }),
 });

@@ -11,8 +11,10 @@ import { readPlanFile } from './planfile.js';
 import { applyPlan } from '../apply/apply.js';
 import { LvchainError } from '../base/errors.js';
 import { writeApplySummary } from './reports.js';
-import { lockRequest, withStorageLocks } from './locks.js';
-import { confirm, destroysData } from './approval.js';
+import { lockRequest, stopReason, withStorageLocks } from './locks.js';
+import { APPROVAL, confirm, destroysData } from './approval.js';
+import type { ApplyOutcome } from '../model/events.js';
+import { recordSavedPlan } from './applied.js';
 
 export interface ApplyCommandOptions extends FullPlanChoices {
   json: boolean;
@@ -51,16 +53,29 @@ export async function applyCommand(
         p.plan(plan);
         if (plan.errored) return 1;
         if (plan.resource_changes.length === 0) return 0;
-        if (!(await confirm(io, o, destroysData(plan)))) {
+        if (!(await confirm(io, o, destroysData(plan), APPROVAL.apply))) {
           io.err('Apply cancelled.');
           return 1;
         }
-        return await execute(session, plan, observed, { ...o, signal: locked.signal }, io, p, g.config);
+        const outcome = await execute(
+          session,
+          plan,
+          observed,
+          { ...o, signal: locked.signal },
+          io,
+          p,
+          g.config,
+        );
+        return exitCode(outcome);
       },
     );
   } finally {
     await session.close();
   }
+}
+
+function exitCode(outcome: ApplyOutcome): number {
+  return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
 }
 
 async function execute(
@@ -71,7 +86,7 @@ async function execute(
   io: Io,
   p: Printer,
   configName: string,
-): Promise<number> {
+): Promise<ApplyOutcome> {
   const outcome = await applyPlan(plan, {
     desired: session.desired,
     observed,
@@ -80,9 +95,9 @@ async function execute(
     ...(o.signal ? { signal: o.signal } : {}),
   });
   if (!o.json) io.out('');
-  p.outcome(plan, outcome);
+  p.outcome(plan, outcome, stopReason(o.signal));
   await writeApplySummary(plan, outcome, configName, io);
-  return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
+  return outcome;
 }
 
 async function applySaved(
@@ -122,7 +137,17 @@ async function applySaved(
           return 0;
         }
         p.plan(plan);
-        return await execute(session, plan, observed, { ...o, signal: locked.signal }, io, p, g.config);
+        const outcome = await execute(
+          session,
+          plan,
+          observed,
+          { ...o, signal: locked.signal },
+          io,
+          p,
+          g.config,
+        );
+        await recordSavedPlan(session, saved.plan_id, outcome, io);
+        return exitCode(outcome);
       },
     );
   } finally {

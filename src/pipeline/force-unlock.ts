@@ -2,7 +2,7 @@ import type { GlobalOptions, Io } from './io.js';
 import { openSession } from './session.js';
 import { forceUnlock, lockInfoLines, probeLock } from '../apply/lock.js';
 import { LvchainError } from '../base/errors.js';
-import { confirm } from './approval.js';
+import { APPROVAL, confirm } from './approval.js';
 
 /**
  * `lvchain force-unlock <ID>`: release a storage lock whose holder is stuck, by ending the
@@ -26,7 +26,7 @@ export async function forceUnlockCommand(
       io.out(
         'Releasing it ends the run that holds it after its current step. Only do this if that run is stuck or gone.',
       );
-      if (!(await confirm(io, { autoApprove: o.force, json: false }, true))) {
+      if (!(await confirm(io, { autoApprove: o.force, json: false }, true, APPROVAL.forceUnlock))) {
         io.err('Force-unlock cancelled.');
         return 1;
       }

@@ -14,7 +14,7 @@ import { measureChainSizes } from '../apply/measure-chain.js';
 import { applyPlan } from '../apply/apply.js';
 import { LvchainError } from '../base/errors.js';
 import { commandLines } from '../render/commands.js';
-import { confirm } from './approval.js';
+import { APPROVAL, confirm } from './approval.js';
 import { lockRequest, withStorageLocks } from './locks.js';
 import { printer } from './printer.js';
 import { diskAddress } from '../model/address.js';
@@ -123,7 +123,7 @@ async function adopt(
     io.out(
       `Snapshots not declared as pinned (${unpinned.join(', ')}) are adopted as external: lvchain never deletes them on its own.`,
     );
-  if (!(await confirm(io, o, false))) {
+  if (!(await confirm(io, o, false, APPROVAL.import))) {
     io.err('Import cancelled.');
     return 1;
   }

@@ -3,6 +3,11 @@ import type { Session } from './session.js';
 import { acquireLock, lockInfoLines, type HeldLock } from '../apply/lock.js';
 import type { Io } from './io.js';
 
+/** Why a run stopped early, when it was not Ctrl-C: a lost lock, or the reader of the output gone. */
+export function stopReason(signal: AbortSignal | undefined): string | undefined {
+  return signal?.aborted && typeof signal.reason === 'string' ? signal.reason : undefined;
+}
+
 export interface Locked {
   /** Aborts when a lock is lost or the user interrupts; apply stops after the step in flight. */
   signal: AbortSignal;
@@ -35,7 +40,11 @@ export async function withStorageLocks<T>(
         },
       });
       held.push(l);
-      void l.lost.then((why) => controller.abort(`${why}; stopping after the current step`));
+      void l.lost.then((why) => {
+        // Said at once: the run may be waiting for approval, or in the middle of a long step.
+        io.err(`\n${io.style.red(`${why}.`)} Stopping after the current step.`);
+        controller.abort(why);
+      });
     }
     const signal = lock.interrupt ? AbortSignal.any([controller.signal, lock.interrupt]) : controller.signal;
     return await fn({ signal, ids: held.map((h) => h.info.id) });

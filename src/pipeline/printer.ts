@@ -7,11 +7,14 @@ import { ndjsonWriter, writeApplyEvent, writePlan, writeVersion } from '../rende
 import { formatBytes } from '../base/units.js';
 import type { Io } from './io.js';
 import { termText } from '../render/escape.js';
+import { appliedLine, type AppliedCounts } from '../render/summary.js';
+import { countChange } from '../model/plan-summary.js';
 
 export interface Printer {
   plan(plan: Plan): void;
   event(e: ApplyEvent): void;
-  outcome(plan: Plan, outcome: ApplyOutcome): void;
+  /** `stopped`: why an interrupted run stopped, when it was not Ctrl-C (a lock taken away). */
+  outcome(plan: Plan, outcome: ApplyOutcome, stopped?: string): void;
   message(text: string): void;
 }
 
@@ -22,17 +25,18 @@ export function printer(io: Io, json: boolean): Printer {
     return {
       plan: (plan) => writePlan(w, plan),
       event: (e) => writeApplyEvent(w, e),
-      outcome: (plan, o) => {
+      outcome: (plan, o, stopped) => {
         const s = countApplied(plan, o);
         const bad = o.failed.length > 0 || o.interrupted;
         w.write(
           'change_summary',
-          `Apply ${o.interrupted ? 'interrupted' : bad ? 'failed' : 'complete'}! Resources: ${s.add} added, ${s.change} changed, ${s.destroy} destroyed.`,
+          `Apply ${o.interrupted ? 'interrupted' : bad ? 'failed' : 'complete'}! ${appliedLine(s)}`,
           {
-            changes: { add: s.add, change: s.change, remove: s.destroy, operation: 'apply' },
+            changes: { add: s.add, change: s.change, remove: s.destroy, merge: s.merge, operation: 'apply' },
             failed: o.failed,
             skipped: o.skipped,
             interrupted: o.interrupted,
+            ...(o.interrupted && stopped !== undefined ? { stopped_because: stopped } : {}),
           },
           bad ? 'error' : 'info',
         );
@@ -92,12 +96,13 @@ export function printer(io: Io, json: boolean): Printer {
           break;
       }
     },
-    outcome: (plan, o) => {
+    outcome: (plan, o, stopped) => {
       const s = countApplied(plan, o);
-      const line = `Resources: ${s.add} added, ${s.change} changed, ${s.destroy} destroyed.`;
+      const line = appliedLine(s);
       if (o.failed.length > 0 || o.interrupted) {
+        const why = o.interrupted && stopped !== undefined ? `: ${termText(stopped)}.` : '.';
         io.err(
-          st.red(st.bold(`Apply ${o.interrupted ? 'interrupted' : 'failed'}.`)) +
+          st.red(st.bold(`Apply ${o.interrupted ? 'interrupted' : 'failed'}${why}`)) +
             ` ${line}` +
             (o.skipped.length > 0 ? ` ${o.skipped.length} change(s) skipped.` : ''),
         );
@@ -118,19 +123,16 @@ function bar(f: number): string {
   return `[${'#'.repeat(n)}${'.'.repeat(20 - n)}]`;
 }
 
-export function countApplied(plan: Plan, o: ApplyOutcome): { add: number; change: number; destroy: number } {
+export function countApplied(plan: Plan, o: ApplyOutcome): AppliedCounts {
   // One address can carry several changes (a resume, then a grow): count occurrences.
   const done = new Map<string, number>();
   for (const a of o.applied) done.set(a, (done.get(a) ?? 0) + 1);
-  const out = { add: 0, change: 0, destroy: 0 };
+  const out = { add: 0, change: 0, destroy: 0, merge: 0 };
   for (const c of plan.resource_changes) {
     const left = done.get(c.address) ?? 0;
     if (left === 0) continue;
     done.set(c.address, left - 1);
-    if (c.change.actions.includes('create')) out.add++;
-    if (c.change.actions.includes('update')) out.change++;
-    if (c.change.actions.includes('delete')) out.destroy++;
-    if (c.operation.op === 'rollback') out.destroy += c.operation.discard.length;
+    countChange(c, out);
   }
   return out;
 }

@@ -4,11 +4,12 @@
  */
 import type { Observed } from '../model/observed.js';
 import type { Plan } from '../model/plan.js';
-import { fingerprintChanges } from '../observe/fingerprint.js';
+import { fingerprintChanges } from '../observe/fingerprint-diff.js';
 import { firstDifference, refuse } from '../apply/saved-plan.js';
 import { LvchainError } from '../base/errors.js';
 import type { Session } from './session.js';
 import { makePlan } from './make-plan.js';
+import { appliedBefore } from './applied.js';
 
 export interface SavedPlanPermissions {
   allowDestroy: boolean;
@@ -37,6 +38,16 @@ export async function replanSaved(
     ownLockIds,
   });
   if (plan.observed_fingerprint.digest !== saved.observed_fingerprint.digest) {
+    const applied = await appliedBefore(session, saved);
+    if (applied)
+      throw new LvchainError(
+        'plan_stale',
+        `This plan was already applied at ${applied.applied}${applied.outcome === 'complete' ? '' : ` (that apply ${applied.outcome === 'failed' ? 'failed' : 'was interrupted'})`}; a saved plan applies once`,
+        {
+          details: { applied },
+          hints: ['Run "lvchain plan --out FILE" for what is left to do, review it, and apply that plan.'],
+        },
+      );
     const changes = fingerprintChanges(saved.observed_fingerprint, plan.observed_fingerprint);
     throw new LvchainError(
       'plan_stale',

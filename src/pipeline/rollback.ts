@@ -3,8 +3,8 @@ import { openSession } from './session.js';
 import { makePlan } from './make-plan.js';
 import { printer } from './printer.js';
 import { applyPlan } from '../apply/apply.js';
-import { confirm, destroysData } from './approval.js';
-import { lockRequest, withStorageLocks } from './locks.js';
+import { APPROVAL, confirm, destroysData } from './approval.js';
+import { lockRequest, stopReason, withStorageLocks } from './locks.js';
 import { LvchainError } from '../base/errors.js';
 
 export async function rollbackCommand(
@@ -45,7 +45,7 @@ export async function rollbackCommand(
         p.plan(plan);
         if (plan.errored || plan.resource_changes.length === 0) return 1;
         if (o.planOnly) return 2;
-        if (!(await confirm(io, o, destroysData(plan)))) {
+        if (!(await confirm(io, o, destroysData(plan), APPROVAL.rollback))) {
           io.err('Rollback cancelled.');
           return 1;
         }
@@ -56,7 +56,7 @@ export async function rollbackCommand(
           onEvent: (e) => p.event(e),
           signal: locked.signal,
         });
-        p.outcome(plan, outcome);
+        p.outcome(plan, outcome, stopReason(locked.signal));
         return outcome.failed.length > 0 || outcome.interrupted ? 1 : 0;
       },
     );

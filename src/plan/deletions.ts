@@ -40,12 +40,12 @@ export function planDeletions(
       ...(req.allowMassDelete ? { allowMassDelete: true } : {}),
     });
     for (const w of result.warnings)
-      sp.diagnostics.push({ severity: 'warning', summary: `${group.id}: ${w}`, address: group.id });
+      sp.diagnostics.push({ severity: 'warning', summary: w, address: group.id });
     if (result.status === 'refused') {
       sp.diagnostics.push({
         severity: 'error',
         code: 'retention_refused',
-        summary: `${group.id}: retention refused: ${result.refusal.message}`,
+        summary: `retention refused: ${result.refusal.message}`,
         detail: 'Nothing is deleted. Check the policy and the clock; pass --allow-mass-delete to accept it.',
         address: group.id,
       });

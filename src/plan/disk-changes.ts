@@ -1,6 +1,7 @@
 /** Phase A of a group: each disk's interrupted work, creation, metadata and growth. */
 import type { DesiredDisk } from '../model/desired.js';
 import { diskAddress } from '../model/address.js';
+import { exactSize } from '../base/units.js';
 import { TOP } from '../model/layer.js';
 import type { LayerMeta } from '../model/meta.js';
 import type { DiskState } from './state.js';
@@ -76,8 +77,11 @@ function shapeDisk(
   if (cur && current !== undefined && disk.size < current) {
     sp.diagnostics.push({
       severity: 'error',
-      summary: `${diskAddress(disk.name)}: the declared size ${disk.size} is below the current size ${current}; shrinking is refused`,
+      code: 'shrink_refused',
+      summary: `the declared size ${exactSize(disk.size)} is below the current size ${exactSize(current)}; shrinking is refused`,
+      detail: `Declare at least ${exactSize(current)}: lvchain grows disks but never shrinks them.`,
       address: diskAddress(disk.name),
+      figures: { declared_size: disk.size, current_size: current },
     });
   } else if (cur && current !== undefined && disk.size > current) {
     cur = sp.plan(cur, { op: 'grow', from: current, to: disk.size }, {}, ctx);

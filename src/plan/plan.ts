@@ -51,7 +51,7 @@ export function planChanges(req: PlanRequest): PlanDraft {
   }
 
   const changes = all.flatMap((sp) => sp.changes);
-  const selected = selectTargets(changes, req.targets, req.desired);
+  const selected = selectTargets(changes, req.targets, req.desired, req.observed);
   diagnostics.push(...selected.diagnostics);
   const capacity: CapacityReport[] = [];
   for (const sp of all) {

@@ -69,7 +69,7 @@ function noteUnverified(sp: StoragePlanner): void {
   for (const name of inactive) {
     sp.diagnostics.push({
       severity: 'info',
-      summary: `${diskAddress(name)}: the chain is inactive and was not verified; it was planned from LV names and tags`,
+      summary: `the chain is inactive and was not verified; it was planned from LV names and tags`,
       detail:
         'Apply activates it, reads and checks every header before changing anything, and deactivates it again afterwards.',
       address: diskAddress(name),

@@ -3,22 +3,17 @@ import type { Plan } from '../model/plan.js';
 import type { ApplyOutcome } from '../model/events.js';
 import { formatBytes } from '../base/units.js';
 import { mdCode, mdText } from './md.js';
-
-export interface ApplyCounts {
-  add: number;
-  change: number;
-  destroy: number;
-}
+import { appliedLine, type AppliedCounts } from './summary.js';
 
 export function renderApplyMarkdown(
   plan: Plan,
   outcome: ApplyOutcome,
-  counts: ApplyCounts,
+  counts: AppliedCounts,
   opts: { target: string },
 ): string {
   const failed = outcome.failed.length > 0 || outcome.interrupted;
   const verdict = failed ? (outcome.interrupted ? 'Apply interrupted.' : 'Apply failed.') : 'Apply complete!';
-  const line = `Resources: ${counts.add} added, ${counts.change} changed, ${counts.destroy} destroyed.`;
+  const line = appliedLine(counts);
   const out = [
     `### ${failed ? ':x:' : ':white_check_mark:'} lvchain apply for ${mdCode(opts.target)}`,
     '',

@@ -5,8 +5,8 @@
  * diff, reasons and steps. The whole stays under a character budget; what is cut is said.
  */
 import type { Plan } from '../model/plan.js';
-import { formatBytes } from '../base/units.js';
 import { details, fence, mdCode, mdText, plural } from './md.js';
+import { planCounts, planSummaryLine } from './summary.js';
 import {
   REASONS_HEAD,
   deletionHeading,
@@ -161,18 +161,13 @@ function title(plan: Plan, target: string): string {
   const icon = plan.resource_changes.some((c) => c.irreversible || c.change.actions.includes('delete'))
     ? ':warning:'
     : ':memo:';
-  return `## ${icon} lvchain plan for ${where}: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy${driftNote}`;
+  return `## ${icon} lvchain plan for ${where}: ${planCounts(s)}${driftNote}`;
 }
 
 function resultLine(plan: Plan): string {
   if (plan.errored) return '**The plan has errors, so it cannot be applied.** The errors are listed below.';
   if (plan.resource_changes.length === 0) return '**No changes.** Your storage matches the configuration.';
-  const s = plan.summary;
-  const bytes =
-    s.bytes_to_copy > 0
-      ? ` Merges will copy ${formatBytes(s.bytes_to_copy)} (${s.bytes_to_copy.toLocaleString('en-US')} bytes).`
-      : '';
-  return `**Plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.**${bytes}`;
+  return `**${planSummaryLine(plan.summary)}**`;
 }
 
 function metaLine(plan: Plan, runUrl: string | undefined): string {

@@ -5,6 +5,7 @@
 import type { Diagnostic, Plan } from '../model/plan.js';
 import type { ApplyEvent } from '../model/events.js';
 import { LVCHAIN_VERSION } from '../base/version.js';
+import { planSummaryLine } from './summary.js';
 
 export const UI_VERSION = '1.0';
 
@@ -61,11 +62,12 @@ export function writePlan(w: NdjsonWriter, plan: Plan): void {
   }
   for (const d of plan.diagnostics) writeDiagnostic(w, d);
   const s = plan.summary;
-  w.write('change_summary', `Plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`, {
+  w.write('change_summary', planSummaryLine(s), {
     changes: {
       add: s.add,
       change: s.change,
       remove: s.destroy,
+      merge: s.merge,
       operation: 'plan',
       bytes_to_copy: s.bytes_to_copy,
     },

@@ -5,6 +5,8 @@ import { commandLines } from './commands.js';
 import type { Style } from './style.js';
 import { stripVTControlCharacters } from 'node:util';
 import { termText } from './escape.js';
+import { planSummaryLine } from './summary.js';
+import { mergesAway } from '../model/plan-summary.js';
 
 export interface TextOptions {
   style: Style;
@@ -32,6 +34,7 @@ function headlineOf(c: ResourceChange): string {
   if (c.operation.op === 'resume') return `${c.address} will finish an interrupted operation`;
   if (c.operation.op === 'cleanup') return `${c.address} will be cleaned up`;
   if (c.operation.op === 'rollback') return `${c.address} will be rolled back to ${c.operation.snap}`;
+  if (c.operation.op === 'delete') return `${c.address} will be merged away (its data is kept)`;
   switch (symbolOf(c)) {
     case '+':
       return `${c.address} will be created`;
@@ -85,6 +88,18 @@ export function mergeLine(c: ResourceChange): string | undefined {
   return `merge: ${chosen} (${why}); commit would copy ${fig(commit_bytes)}, stream would copy ${fig(stream_bytes)}`;
 }
 
+/** The resource block's type and name: a volume group is named by itself, a snapshot by its disk. */
+function resourceLabel(c: ResourceChange): [string, string] {
+  switch (c.type) {
+    case 'lvchain_vg':
+      return ['volume_group', c.name];
+    case 'lvchain_disk':
+      return ['disk', c.disk];
+    case 'lvchain_snapshot':
+      return ['snapshot', `${c.disk}@${c.name}`];
+  }
+}
+
 /** A change as Terraform shows it: the headline, the reason and the attributes (no steps). */
 export function renderChangeDiff(c: ResourceChange, st: Style): string[] {
   const sym = symbolOf(c);
@@ -94,8 +109,8 @@ export function renderChangeDiff(c: ResourceChange, st: Style): string[] {
   const because = termText(c.reason_detail ?? c.action_reason.replace(/_/g, ' '));
   lines.push(`  # (because ${because})`);
   if (c.irreversible) lines.push(st.red(`  # irreversible: data is thrown away`));
-  const kind = c.type === 'lvchain_disk' ? 'disk' : 'snapshot';
-  const label = termText(c.type === 'lvchain_disk' ? c.disk : `${c.disk}@${c.name}`);
+  const [kind, name] = resourceLabel(c);
+  const label = termText(name);
   const attrs = attributes(c, sym, st);
   lines.push(
     `${sym === '-/+' ? color('-/+') : `  ${color(sym)}`} ${kind} "${label}" {${attrs.length === 0 ? ' }' : ''}`,
@@ -183,30 +198,32 @@ export function renderPlanText(plan: Plan, opts: TextOptions): string {
   const worst = plan.capacity.filter((r) => r.worst_case !== undefined);
   if (worst.length > 0) out.push(...worst.map((r) => worstCaseLine(r, st)), '');
   const changes = plan.resource_changes;
-  if (changes.length === 0) {
+  // An errored plan is not "no changes": its errors, below, say what stops it.
+  if (changes.length === 0 && !plan.errored) {
     out.push(st.green(st.bold('No changes.')) + st.bold(' Your storage matches the configuration.'));
-  } else {
+  } else if (changes.length > 0) {
     const used = new Set(changes.map(symbolOf));
     out.push(
       'lvchain used the observed storage to build the following execution plan. Resource actions are indicated with the following symbols:',
     );
     if (used.has('+')) out.push(`  ${st.green('+')} create`);
     if (used.has('~')) out.push(`  ${st.yellow('~')} update in-place`);
-    if (used.has('-')) out.push(`  ${st.red('-')} destroy`);
+    // A merge removes a snapshot but keeps its data: it is not listed as a destroy.
+    if (changes.some((c) => symbolOf(c) === '-' && !mergesAway(c))) out.push(`  ${st.red('-')} destroy`);
+    if (changes.some(mergesAway)) out.push(`  ${st.red('-')} merge a snapshot away (its data is kept)`);
     if (used.has('-/+')) out.push(`${st.yellow('-/+')} destroy and then create replacement`);
     out.push('', 'lvchain will perform the following actions:', '');
     for (const c of changes) out.push(renderChange(c, st), '');
-    const s = plan.summary;
-    out.push(st.bold(`Plan: ${s.add} to add, ${s.change} to change, ${s.destroy} to destroy.`));
-    if (s.bytes_to_copy > 0)
-      out.push(`Merges will copy ${formatBytes(s.bytes_to_copy)} (${s.bytes_to_copy} bytes).`);
+    out.push(st.bold(planSummaryLine(plan.summary)));
   }
   const cap = renderCapacity(
     plan.capacity.filter((r) => r.free_min !== r.free_before || !r.ok),
     st,
   );
-  if (cap) out.push('', cap);
-  for (const d of plan.diagnostics) out.push('', renderDiagnostic(d, st));
+  // One blank line between blocks, also where an errored plan has no body above its errors.
+  const block = (text: string) => out.push(...(out.length > 0 && out.at(-1) !== '' ? [''] : []), text);
+  if (cap) block(cap);
+  for (const d of plan.diagnostics) block(renderDiagnostic(d, st));
   return out.join('\n');
 }
 

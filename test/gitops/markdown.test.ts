@@ -103,8 +103,9 @@ describe('Markdown plan comments from real plans', () => {
     expect(retention?.reason_detail).toMatch(/retention expired/);
     const copied = plan.summary.bytes_to_copy;
     expect(copied).toBeGreaterThan(0);
+    // The merges are counted apart from the destroyed disk: they lose no data.
     expect(md).toContain(
-      `Merges will copy ${formatBytes(copied)} (${copied.toLocaleString('en-US')} bytes).`,
+      `**Plan: 1 to add, 0 to change, 1 to destroy; 2 snapshots to merge away (${formatBytes(copied)} to copy).**`,
     );
     expect(md).toMatch(
       new RegExp(`^\\| \`lab\` \\| 0 \\| 1 \\| 0 \\| 2 \\| \\*\\*1\\*\\* \\| ${formatBytes(copied)} `, 'm'),

@@ -340,7 +340,7 @@ describe('hostile images on a directory storage', () => {
     await mergeDue();
     const saved = join(lab.root, 'plan.json');
     const plan = await run(['plan', '--out', saved]);
-    expect(plan.out).toContain(`snapshot.${D}@s1 will be destroyed`);
+    expect(plan.out).toContain(`snapshot.${D}@s1 will be merged away`);
     await linkedClone(clone(), `../900/snap-s1-${D}.qcow2`);
     const before = await guarded();
     const view = await viewDigest(clone());

@@ -62,6 +62,17 @@ describe('a disk held open like a running VM', () => {
       const r = await lab.run(['apply', '--auto-approve']);
       expect(r.exitCode, r.stdout + r.stderr).toBe(1);
       expect(r.stdout + r.stderr).toContain(
+        `Error: ${DISK}.qcow2 is in use by another process (a running VM?); lvchain changes disks offline only. Nothing was done.`,
+      );
+      expect(r.stderr).toContain(`on snapshot.${DISK}@b`);
+      // The event names the address once, before the message.
+      const json = await lab.run(['apply', '--auto-approve', '--json']);
+      const errored = json.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; '@message': string })
+        .find((e) => e.type === 'apply_errored');
+      expect(errored?.['@message']).toBe(
         `snapshot.${DISK}@b: ${DISK}.qcow2 is in use by another process (a running VM?); lvchain changes disks offline only. Nothing was done.`,
       );
     } finally {

@@ -1,6 +1,8 @@
 /** One applier per storage, across processes. */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { DirLab } from '../helpers/dirlab.js';
 import { CLI } from '../helpers/cli.js';
 import { ExpectedDisk, viewDigest, writePattern } from '../helpers/data.js';
@@ -62,7 +64,7 @@ describe('storage locks', () => {
     );
     expect(loser).toMatch(/lvchain force-unlock [0-9a-f-]{36}/);
     expect(String(results[0]?.stdout)).toContain(
-      'Apply complete! Resources: 0 added, 0 changed, 1 destroyed.',
+      'Apply complete! Resources: 0 added, 0 changed, 0 destroyed; 1 snapshot merged away.',
     );
     expect(await viewDigest(lab.top(DISK))).toBe(expected.digest());
     expect((await lab.run(['plan', '--detailed-exitcode'])).exitCode).toBe(0);
@@ -108,12 +110,38 @@ describe('storage locks', () => {
       expect(unlocked.exitCode, unlocked.stderr).toBe(0);
       expect(
         await Promise.race([held.lost, new Promise((r) => setTimeout(() => r('still held'), 5000))]),
-      ).toMatch(/was lost/);
+      ).toMatch(/was taken away/);
       expect((await lab.run(['apply', '--auto-approve'])).exitCode).toBe(0);
     } finally {
       await held.release();
       await exec.close();
     }
+  });
+
+  it('a run whose lock is force-unlocked says its lock was taken away, and the next apply finishes', async () => {
+    const { lab, expected } = await mergeFixture(960);
+    const info = `${lab.storePath}/.lvchain.lock.info`;
+    // The info file outlives its lock: the earlier applies left theirs.
+    const holder = async () =>
+      existsSync(info) ? (JSON.parse(await readFile(info, 'utf8')) as { id?: string }).id : undefined;
+    const earlier = await holder();
+    const running = applyProcess(lab);
+    let id: string | undefined;
+    for (let i = 0; i < 400 && (id === undefined || id === earlier); i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      id = await holder();
+    }
+    expect(id, 'the apply took its lock').not.toBe(earlier);
+    const unlocked = await lab.run(['force-unlock', id as string, '--force']);
+    expect(unlocked.exitCode, unlocked.stderr).toBe(0);
+    const r = await running;
+    const stderr = String(r.stderr);
+    expect(r.exitCode, stderr).toBe(1);
+    const taken = `the storage lock of this run on ${lab.storePath}/.lvchain.lock (local) was taken away`;
+    expect(stderr).toContain(`${taken}: its holding process ended (by "lvchain force-unlock"`);
+    expect(stderr).toContain(`Apply interrupted: ${taken}`);
+    await lab.apply();
+    expect(await viewDigest(lab.top(DISK))).toBe(expected.digest());
   });
 
   it('a holder that is killed releases the lock, and its interrupted merge is resumed', async () => {

@@ -55,7 +55,7 @@ describe('activation and locks on LVM over ssh', () => {
     const plan = await l.run(['plan']);
     expect(plan.exitCode, plan.stderr).toBe(0);
     expect(plan.stdout).toContain(
-      `disk.${DISK}: the chain is inactive and was not verified; it was planned from LV names and tags`,
+      `the chain is inactive and was not verified; it was planned from LV names and tags`,
     );
     expect(plan.stdout).toContain(`snapshot.${DISK}@s2 will be created`);
     expect(await active(), 'plan activated nothing').toEqual(before);

@@ -69,7 +69,7 @@ describe('a foreign LV backed by an lvchain layer', () => {
     expect(r.stdout + r.stderr).toContain(
       `snapshot.${DISK}@s1 is refused: ${S1} is the backing file of ${CLONE}, which lvchain does not manage`,
     );
-    expect(r.stdout).not.toContain(`snapshot.${DISK}@s1 will be destroyed`);
+    expect(r.stdout).not.toContain(`snapshot.${DISK}@s1 will be merged away`);
   });
 
   it('apply changes nothing: every LV stays, and the clone reads its data', async () => {
@@ -87,7 +87,7 @@ describe('a foreign LV backed by an lvchain layer', () => {
     // Inactive: the header cannot be read without activating the LV, so plan proposes the merge.
     const saved = `${lvm.dir}/plan.json`;
     const plan = await lvm.run(['plan', '--out', saved]);
-    expect(plan.stdout).toContain(`snapshot.${DISK}@s1 will be destroyed`);
+    expect(plan.stdout).toContain(`snapshot.${DISK}@s1 will be merged away`);
     await must(vm, ['lvchange', '-ay', `${VG}/${CLONE}`]);
     const before = await lvm.lvs();
     const view = await remoteView(vm, lvm.dev(CLONE), 0);

@@ -124,6 +124,10 @@ describe('LVM plans over ssh', () => {
     const plan = await l.run(['plan', '--detailed-exitcode']);
     expect(plan.exitCode, plan.stderr).toBe(2);
     expect(plan.stdout).toContain('vg.vg_fresh will be created');
+    // A volume group is shown as one, with its devices, not as a snapshot of no disk.
+    expect(plan.stdout).toContain('  + volume_group "vg_fresh" {');
+    expect(plan.stdout).toContain(`+ devices = ["${blank}"]`);
+    expect(plan.stdout).not.toContain('"@vg_fresh"');
     expect(plan.stdout).toContain(`$ pvcreate --yes ${blank}`);
     await expect(l.run(['apply', '--auto-approve'])).resolves.toMatchObject({ exitCode: 0 });
     expect([...(await l.lvs()).keys()].sort()).toEqual([
@@ -301,7 +305,7 @@ describe('LVM plans over ssh', () => {
       });
       const plan = await l.run(['plan']);
       expect(plan.stdout).toContain(`snapshot.${DISK}@after will be created`);
-      expect(plan.stdout).toContain(`snapshot.${DISK}@pre will be destroyed`);
+      expect(plan.stdout).toContain(`snapshot.${DISK}@pre will be merged away`);
       // Proxmox's base preallocates every cluster as data, so streaming it would copy the whole disk.
       expect(plan.stdout).toMatch(/merge: commit \(cheaper\)/);
       await expect(l.run(['apply', '--auto-approve'])).resolves.toMatchObject({ exitCode: 0 });

@@ -12,7 +12,7 @@ const auto = (hour: string) => `auto-20261120T${hour}00Z`;
 const refused = (disk: string) => ({
   severity: 'error',
   code: 'retention_refused',
-  summary: `disk.${disk}: retention refused: retention would delete 3 snapshots, more than maxDeletesPerRun (2): nothing is deleted`,
+  summary: `retention refused: retention would delete 3 snapshots, more than maxDeletesPerRun (2): nothing is deleted`,
   detail: 'Nothing is deleted. Check the policy and the clock; pass --allow-mass-delete to accept it.',
   address: `disk.${disk}`,
 });
@@ -63,12 +63,15 @@ describe('retention guards', () => {
     const config = fixture('retention').config.replace('last: 2', 'last: 4');
     const plan = planFixture('retention', { now: FIXTURE_NOW - 2 * HOUR }, config);
     expect(changeLines(plan)).toEqual([]);
-    const behind = (disk: string) =>
-      `disk.${disk}: retention refused: the clock (2026-11-20T10:30:00.000Z) is behind snapshot ${auto('12')} (2026-11-20T12:00:00.000Z) by more than 5m: nothing is deleted until the clock or the snapshot is fixed`;
-    expect(plan.diagnostics.filter((d) => d.code === 'retention_refused').map((d) => d.summary)).toEqual([
-      behind('vm-110-disk-0'),
-      behind('vm-111-disk-0'),
-    ]);
+    const behind = (disk: string) => ({
+      address: `disk.${disk}`,
+      summary: `retention refused: the clock (2026-11-20T10:30:00.000Z) is behind snapshot ${auto('12')} (2026-11-20T12:00:00.000Z) by more than 5m: nothing is deleted until the clock or the snapshot is fixed`,
+    });
+    expect(
+      plan.diagnostics
+        .filter((d) => d.code === 'retention_refused')
+        .map((d) => ({ address: d.address, summary: d.summary })),
+    ).toEqual([behind('vm-110-disk-0'), behind('vm-111-disk-0')]);
     expect(plan.applyable).toBe(false);
   });
 });

@@ -1,0 +1,36 @@
+/**
+ * The summary lines of plan and apply, one wording for text, NDJSON and Markdown. Terraform's
+ * "Plan: X to add, Y to change, Z to destroy." comes first unchanged (tools parse it); merges
+ * follow it, since a snapshot merged away loses no data.
+ */
+import type { Plan } from '../model/plan.js';
+import { formatBytes } from '../base/units.js';
+import { plural } from './md.js';
+
+export interface AppliedCounts {
+  add: number;
+  change: number;
+  destroy: number;
+  merge: number;
+}
+
+/** What the merges cost. Issue 12's time estimate ("about 2 min") belongs in this list. */
+function mergeCosts(s: Plan['summary']): string[] {
+  return [`${formatBytes(s.bytes_to_copy)} to copy`];
+}
+
+/** "3 to add, 0 to change, 0 to destroy; 2 snapshots to merge away (1.5 GiB to copy)", without "Plan:". */
+export function planCounts(s: Plan['summary']): string {
+  const base = `${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`;
+  if (s.merge === 0) return base;
+  return `${base}; ${plural(s.merge, 'snapshot')} to merge away (${mergeCosts(s).join(', ')})`;
+}
+
+export function planSummaryLine(s: Plan['summary']): string {
+  return `Plan: ${planCounts(s)}.`;
+}
+
+export function appliedLine(c: AppliedCounts): string {
+  const base = `Resources: ${c.add} added, ${c.change} changed, ${c.destroy} destroyed`;
+  return c.merge === 0 ? `${base}.` : `${base}; ${plural(c.merge, 'snapshot')} merged away.`;
+}

@@ -180,22 +180,20 @@ async function applyStorage(
       // freeze: required is checked before anything changes.
       for (const p of prepared)
         if (p.steps.some((s) => s.kind === 'switch')) await backend.checkFreeze(p.change.disk);
+      // In a group, every disk's intent is recorded before any disk changes.
+      const head = (p: Prepared) => (batch.length > 1 ? leadingIntentSteps(p.steps) : 0);
       for (const p of prepared) {
         started.set(p.change.address, performance.now());
-        // In a group, only the intent records run now; the rest follows below.
-        await runFrom(p, 0, batch.length > 1 ? leadingIntentSteps(p.steps) : p.steps.length);
+        await runFrom(p, 0, head(p));
       }
       // A running VM switches all the guest's disks in one transaction: every disk's steps run
       // up to its switch, then the switch of all, then the rest.
       const switchAt = (p: Prepared) => p.steps.findIndex((s) => s.kind === 'switch');
-      const live = batch.length > 1 ? prepared.filter((p) => switchAt(p) >= 0) : [];
-      for (const p of live) await runFrom(p, leadingIntentSteps(p.steps), switchAt(p));
+      const live = prepared.filter((p) => switchAt(p) >= 0);
+      for (const p of live) await runFrom(p, head(p), switchAt(p));
       if (live.length > 0) await runSwitch(live, switchAt, backend, ctx);
       for (const p of prepared) {
-        if (batch.length > 1) {
-          const from = live.includes(p) ? switchAt(p) + 1 : leadingIntentSteps(p.steps);
-          await runFrom(p, from, p.steps.length);
-        }
+        await runFrom(p, live.includes(p) ? switchAt(p) + 1 : head(p), p.steps.length);
         done.add(p);
         outcome.applied.push(p.change.address);
         ctx.onEvent({

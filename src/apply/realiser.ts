@@ -154,13 +154,17 @@ export class Realiser {
     return describeSwitch(this.driver, this.vmOf(disk), disk, step);
   }
 
-  /** A switch runs for a whole guest at once (switchGroup); any other step runs alone. */
+  /** Any step but a switch, which runs for a whole guest at once (switchGroup). */
   async execute(disk: string, step: Step, onProgress?: (fraction: number) => void): Promise<void> {
     if (step.kind === 'stream' && this.live.has(disk))
       await streamLive(this.driver, this.vmOf(disk), disk, step, onProgress);
     else if (isEngineStep(step)) await this.engine.execute(this.driver, disk, step, onProgress);
     else if (isStorageStep(step)) await this.driver.execute(disk, step, onProgress);
-    else await this.switchGroup([{ disk, step }], () => undefined);
+    else
+      throw new LvchainError(
+        'apply_failed',
+        `internal: the switch of disk ${disk} runs with its guest's, through switchGroup`,
+      );
   }
 
   /** The disks of one VM onto their new tops, in one transaction; returns how consistent. */

@@ -284,4 +284,35 @@ describe('a live snapshot of a running two-disk guest', () => {
     // QEMU is alive either way and the guest reads what it wrote.
     for (const [i, d] of DISKS.entries()) expect(await guestView(qsd.nbd(d))).toBe(expected[i]?.digest());
   });
+
+  it('a standalone disk switches alone, and its crash-consistent warning is shown', async () => {
+    lab = await DirLab.create('lvchain-live-');
+    const disk = 'vm-802-disk-0';
+    const write = async (snapshots: string[], vm?: Record<string, unknown>) =>
+      lab.writeRawConfig({
+        version: 1,
+        directories: { lab: { path: './store' } },
+        disks: {
+          [disk]: {
+            storage: 'lab',
+            size: '8MiB',
+            ...(snapshots.length > 0 ? { snapshots: Object.fromEntries(snapshots.map((s) => [s, {}])) } : {}),
+            ...(vm ? { vm } : {}),
+          },
+        },
+      });
+    await write([]);
+    await lab.apply();
+    qsd = await startStorageDaemon({ [disk]: lab.top(disk) });
+    await guestWrite(qsd.nbd(disk), 0, MiB, 0x5a);
+    await write(['s1'], { qmp: qsd.qmp, agent: join(lab.root, 'no-agent.sock'), freeze: 'try' });
+    const r = await lab.apply();
+    expect(r.stdout).toMatch(/warning: the guest agent did not answer .*; the snapshot is crash-consistent/);
+    await guestWrite(qsd.nbd(disk), MiB, MiB, 0x5b);
+    const expected = new ExpectedDisk(SIZE);
+    expected.write(0, MiB, 0x5a);
+    expect(await viewDigest(lab.snap(disk, 's1'))).toBe(expected.digest());
+    expected.write(MiB, MiB, 0x5b);
+    expect(await guestView(qsd.nbd(disk))).toBe(expected.digest());
+  });
 });

@@ -106,6 +106,7 @@ describe('LvchainStack synth', () => {
         retention: { daily: 7 },
         maxChainDepth: expect.any(Number),
         maxDeletesPerRun: expect.any(Number),
+        check: { warn: 1.5, crit: 3 },
       },
       storage: { kind: 'dir', name: 'lab', path: 'store', reserve: { kind: 'bytes', value: 0 } },
     });

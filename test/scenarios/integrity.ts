@@ -68,7 +68,7 @@ export function integrityScenario(driver: () => ChainDriver): void {
     snaps.splice(snaps.indexOf(name), 1);
     await config();
     const plan = await d().run(['plan', '--merge-direction', direction]);
-    expect(plan.stdout).toContain(`snapshot.${d().disk}@${name} will be destroyed`);
+    expect(plan.stdout).toContain(`snapshot.${d().disk}@${name} will be merged away`);
     expect(plan.stdout).toContain(`merge: ${direction} (forced by --merge-direction)`);
     await apply('--merge-direction', direction);
     expected.delete(name);

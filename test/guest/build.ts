@@ -227,8 +227,14 @@ export function buildGuest(opts: { force?: boolean; log?: (m: string) => void } 
       const key = h.digest('hex').slice(0, 16);
       const buildDir = path.join(cacheDir, `build-${key}`);
       const manifest = path.join(buildDir, 'manifest.json');
+      // The paths come from where the cache is now: a checkout that moved keeps its build.
       if (!opts.force && fs.existsSync(manifest))
-        return JSON.parse(fs.readFileSync(manifest, 'utf8')) as GuestArtifacts;
+        return {
+          ...(JSON.parse(fs.readFileSync(manifest, 'utf8')) as GuestArtifacts),
+          cacheDir,
+          kernel: path.join(buildDir, 'vmlinuz'),
+          initrd: path.join(buildDir, 'initrd.cpio.gz'),
+        };
 
       const t0 = Date.now();
       log(`building guest image ${key} in ${cacheDir}`);

@@ -12,7 +12,6 @@ import type { ImageSite, StepDescription } from '../engine.js';
 import { GuestAgent } from './agent.js';
 import { QmpClient } from './client.js';
 import {
-  type BlockNode,
   backingNodeOf,
   dropNodesOf,
   fileOf,
@@ -161,7 +160,7 @@ export async function switchDisks(
 ): Promise<Consistency> {
   const q = await QmpClient.connect(vm.qmp);
   try {
-    const nodes = await q.execute<BlockNode[]>('query-named-block-nodes', { flat: true });
+    const nodes = await queryNodes(q);
     const pending = entries.flatMap((e) => {
       const n = nodeNames(e.disk, e.step);
       const existing = nodes.find((x) => x['node-name'] === n.top);
@@ -235,7 +234,7 @@ async function send(q: QmpClient, m: JsonObject | undefined): Promise<void> {
 
 /** The old top's own protocol node, if the monitor made it, is removed too; QEMU frees implicit ones. */
 async function dropFileNodes(q: QmpClient, path: string, keep: string): Promise<void> {
-  const nodes = await q.execute<BlockNode[]>('query-named-block-nodes', { flat: true });
+  const nodes = await queryNodes(q);
   for (const x of nodes) {
     if (x['node-name'] === keep || x.file !== path || x.drv === 'qcow2' || x['node-name'].startsWith('#'))
       continue;
@@ -306,17 +305,6 @@ export async function streamLive(
 ): Promise<void> {
   const q = await QmpClient.connect(vm.qmp);
   try {
-    const args = async () => {
-      const nodes = await queryNodes(q);
-      const device = requireFormatNode(
-        nodes,
-        site.path(disk, step.layer),
-        vm.qmp,
-        step.layer.role === 'top' ? true : undefined,
-      );
-      const base = step.onto ? requireFormatNode(nodes, site.path(disk, step.onto), vm.qmp) : undefined;
-      return streamArguments(site, disk, step, device['node-name'], base?.['node-name'], undefined);
-    };
     const snap = step.from.role === 'snapshot' ? step.from.snap : '';
     const id = jobId('stream', disk, snap);
     if (!(await findJob(q, id))) {
@@ -324,7 +312,14 @@ export async function streamLive(
       const fromNode = formatNodeOf(nodes, site.path(disk, step.from));
       // S is out of the chain already: an earlier run streamed it; only its nodes may be left.
       if (fromNode) {
-        const into = requireFormatNode(nodes, site.path(disk, step.layer), vm.qmp);
+        // The layer streamed into: the writable active node when it is the top.
+        const into = requireFormatNode(
+          nodes,
+          site.path(disk, step.layer),
+          vm.qmp,
+          step.layer.role === 'top' ? true : undefined,
+        );
+        const base = step.onto ? requireFormatNode(nodes, site.path(disk, step.onto), vm.qmp) : undefined;
         const qemu = await qemuVersion(q);
         if (!streamsIntoSubclusters(qemu) && into.image?.['format-specific']?.data?.['extended-l2'] === true)
           throw new LvchainError(
@@ -334,7 +329,10 @@ export async function streamLive(
         // A node opened read-only on purpose (ours, after a switch) must be reopened writable;
         // an implicit backing node (#blockNNN) is reopened by the job itself.
         if (into.ro && !into['node-name'].startsWith('#')) await reopenWritable(q, into['node-name']);
-        await q.execute('block-stream', await args());
+        await q.execute(
+          'block-stream',
+          streamArguments(site, disk, step, into['node-name'], base?.['node-name'], undefined),
+        );
       }
     }
     await finishJob(q, id, onProgress);

@@ -12,11 +12,12 @@ import {
   describeSwitch,
   streamLive,
   switchDisks,
-  type Consistency,
   type SwitchEntry,
 } from '../engines/qmp/index.js';
+import type { Consistency } from '../model/meta.js';
 import type { EngineVerdict, ObservedDisk, ObservedStorage } from '../model/observed.js';
 import type { PlannedStep, Step, StepKind } from '../model/plan.js';
+import { describeResize, resizeLive } from '../engines/qmp/resize.js';
 import type { EngineStep, ImageEngine } from '../engines/engine.js';
 import { offlineEngine } from '../engines/offline/index.js';
 import { judgeLive, selectEngines } from '../engines/select.js';
@@ -62,6 +63,8 @@ export class Realiser {
 
   /** Disks whose last verdict was the live engine: their data moves go through QEMU. */
   private readonly live = new Set<string>();
+  /** Disks whose switch in this run froze the guest's file systems. */
+  private readonly frozen = new Set<string>();
 
   private judged(disks: readonly ObservedDisk[]): void {
     for (const d of disks) {
@@ -149,6 +152,8 @@ export class Realiser {
   describe(disk: string, step: Step): Pick<PlannedStep, 'description' | 'commands'> {
     if (step.kind === 'stream' && this.live.has(disk))
       return describeStream(this.driver, this.vmOf(disk), disk, step);
+    if (step.kind === 'resize' && this.live.has(disk))
+      return describeResize(this.driver, this.vmOf(disk), disk, step);
     if (isEngineStep(step)) return this.engine.describe(this.driver, disk, step);
     if (isStorageStep(step)) return this.driver.describe(disk, step);
     return describeSwitch(this.driver, this.vmOf(disk), disk, step);
@@ -158,6 +163,12 @@ export class Realiser {
   async execute(disk: string, step: Step, onProgress?: (fraction: number) => void): Promise<void> {
     if (step.kind === 'stream' && this.live.has(disk))
       await streamLive(this.driver, this.vmOf(disk), disk, step, onProgress);
+    else if (step.kind === 'resize' && this.live.has(disk))
+      await resizeLive(this.driver, this.vmOf(disk), disk, step);
+    else if (step.kind === 'set_meta' && step.meta.consistency === 'crash' && this.frozen.has(disk))
+      // The plan can only promise crash consistency (a resume cannot know whether an earlier
+      // run froze the guest); the freeze of this run's switch is what makes it `fs`.
+      await this.driver.execute(disk, { ...step, meta: { ...step.meta, consistency: 'fs' } }, onProgress);
     else if (isEngineStep(step)) await this.engine.execute(this.driver, disk, step, onProgress);
     else if (isStorageStep(step)) await this.driver.execute(disk, step, onProgress);
     else
@@ -168,10 +179,14 @@ export class Realiser {
   }
 
   /** The disks of one VM onto their new tops, in one transaction; returns how consistent. */
-  switchGroup(entries: readonly SwitchEntry[], warn: (message: string) => void): Promise<Consistency> {
+  async switchGroup(entries: readonly SwitchEntry[], warn: (message: string) => void): Promise<Consistency> {
     const first = entries[0];
-    if (first === undefined) return Promise.resolve('crash');
-    return switchDisks(this.driver, this.vmOf(first.disk), entries, warn);
+    if (first === undefined) return 'crash';
+    const consistency = await switchDisks(this.driver, this.vmOf(first.disk), entries, warn);
+    for (const e of entries)
+      if (consistency === 'fs') this.frozen.add(e.disk);
+      else this.frozen.delete(e.disk);
+    return consistency;
   }
 
   /** Before a live snapshot changes anything: `freeze: required` needs an agent that answers. */

@@ -1,5 +1,12 @@
 import type { Intent, SnapshotKind } from './intent.js';
 
+/**
+ * How consistent a snapshot of a running VM is: `fs` when the guest agent froze its file
+ * systems, `crash` when it did not (a transaction over all disks is always crash-consistent).
+ * Offline snapshots carry none.
+ */
+export type Consistency = 'fs' | 'crash';
+
 /** `external`: adopted by `lvchain import`; never deleted unless declared and then removed. */
 export type LayerKind = SnapshotKind | 'external';
 
@@ -21,6 +28,7 @@ export interface LayerMeta {
    * reading headers (DESIGN §5). Apply reads the header before acting; the header wins.
    */
   size?: number;
+  consistency?: Consistency;
   /** Set on the top: destroying this disk is refused. */
   protect?: boolean;
   /** The layer is allocated but not yet (completely) formatted. */

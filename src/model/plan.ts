@@ -11,7 +11,8 @@ import { ISO_INSTANT } from '../base/instants.js';
 
 // 2.0: a step's commands became a tagged union (argv, qmp, in_process) instead of argv arrays.
 // 2.1: summary.merge (snapshots merged away no longer count in destroy); diagnostics' figures.
-export const PLAN_FORMAT_VERSION = '2.1';
+// 2.2: a live snapshot's metadata carries its consistency.
+export const PLAN_FORMAT_VERSION = '2.2';
 
 const snapshotName = z.string().regex(SNAPSHOT_NAME);
 
@@ -47,6 +48,7 @@ export const layerMetaSchema = z.strictObject({
   policy: z.string().optional(),
   guest: z.string().optional(),
   size: z.number().int().nonnegative().optional(),
+  consistency: z.enum(['fs', 'crash']).optional(),
   protect: z.boolean().optional(),
   incomplete: z.boolean().optional(),
   intent: intentSchema.optional(),

@@ -10,11 +10,16 @@ export function notLiveYet(op: PlannedOperation): string | undefined {
   switch (op.op) {
     case 'snapshot':
     case 'set_protect':
+    case 'grow':
       return undefined;
     case 'delete':
       return op.merge === 'merge_stream' ? undefined : 'a live commit is not built yet; a running VM streams';
     case 'resume':
-      if (op.intent.op === 'snapshot' || (op.intent.op === 'delete' && op.intent.direction === 'stream'))
+      if (
+        op.intent.op === 'snapshot' ||
+        op.intent.op === 'grow' ||
+        (op.intent.op === 'delete' && op.intent.direction === 'stream')
+      )
         return undefined;
       return `resuming a ${op.intent.op === 'delete' ? `${op.intent.direction} ` : ''}${op.intent.op} of a running VM is not built yet`;
     case 'rollback':

@@ -20,6 +20,7 @@ export function snapshotMeta(
   if (size !== undefined) m.size = size;
   if (ctx.topMeta.guest !== undefined) m.guest = ctx.topMeta.guest;
   if (ctx.policy !== undefined && kind === 'auto') m.policy = ctx.policy;
+  if (ctx.live) m.consistency = 'crash';
   return m;
 }
 

@@ -31,7 +31,7 @@ export function renderDiskTree(
       indent + termText(l.name),
       termText(l.ref.role === 'top' ? '(top)' : l.ref.role === 'snapshot' ? l.ref.snap : 'trash'),
       termText(l.meta?.created ?? ''),
-      termText(l.meta?.kind ?? (l.meta ? '' : 'not owned')),
+      termText(kindOf(l)),
       formatBytes(l.bytes),
     ];
   });
@@ -53,4 +53,11 @@ export function renderDiskTree(
   for (const p of view.problems)
     lines.push(st.yellow(`problem: ${termText(p.code)}: ${termText(p.message)}`));
   return lines.join('\n');
+}
+
+/** The kind column: a live snapshot says how consistent it is. */
+function kindOf(l: ObservedLayer): string {
+  if (!l.meta) return 'not owned';
+  const kind = l.meta.kind ?? '';
+  return l.meta.consistency ? `${kind} (${l.meta.consistency}-consistent)` : kind;
 }

@@ -95,5 +95,11 @@ describe('live snapshots of a booted guest that writes', () => {
     // Offline now: the chain is the offline layout and nothing is left to do.
     const after = await l.run(['plan', '--detailed-exitcode']);
     expect(after.exitCode, after.stdout + after.stderr).toBe(0);
+    // Each snapshot records that the agent froze the file systems for it.
+    for (const d of DISKS) {
+      const shown = await l.run(['show', d]);
+      expect(shown.exitCode, shown.stderr).toBe(0);
+      expect(shown.stdout.match(/\(fs-consistent\)/g)?.length, shown.stdout).toBe(snaps.length);
+    }
   });
 });

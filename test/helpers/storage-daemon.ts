@@ -1,10 +1,12 @@
 /**
  * A running QEMU for the live engine's tests: qemu-storage-daemon holding disks' tops open as a
- * VM does, with a writable NBD export per disk standing in for the guest (reference §2.1). It is
- * stopped by PID, also when a test fails.
+ * VM does, with a writable export per disk standing in for the guest (reference §2.1). NBD by
+ * default; FUSE where the guest must see the disk grow (an NBD server forbids `block_resize` on
+ * the node it exports, as a virtio-blk device does not). It is stopped by PID, also when a test
+ * fails.
  */
 import { execa } from 'execa';
-import { access, mkdtemp, open, readFile, rm } from 'node:fs/promises';
+import { access, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +20,8 @@ export interface StorageDaemon {
   log(): Promise<string>;
   /** The NBD URI the "guest" writes a disk through. */
   nbd(disk: string): string;
+  /** The file the "guest" reads and writes a disk through (exports: 'fuse'). */
+  fuse(disk: string): string;
   query<T>(command: string, args?: Record<string, unknown>): Promise<T>;
   stop(): Promise<void>;
 }
@@ -28,9 +32,17 @@ const exists = (p: string) =>
     () => false,
   );
 
-export async function startStorageDaemon(tops: Record<string, string>): Promise<StorageDaemon> {
+export async function startStorageDaemon(
+  tops: Record<string, string>,
+  opts: { exports: 'nbd' | 'fuse' } = { exports: 'nbd' },
+): Promise<StorageDaemon> {
   requireTool('qemu-storage-daemon', 'qemu-system-common');
+  if (opts.exports === 'fuse' && !(await exists('/dev/fuse')))
+    throw new Error(
+      'this test needs /dev/fuse for a FUSE export of qemu-storage-daemon (the kernel module fuse)',
+    );
   const dir = await mkdtemp(join(tmpdir(), 'lvchain-qsd-'));
+  const window = (disk: string) => join(dir, `${disk}.fuse`);
   const qmp = join(dir, 'qmp.sock');
   const nbd = join(dir, 'nbd.sock');
   // The NBD server must exist before the exports that use it.
@@ -38,7 +50,15 @@ export async function startStorageDaemon(tops: Record<string, string>): Promise<
   for (const [disk, top] of Object.entries(tops)) {
     args.push('--blockdev', `driver=file,node-name=${disk}-file,filename=${top}`);
     args.push('--blockdev', `driver=qcow2,node-name=${disk}-top,file=${disk}-file`);
-    args.push('--export', `type=nbd,id=${disk},node-name=${disk}-top,name=${disk},writable=on`);
+    if (opts.exports === 'nbd')
+      args.push('--export', `type=nbd,id=${disk},node-name=${disk}-top,name=${disk},writable=on`);
+    else {
+      await writeFile(window(disk), '');
+      args.push(
+        '--export',
+        `type=fuse,id=${disk},node-name=${disk}-top,mountpoint=${window(disk)},writable=on`,
+      );
+    }
   }
   args.push('--chardev', `socket,path=${qmp},server=on,wait=off,id=mon0`, '--monitor', 'chardev=mon0');
   // In the foreground, so its stderr (QEMU's errors, assertion failures) reaches a log that a
@@ -63,6 +83,9 @@ export async function startStorageDaemon(tops: Record<string, string>): Promise<
     } catch {
       // gone
     }
+    // A killed daemon leaves its FUSE mounts behind.
+    if (opts.exports === 'fuse')
+      for (const disk of Object.keys(tops)) await execa('umount', ['-l', window(disk)], { reject: false });
     if (process.env.LVCHAIN_KEEP_QSD_LOG) console.error(await readFile(log, 'utf8').catch(() => ''));
     await rm(dir, { recursive: true, force: true });
   };
@@ -71,6 +94,7 @@ export async function startStorageDaemon(tops: Record<string, string>): Promise<
     qmp,
     log: () => readFile(log, 'utf8').catch(() => ''),
     nbd: (disk) => `nbd+unix:///${disk}?socket=${nbd}`,
+    fuse: window,
     async query<T>(command: string, a?: Record<string, unknown>): Promise<T> {
       const q = await QmpClient.connect(qmp);
       try {

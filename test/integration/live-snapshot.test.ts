@@ -6,10 +6,11 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { execa } from 'execa';
 import { basename, join } from 'node:path';
 import { streamsIntoSubclusters } from '../../src/model/qemu.js';
+import { fileOf } from '../../src/engines/qmp/graph.js';
 import type { Plan } from '../../src/model/plan.js';
 import { DirLab } from '../helpers/dirlab.js';
 import { ExpectedDisk, holdOpen, viewDigest, writePattern } from '../helpers/data.js';
@@ -53,6 +54,16 @@ async function config(snapshots: string[], vm: Record<string, unknown> | undefin
 /** Every image file with its size and mtime (the lock file changes with each run). */
 async function images(): Promise<string[]> {
   return (await lab.snapshotTree()).filter((l) => l.startsWith(join(lab.storePath, 'images')));
+}
+
+/** The consistency that `lvchain show --json` reports for each snapshot of a disk. */
+async function consistency(disk: string): Promise<Record<string, string | undefined>> {
+  const r = await lab.run(['show', disk, '--json']);
+  expect(r.exitCode, r.stderr).toBe(0);
+  const shown = JSON.parse(r.stdout) as { layers: { meta?: { snap?: string; consistency?: string } }[] };
+  return Object.fromEntries(
+    shown.layers.flatMap((l) => (l.meta?.snap ? [[l.meta.snap, l.meta.consistency]] : [])),
+  );
 }
 
 interface NodeInfo {
@@ -114,6 +125,11 @@ describe('a live snapshot of a running two-disk guest', () => {
     const after = await lab.run(['plan', '--detailed-exitcode']);
     expect(after.exitCode, after.stdout + after.stderr).toBe(0);
     for (const [i, d] of DISKS.entries()) expect(await viewDigest(lab.top(d))).toBe(expected[i]?.digest());
+    // Taken without a freeze (freeze: off), so recorded as crash-consistent; an offline one says nothing.
+    for (const d of DISKS) expect(await consistency(d)).toEqual({ s1: 'crash' });
+    await config(['s1', 's2'], undefined);
+    await lab.apply();
+    for (const d of DISKS) expect(await consistency(d)).toEqual({ s1: 'crash', s2: undefined });
   });
 
   it('refuses a disk held by a process that is not the declared QEMU, naming it, and changes nothing', async () => {
@@ -314,5 +330,59 @@ describe('a live snapshot of a running two-disk guest', () => {
     expect(await viewDigest(lab.snap(disk, 's1'))).toBe(expected.digest());
     expected.write(MiB, MiB, 0x5b);
     expect(await guestView(qsd.nbd(disk))).toBe(expected.digest());
+  });
+
+  it('grows the disk of a running VM with block_resize: the VM sees and writes the new space, the snapshot keeps its size', async () => {
+    lab = await DirLab.create('lvchain-live-');
+    const disk = 'vm-803-disk-0';
+    const write = async (size: string, snapshots: string[], vm?: Record<string, unknown>) =>
+      lab.writeRawConfig({
+        version: 1,
+        directories: { lab: { path: './store' } },
+        disks: {
+          [disk]: {
+            storage: 'lab',
+            size,
+            ...(snapshots.length > 0 ? { snapshots: Object.fromEntries(snapshots.map((s) => [s, {}])) } : {}),
+            ...(vm ? { vm } : {}),
+          },
+        },
+      });
+    await write('8MiB', []);
+    await lab.apply();
+    qsd = await startStorageDaemon({ [disk]: lab.top(disk) }, { exports: 'fuse' });
+    const vm = { qmp: qsd.qmp, freeze: 'off' };
+    const small = new ExpectedDisk(SIZE);
+    const grown = new ExpectedDisk(12 * MiB);
+    await guestWrite(qsd.fuse(disk), 0, MiB, 0x41);
+    small.write(0, MiB, 0x41);
+    grown.write(0, MiB, 0x41);
+    await write('8MiB', ['s1'], vm);
+    await lab.apply();
+
+    await write('12MiB', ['s1'], vm);
+    const plan = await lab.run(['plan']);
+    expect(plan.exitCode, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('block_resize');
+    expect(plan.stdout).not.toContain('qemu-img resize');
+    await lab.apply();
+    const nodes = await qsd.query<(NodeInfo & { image: { 'virtual-size': number } })[]>(
+      'query-named-block-nodes',
+      { flat: true },
+    );
+    expect(nodes.find((n) => n.drv === 'qcow2' && fileOf(n) === lab.top(disk))?.image['virtual-size']).toBe(
+      12 * MiB,
+    );
+    // The guest, attached all along, sees the new size and writes into the grown part.
+    expect((await stat(qsd.fuse(disk))).size).toBe(12 * MiB);
+    await guestWrite(qsd.fuse(disk), 10 * MiB, MiB, 0x42);
+    grown.write(10 * MiB, MiB, 0x42);
+    expect(await guestView(qsd.fuse(disk))).toBe(grown.digest());
+    expect(await viewDigest(lab.snap(disk, 's1'))).toBe(small.digest());
+    await qsd.stop();
+    qsd = undefined;
+    const after = await lab.run(['plan', '--detailed-exitcode']);
+    expect(after.exitCode, after.stdout + after.stderr).toBe(0);
+    expect(await viewDigest(lab.top(disk))).toBe(grown.digest());
   });
 });

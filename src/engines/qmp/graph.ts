@@ -11,7 +11,7 @@ export interface BlockNode {
   drv: string;
   ro: boolean;
   file: string;
-  image?: { 'format-specific'?: { data?: { 'extended-l2'?: boolean } } };
+  image?: { 'virtual-size'?: number; 'format-specific'?: { data?: { 'extended-l2'?: boolean } } };
 }
 
 /** The file a node reads: its own filename, or the protocol child's inside a json: pseudo-filename. */

@@ -23,10 +23,9 @@ import {
 } from './graph.js';
 import { findJob, finishJob, jobId } from './jobs.js';
 import { streamsIntoSubclusters } from '../../model/qemu.js';
+import type { Consistency } from '../../model/meta.js';
 
 export type SwitchStep = Extract<Step, { kind: 'switch' }>;
-
-export type Consistency = 'fs' | 'crash';
 
 /** How long the agent may take to answer before a snapshot goes on without it (or is refused). */
 const AGENT_TIMEOUT_MS = 5_000;

@@ -93,6 +93,7 @@ describe('lvchain metadata as LV tags', () => {
         policy: name,
         guest: name,
         size: fc.nat(),
+        consistency: fc.constantFrom('fs' as const, 'crash' as const),
         protect: fc.constant(true),
         incomplete: fc.constant(true),
         intent: fc.constantFrom(
@@ -122,10 +123,16 @@ describe('lvchain metadata as LV tags', () => {
   });
 
   it('reports malformed lvchain tags instead of guessing', () => {
-    const r = tagsToMeta(['lvchain.disk=d', 'lvchain.intent=explode/now', 'lvchain.created=yesterday']);
+    const r = tagsToMeta([
+      'lvchain.disk=d',
+      'lvchain.intent=explode/now',
+      'lvchain.created=yesterday',
+      'lvchain.consistency=app',
+    ]);
     expect(r.meta).toEqual({ disk: 'd' });
     expect(r.problems).toEqual([
       'lvchain.created=yesterday is not a UTC instant',
+      'lvchain.consistency=app is unknown',
       'lvchain.intent=explode/now is not an intent lvchain writes',
     ]);
   });

@@ -5,7 +5,7 @@
  * of its guest group; other disks go on.
  */
 import type { Plan, PlannedOperation, ResourceChange, Step } from '../model/plan.js';
-import { liveBlocker } from '../plan/live.js';
+import { liveBlocker, liveContext } from '../plan/live.js';
 import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
 import type { Realiser } from './realiser.js';
@@ -315,14 +315,13 @@ async function prepare(
   const live = backend.declaresVm(change.disk) ? await backend.judge(observed) : undefined;
   if (live?.kind === 'refused')
     throw new LvchainError('image_in_use', `${live.holders.join('; ')}. Nothing was done.`);
+  const liveCtx = liveContext(live);
   const opCtx: OpContext = {
     sizing,
     ...wipeFlags(ctx.desired.storages[change.storage]),
     topMeta: change.x_top_meta,
     ...(change.x_policy !== undefined ? { policy: change.x_policy } : {}),
-    ...(live?.kind === 'engine' && live.engine === 'qmp'
-      ? { live: { topHeld: live.topHeld, qemu: live.qemu } }
-      : {}),
+    ...(liveCtx ? { live: liveCtx } : {}),
   };
   const notLive = opCtx.live
     ? liveBlocker(change.operation as PlannedOperation, view.state, opCtx.live)

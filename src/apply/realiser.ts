@@ -18,6 +18,8 @@ import type { Consistency } from '../model/meta.js';
 import type { EngineVerdict, ObservedDisk, ObservedStorage } from '../model/observed.js';
 import type { PlannedStep, Step, StepKind } from '../model/plan.js';
 import { describeResize, resizeLive } from '../engines/qmp/resize.js';
+import { commitLive, describeCommit } from '../engines/qmp/commit.js';
+import { describeReattach, reattachLive } from '../engines/qmp/rename.js';
 import type { EngineStep, ImageEngine } from '../engines/engine.js';
 import { offlineEngine } from '../engines/offline/index.js';
 import { judgeLive, selectEngines } from '../engines/select.js';
@@ -154,6 +156,18 @@ export class Realiser {
       return describeStream(this.driver, this.vmOf(disk), disk, step);
     if (step.kind === 'resize' && this.live.has(disk))
       return describeResize(this.driver, this.vmOf(disk), disk, step);
+    if (step.kind === 'commit' && this.live.has(disk))
+      return describeCommit(this.driver, this.vmOf(disk), disk, step);
+    if (step.kind === 'rename' && this.reattaches(disk, step)) {
+      const d = this.driver.describe(disk, step);
+      return {
+        description: `${d.description}, and the running VM's node onto the new name`,
+        commands: [
+          ...d.commands,
+          ...describeReattach(this.driver, this.vmOf(disk), disk, step.from, step.to),
+        ],
+      };
+    }
     if (isEngineStep(step)) return this.engine.describe(this.driver, disk, step);
     if (isStorageStep(step)) return this.driver.describe(disk, step);
     return describeSwitch(this.driver, this.vmOf(disk), disk, step);
@@ -165,7 +179,23 @@ export class Realiser {
       await streamLive(this.driver, this.vmOf(disk), disk, step, onProgress);
     else if (step.kind === 'resize' && this.live.has(disk))
       await resizeLive(this.driver, this.vmOf(disk), disk, step);
-    else if (step.kind === 'set_meta' && step.meta.consistency === 'crash' && this.frozen.has(disk))
+    else if (step.kind === 'commit' && this.live.has(disk)) {
+      const pivot = step.pivot;
+      const recordPivot = async () => {
+        if (pivot)
+          await this.driver.execute(disk, {
+            kind: 'set_meta',
+            layer: step.into,
+            meta: pivot,
+            from: { ...pivot, pivoted: false },
+            purpose: 'update',
+          });
+      };
+      await commitLive(this.driver, this.vmOf(disk), disk, step, recordPivot, onProgress);
+    } else if (step.kind === 'rename' && this.reattaches(disk, step)) {
+      await this.driver.execute(disk, step, onProgress);
+      await reattachLive(this.driver, this.vmOf(disk), disk, step.from, step.to);
+    } else if (step.kind === 'set_meta' && step.meta.consistency === 'crash' && this.frozen.has(disk))
       // The plan can only promise crash consistency (a resume cannot know whether an earlier
       // run froze the guest); the freeze of this run's switch is what makes it `fs`.
       await this.driver.execute(disk, { ...step, meta: { ...step.meta, consistency: 'fs' } }, onProgress);
@@ -187,6 +217,14 @@ export class Realiser {
       if (consistency === 'fs') this.frozen.add(e.disk);
       else this.frozen.delete(e.disk);
     return consistency;
+  }
+
+  /**
+   * A layer renamed under a running VM needs QEMU's node moved onto the new name; the top's
+   * rename before a switch is not one (the switch makes the new node itself).
+   */
+  private reattaches(disk: string, step: Step): step is Extract<Step, { kind: 'rename' }> {
+    return step.kind === 'rename' && step.from.role !== 'top' && this.live.has(disk);
   }
 
   /** Before a live snapshot changes anything: `freeze: required` needs an agent that answers. */

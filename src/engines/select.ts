@@ -92,16 +92,25 @@ export async function judgeLive(
       socket: vm.qmp,
       topHeld: top !== undefined && held.some((h) => h.path === top.path),
       qemu: names.qemu,
+      pauses: names.pauses,
     };
   }
 }
 
-/** The files QEMU's block nodes were opened by (as it still calls them after a rename), and its version. */
-async function graphNames(socket: string): Promise<{ files: Set<string>; qemu: string }> {
+/**
+ * The files QEMU's block nodes were opened by (as it still calls them after a rename), its
+ * version, and whether it runs a guest it can pause.
+ */
+async function graphNames(socket: string): Promise<{ files: Set<string>; qemu: string; pauses: boolean }> {
   const q = await QmpClient.connect(socket);
   try {
     const nodes = await queryNodes(q);
-    return { files: new Set(nodes.map(fileOf)), qemu: await qemuVersion(q) };
+    const commands = await q.execute<{ name: string }[]>('query-commands');
+    return {
+      files: new Set(nodes.map(fileOf)),
+      qemu: await qemuVersion(q),
+      pauses: commands.some((c) => c.name === 'stop'),
+    };
   } finally {
     q.close();
   }

@@ -29,6 +29,11 @@ export interface LayerMeta {
    */
   size?: number;
   consistency?: Consistency;
+  /**
+   * Set on a snapshot a live commit merged the top into, once the running VM writes to it: the
+   * old top is stale from then on, so a resume renames instead of committing again.
+   */
+  pivoted?: boolean;
   /** Set on the top: destroying this disk is refused. */
   protect?: boolean;
   /** The layer is allocated but not yet (completely) formatted. */

@@ -105,6 +105,8 @@ export type EngineVerdict =
       topHeld: boolean;
       /** QEMU's version (major.minor): before 8.1 a stream into an image with subclusters crashes it. */
       qemu: string;
+      /** Whether it can pause its guest (`stop`): a storage daemon cannot, and a commit of the top needs it. */
+      pauses: boolean;
     }
   | { kind: 'refused'; holders: string[] };
 

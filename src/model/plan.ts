@@ -11,7 +11,7 @@ import { ISO_INSTANT } from '../base/instants.js';
 
 // 2.0: a step's commands became a tagged union (argv, qmp, in_process) instead of argv arrays.
 // 2.1: summary.merge (snapshots merged away no longer count in destroy); diagnostics' figures.
-// 2.2: a live snapshot's metadata carries its consistency.
+// 2.2: a live snapshot's metadata carries its consistency; a live commit of the top, its pivot record.
 export const PLAN_FORMAT_VERSION = '2.2';
 
 const snapshotName = z.string().regex(SNAPSHOT_NAME);
@@ -49,6 +49,7 @@ export const layerMetaSchema = z.strictObject({
   guest: z.string().optional(),
   size: z.number().int().nonnegative().optional(),
   consistency: z.enum(['fs', 'crash']).optional(),
+  pivoted: z.boolean().optional(),
   protect: z.boolean().optional(),
   incomplete: z.boolean().optional(),
   intent: intentSchema.optional(),
@@ -94,7 +95,17 @@ export const stepSchema = z.discriminatedUnion('kind', [
     preallocation: z.enum(['metadata', 'off']),
   }),
   z.strictObject({ kind: z.literal('rename'), from: layerRefSchema, to: layerRefSchema }),
-  z.strictObject({ kind: z.literal('commit'), layer: layerRefSchema, into: layerRefSchema, bytes }),
+  z.strictObject({
+    kind: z.literal('commit'),
+    layer: layerRefSchema,
+    into: layerRefSchema,
+    bytes,
+    /**
+     * A live commit of the top: the metadata recorded on `into` once the VM writes to it (the
+     * guest paused between QEMU's pivot and this record, so the images agree until it is durable).
+     */
+    pivot: layerMetaSchema.optional(),
+  }),
   z.strictObject({
     kind: z.literal('stream'),
     layer: layerRefSchema,

@@ -1,9 +1,16 @@
 /** What the live engine does today; the rest waits until the disk's VM is stopped. */
 import type { PlannedOperation } from '../model/plan.js';
+import type { EngineVerdict } from '../model/observed.js';
 import { snapRef, sameRef } from '../model/layer.js';
 import { streamsIntoSubclusters } from '../model/qemu.js';
 import type { OpContext } from './op-steps.js';
 import type { DiskState } from './state.js';
+
+/** What the planner needs of a live verdict; undefined for a disk the offline engine changes. */
+export function liveContext(verdict: EngineVerdict | undefined): OpContext['live'] {
+  if (verdict?.kind !== 'engine' || verdict.engine !== 'qmp') return undefined;
+  return { topHeld: verdict.topHeld, qemu: verdict.qemu, pauses: verdict.pauses };
+}
 
 /** Why an operation waits while the disk's VM runs; undefined for what the live engine does. */
 export function notLiveYet(op: PlannedOperation): string | undefined {
@@ -13,15 +20,11 @@ export function notLiveYet(op: PlannedOperation): string | undefined {
     case 'grow':
       return undefined;
     case 'delete':
-      return op.merge === 'merge_stream' ? undefined : 'a live commit is not built yet; a running VM streams';
+      return undefined;
     case 'resume':
-      if (
-        op.intent.op === 'snapshot' ||
-        op.intent.op === 'grow' ||
-        (op.intent.op === 'delete' && op.intent.direction === 'stream')
-      )
+      if (op.intent.op === 'snapshot' || op.intent.op === 'grow' || op.intent.op === 'delete')
         return undefined;
-      return `resuming a ${op.intent.op === 'delete' ? `${op.intent.direction} ` : ''}${op.intent.op} of a running VM is not built yet`;
+      return `resuming a ${op.intent.op} of a running VM is not built yet`;
     case 'rollback':
       return 'a running VM is never rolled back: lvchain never stops a VM; shut it down (qm shutdown <vmid>, virsh shutdown <name>) and plan again';
     default:
@@ -40,14 +43,29 @@ export function liveBlocker(
 ): string | undefined {
   const not = notLiveYet(op);
   if (not !== undefined) return not;
+  if (!live.pauses && commitsTop(op, state))
+    return 'its QEMU cannot pause the guest (no "stop": a storage daemon?), which a commit of the top needs to pivot safely; stream instead (--merge-direction stream)';
   const snap =
-    op.op === 'delete'
+    op.op === 'delete' && op.merge === 'merge_stream'
       ? op.snap
-      : op.op === 'resume' && op.intent.op === 'delete'
+      : op.op === 'resume' && op.intent.op === 'delete' && op.intent.direction === 'stream'
         ? op.intent.snap
         : undefined;
   if (snap === undefined || streamsIntoSubclusters(live.qemu)) return undefined;
   const child = Object.values(state.layers).find((l) => l.backing && sameRef(l.backing, snapRef(snap)));
   if (!child?.extendedL2) return undefined;
   return `QEMU ${live.qemu} would crash streaming into an image with subclusters (extended_l2; fixed in QEMU 8.1), so the merge waits until the VM is stopped or runs on QEMU 8.1 or later`;
+}
+
+/** A commit whose merged layer is the top: it ends in a pivot. */
+function commitsTop(op: PlannedOperation, state: DiskState): boolean {
+  const snap =
+    op.op === 'delete' && op.merge === 'merge_commit'
+      ? op.snap
+      : op.op === 'resume' && op.intent.op === 'delete' && op.intent.direction === 'commit'
+        ? op.intent.snap
+        : undefined;
+  if (snap === undefined) return false;
+  const child = Object.values(state.layers).find((l) => l.backing && sameRef(l.backing, snapRef(snap)));
+  return child?.ref.role === 'top';
 }

@@ -30,9 +30,10 @@ export function chooseMerge(
   );
   const commitBytes = child?.extents ? commitCost(child.extents) : null;
   const streamBytes = layerS?.extents && child?.extents ? streamCost(layerS.extents, child.extents) : null;
-  // The live engine streams only: a commit would rename the layer a running VM writes to.
-  if (running) return { direction: 'stream', commitBytes, streamBytes, because: 'running_vm' };
   if (override !== 'auto') return { direction: override, commitBytes, streamBytes, because: 'forced' };
+  // A live non-active commit writes zero clusters as data (reference §2.3), which the commit
+  // figure does not count yet; streaming is what a running VM gets unless the admin forces one.
+  if (running) return { direction: 'stream', commitBytes, streamBytes, because: 'running_vm' };
   if (commitBytes === null || streamBytes === null) {
     // Without figures, do what Proxmox does: the oldest snapshot is committed (streaming it
     // copies all its data), a snapshot with a parent is streamed.

@@ -82,6 +82,10 @@ function commitDelete(state: DiskState, snap: string, bytes: number, ctx: OpCont
     const child = liveChildOf(state, S);
     if (child) {
       const C = child.ref;
+      const swap = commitSwap(S, C, child.meta ?? { disk: state.disk }, ctx);
+      // The running VM writes to S already: the top is stale, and committing it again would
+      // overwrite those writes.
+      if (layerS.meta?.pivoted) return ok(swap);
       const steps: Step[] = [...record(layerS, intent, state.disk)];
       const childSize = child.virtualSize;
       if (childSize !== undefined && (layerS.virtualSize === undefined || layerS.virtualSize < childSize)) {
@@ -89,7 +93,8 @@ function commitDelete(state: DiskState, snap: string, bytes: number, ctx: OpCont
         if (layerS.capacity !== undefined && need !== undefined && layerS.capacity < need) {
           steps.push({ kind: 'extend', layer: S, virtual_size: childSize, capacity: need });
         }
-        if (layerS.virtualSize !== undefined) {
+        // A live commit grows the base itself; qemu-img cannot resize an image QEMU holds.
+        if (layerS.virtualSize !== undefined && !ctx.live) {
           steps.push({
             kind: 'resize',
             layer: S,
@@ -98,10 +103,11 @@ function commitDelete(state: DiskState, snap: string, bytes: number, ctx: OpCont
           });
         }
       }
-      steps.push(
-        { kind: 'commit', layer: C, into: S, bytes },
-        ...commitSwap(S, C, child.meta ?? { disk: state.disk }, ctx),
-      );
+      const pivot: LayerMeta | undefined =
+        ctx.live && C.role === 'top'
+          ? { ...withIntent(layerS.meta, intent, state.disk), pivoted: true }
+          : undefined;
+      steps.push({ kind: 'commit', layer: C, into: S, bytes, ...(pivot ? { pivot } : {}) }, ...swap);
       return ok(steps);
     }
     // The child was already renamed aside: find it by its trash name.

@@ -19,7 +19,7 @@ export interface OpContext {
   /** Policy recorded on new snapshots. */
   policy?: string;
   /** The disk is in a running VM's hands (the live engine): whether that VM writes to the top yet. */
-  live?: { topHeld: boolean; qemu: string };
+  live?: { topHeld: boolean; qemu: string; pauses: boolean };
 }
 
 export type OpResult = { ok: true; steps: Step[] } | { ok: false; reason: string };

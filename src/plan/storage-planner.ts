@@ -1,5 +1,5 @@
 /** Collects the changes of one storage in order, simulating every step. */
-import { liveBlocker } from './live.js';
+import { liveBlocker, liveContext } from './live.js';
 import { wipeFlags } from '../model/on-storage.js';
 import type { DesiredStorage } from '../model/desired.js';
 import type { ObservedStorage } from '../model/observed.js';
@@ -54,9 +54,8 @@ export class StoragePlanner {
   ctx(disk: string, topMeta: LayerMeta, policy?: string): OpContext {
     const c: OpContext = { sizing: this.sizing, ...wipeFlags(this.storage), topMeta: { ...topMeta, disk } };
     if (policy !== undefined) c.policy = policy;
-    const verdict = this.observed.disks[disk]?.engine;
-    if (verdict?.kind === 'engine' && verdict.engine === 'qmp')
-      c.live = { topHeld: verdict.topHeld, qemu: verdict.qemu };
+    const live = liveContext(this.observed.disks[disk]?.engine);
+    if (live) c.live = live;
     return c;
   }
 

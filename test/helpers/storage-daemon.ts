@@ -32,11 +32,24 @@ const exists = (p: string) =>
     () => false,
   );
 
+export interface DaemonOptions {
+  exports: 'nbd' | 'fuse';
+  /**
+   * `daemon`: qemu-storage-daemon. `system`: qemu-system-x86_64 with no machine, which holds
+   * the same graph and NBD exports but can also pause its (absent) guest, as a commit of the
+   * top needs.
+   */
+  process?: 'daemon' | 'system';
+}
+
 export async function startStorageDaemon(
   tops: Record<string, string>,
-  opts: { exports: 'nbd' | 'fuse' } = { exports: 'nbd' },
+  opts: DaemonOptions = { exports: 'nbd' },
 ): Promise<StorageDaemon> {
-  requireTool('qemu-storage-daemon', 'qemu-system-common');
+  const system = opts.process === 'system';
+  if (system) requireTool('qemu-system-x86_64', 'qemu-system-x86');
+  else requireTool('qemu-storage-daemon', 'qemu-system-common');
+  if (system && opts.exports !== 'nbd') throw new Error('the system emulator stand-in exports NBD only');
   if (opts.exports === 'fuse' && !(await exists('/dev/fuse')))
     throw new Error(
       'this test needs /dev/fuse for a FUSE export of qemu-storage-daemon (the kernel module fuse)',
@@ -46,10 +59,14 @@ export async function startStorageDaemon(
   const qmp = join(dir, 'qmp.sock');
   const nbd = join(dir, 'nbd.sock');
   // The NBD server must exist before the exports that use it.
-  const args: string[] = ['--nbd-server', `addr.type=unix,addr.path=${nbd}`];
+  const args: string[] = system
+    ? ['-machine', 'none', '-nodefaults', '-display', 'none']
+    : ['--nbd-server', `addr.type=unix,addr.path=${nbd}`];
+  const dash = system ? '-' : '--';
   for (const [disk, top] of Object.entries(tops)) {
-    args.push('--blockdev', `driver=file,node-name=${disk}-file,filename=${top}`);
-    args.push('--blockdev', `driver=qcow2,node-name=${disk}-top,file=${disk}-file`);
+    args.push(`${dash}blockdev`, `driver=file,node-name=${disk}-file,filename=${top}`);
+    args.push(`${dash}blockdev`, `driver=qcow2,node-name=${disk}-top,file=${disk}-file`);
+    if (system) continue;
     if (opts.exports === 'nbd')
       args.push('--export', `type=nbd,id=${disk},node-name=${disk}-top,name=${disk},writable=on`);
     else {
@@ -60,18 +77,43 @@ export async function startStorageDaemon(
       );
     }
   }
-  args.push('--chardev', `socket,path=${qmp},server=on,wait=off,id=mon0`, '--monitor', 'chardev=mon0');
+  args.push(
+    `${dash}chardev`,
+    `socket,path=${qmp},server=on,wait=off,id=mon0`,
+    system ? '-mon' : '--monitor',
+    system ? 'chardev=mon0,mode=control' : 'chardev=mon0',
+  );
   // In the foreground, so its stderr (QEMU's errors, assertion failures) reaches a log that a
   // failing test can show; detached, so it does not share the test's signals.
   const log = join(dir, 'qsd.log');
   const out = await open(log, 'w');
-  const child = spawn('qemu-storage-daemon', args, { detached: true, stdio: ['ignore', out.fd, out.fd] });
+  const child = spawn(system ? 'qemu-system-x86_64' : 'qemu-storage-daemon', args, {
+    detached: true,
+    stdio: ['ignore', out.fd, out.fd],
+  });
   child.unref();
   await out.close();
   for (let i = 0; i < 200 && !(await exists(qmp)); i++) await new Promise((r) => setTimeout(r, 25));
   if (!(await exists(qmp)))
     throw new Error(`qemu-storage-daemon did not start:\n${await readFile(log, 'utf8')}`);
   const pid = child.pid as number;
+  if (system) {
+    // The system emulator has no command-line exports: they are added over QMP.
+    const q = await QmpClient.connect(qmp);
+    try {
+      await q.execute('nbd-server-start', { addr: { type: 'unix', data: { path: nbd } } });
+      for (const disk of Object.keys(tops))
+        await q.execute('block-export-add', {
+          type: 'nbd',
+          id: disk,
+          'node-name': `${disk}-top`,
+          name: disk,
+          writable: true,
+        });
+    } finally {
+      q.close();
+    }
+  }
   const stop = async () => {
     try {
       process.kill(pid, 'SIGTERM');

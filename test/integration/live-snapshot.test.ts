@@ -69,6 +69,7 @@ async function consistency(disk: string): Promise<Record<string, string | undefi
 interface NodeInfo {
   'node-name': string;
   drv: string;
+  ro: boolean;
   file: string;
   backing_file?: string;
 }
@@ -384,5 +385,93 @@ describe('a live snapshot of a running two-disk guest', () => {
     const after = await lab.run(['plan', '--detailed-exitcode']);
     expect(after.exitCode, after.stdout + after.stderr).toBe(0);
     expect(await viewDigest(lab.top(disk))).toBe(grown.digest());
+  });
+
+  it('deletes snapshots of a running two-disk guest by commit: the newest with a pivot onto it, a middle one under the top; every view reads back and no node names a stale file', async () => {
+    lab = await DirLab.create('lvchain-live-');
+    const snaps = ['s1', 's2', 's3', 's4'];
+    const expected = DISKS.map(() => new ExpectedDisk(SIZE));
+    const views = new Map<string, string[]>();
+    await config([], undefined);
+    await lab.apply();
+    for (const [k, snap] of snaps.entries()) {
+      for (const [i, d] of DISKS.entries()) {
+        await writePattern(lab.top(d), k * MiB, MiB, 0x10 * (k + 1) + i);
+        expected[i]?.write(k * MiB, MiB, 0x10 * (k + 1) + i);
+      }
+      views.set(
+        snap,
+        expected.map((e) => e.digest()),
+      );
+      await config(snaps.slice(0, k + 1), undefined);
+      await lab.apply();
+    }
+    qsd = await startStorageDaemon(Object.fromEntries(DISKS.map((d) => [d, lab.top(d)])), {
+      exports: 'nbd',
+      process: 'system',
+    });
+    const vm = { qmp: qsd.qmp, freeze: 'off' };
+    for (const [i, d] of DISKS.entries()) {
+      await guestWrite(qsd.nbd(d), 5 * MiB, MiB, 0x60 + i);
+      expected[i]?.write(5 * MiB, MiB, 0x60 + i);
+    }
+    // The newest (s4): the top is committed into it and the VM pivots onto its image.
+    await config(['s1', 's2', 's3'], vm);
+    const plan = await lab.run(['plan', '--merge-direction', 'commit']);
+    expect(plan.exitCode, plan.stderr).toBe(0);
+    expect(plan.stdout).toContain('pausing the guest for the pivot');
+    expect(plan.stdout).toContain('block-commit');
+    const r = await lab.run(['apply', '--auto-approve', '--merge-direction', 'commit']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const running = await qsd.query<{ status: string }>('query-status');
+    expect(running.status).toBe('running');
+    for (const [i, d] of DISKS.entries()) {
+      await guestWrite(qsd.nbd(d), 6 * MiB, MiB, 0x70 + i);
+      expected[i]?.write(6 * MiB, MiB, 0x70 + i);
+    }
+    // A middle one (s2): s3 is committed into it under the top.
+    await config(['s1', 's3'], vm);
+    const r2 = await lab.run(['apply', '--auto-approve', '--merge-direction', 'commit']);
+    expect(r2.exitCode, r2.stdout + r2.stderr).toBe(0);
+    for (const [i, d] of DISKS.entries()) {
+      await guestWrite(qsd.nbd(d), 7 * MiB, MiB, 0x80 + i);
+      expected[i]?.write(7 * MiB, MiB, 0x80 + i);
+      expect(await guestView(qsd.nbd(d))).toBe(expected[i]?.digest());
+      expect(await viewDigest(lab.snap(d, 's1'))).toBe(views.get('s1')?.[i]);
+      expect(await viewDigest(lab.snap(d, 's3'))).toBe(views.get('s3')?.[i]);
+    }
+    const nodes = await qsd.query<NodeInfo[]>('query-named-block-nodes', { flat: true });
+    const files = new Set((await images()).map((l) => l.split(' ')[0]));
+    for (const n of nodes) expect(files.has(fileOf(n)), `${fileOf(n)} of ${n['node-name']}`).toBe(true);
+    for (const d of DISKS) {
+      expect(nodes.filter((n) => n.drv === 'qcow2' && !n.ro && fileOf(n) === lab.top(d))).toHaveLength(1);
+      // The node moved onto the renamed file still holds QEMU's lock on it.
+      const info = await execa('qemu-img', ['info', lab.top(d)], { reject: false });
+      expect(info.exitCode, info.stdout).not.toBe(0);
+      expect(info.stderr).toContain('lock');
+    }
+    await qsd.stop();
+    qsd = undefined;
+    const after = await lab.run(['plan', '--detailed-exitcode']);
+    expect(after.exitCode, after.stdout + after.stderr).toBe(0);
+    for (const [i, d] of DISKS.entries()) {
+      expect(await viewDigest(lab.top(d))).toBe(expected[i]?.digest());
+      expect(await viewDigest(lab.snap(d, 's3'))).toBe(views.get('s3')?.[i]);
+    }
+  });
+
+  it('leaves a commit of the top for later when the QEMU cannot pause its guest (a storage daemon), and changes nothing', async () => {
+    lab = await DirLab.create('lvchain-live-');
+    await config(['s1'], undefined);
+    await lab.apply();
+    qsd = await startStorageDaemon(Object.fromEntries(DISKS.map((d) => [d, lab.top(d)])));
+    await config([], { qmp: qsd.qmp, freeze: 'off' });
+    const before = await images();
+    const r = await lab.run(['apply', '--auto-approve', '--merge-direction', 'commit']);
+    // Left for later, as any change the live engine cannot make on this QEMU; nothing is written.
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout + r.stderr).toContain('cannot pause the guest');
+    expect(await images()).toEqual(before);
+    for (const d of DISKS) expect(await guestView(qsd.nbd(d))).toBe(await viewDigest(lab.snap(d, 's1')));
   });
 });

@@ -91,16 +91,25 @@ interface GraphDump {
 }
 
 /**
- * The node a format node reads as its backing, or null if it has none. QMP's stable queries
- * give the backing's file name only, and a layer can be open twice; the block graph dump
- * names the very node.
+ * The nodes a format node reads as its `file` and `backing` children, null where it has none.
+ * QMP's stable queries give file names only, and a layer can be open twice; the block graph
+ * dump names the very nodes.
  */
-export async function backingNodeOf(q: QmpClient, nodeName: string): Promise<string | null> {
+export async function childrenOf(
+  q: QmpClient,
+  nodeName: string,
+): Promise<{ file: string | null; backing: string | null }> {
   const g = await q.execute<GraphDump>('x-debug-query-block-graph');
   const self = g.nodes.find((n) => n.type === 'block-driver' && n.name === nodeName);
-  const edge = self && g.edges.find((e) => e.parent === self.id && e.name === 'backing');
-  const child = edge && g.nodes.find((n) => n.id === edge.child);
-  return child?.name ?? null;
+  const child = (name: string) => {
+    const edge = self && g.edges.find((e) => e.parent === self.id && e.name === name);
+    return edge ? (g.nodes.find((n) => n.id === edge.child)?.name ?? null) : null;
+  };
+  return { file: child('file'), backing: child('backing') };
+}
+
+export async function backingNodeOf(q: QmpClient, nodeName: string): Promise<string | null> {
+  return (await childrenOf(q, nodeName)).backing;
 }
 
 /**
@@ -108,19 +117,11 @@ export async function backingNodeOf(q: QmpClient, nodeName: string): Promise<str
  * an intermediate layer, and QEMU refuses that on a node made read-only on purpose.
  */
 export async function reopenWritable(q: QmpClient, nodeName: string): Promise<void> {
-  const g = await q.execute<GraphDump>('x-debug-query-block-graph');
-  const self = g.nodes.find((n) => n.type === 'block-driver' && n.name === nodeName);
-  const child = (name: string) => {
-    const edge = self && g.edges.find((e) => e.parent === self.id && e.name === name);
-    return edge ? (g.nodes.find((n) => n.id === edge.child)?.name ?? null) : null;
-  };
-  const file = child('file');
+  const { file, backing } = await childrenOf(q, nodeName);
   if (file === null)
     throw new LvchainError('vm_failed', `QEMU at ${q.socket}: node ${nodeName} has no file child`);
   await q.execute('blockdev-reopen', {
-    options: [
-      { driver: 'qcow2', 'node-name': nodeName, file, backing: child('backing'), 'read-only': false },
-    ],
+    options: [{ driver: 'qcow2', 'node-name': nodeName, file, backing, 'read-only': false }],
   });
 }
 

@@ -37,7 +37,7 @@ export function nodeNames(disk: string, step: SwitchStep): { top: string; file: 
   return { top: `lvc-${h}`, file: `lvc-${h}-f`, backing: `lvc-${h}-b` };
 }
 
-function protocolNode(site: ImageSite, path: string): JsonObject {
+export function protocolNode(site: ImageSite, path: string): JsonObject {
   return {
     driver: site.protocol,
     filename: path,

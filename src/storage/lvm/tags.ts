@@ -18,6 +18,7 @@ export function metaToTags(meta: LayerMeta | null | undefined): string[] {
   if (meta.guest !== undefined) tags.push(`${PREFIX}guest=${meta.guest}`);
   if (meta.size !== undefined) tags.push(`${PREFIX}size=${meta.size}`);
   if (meta.consistency !== undefined) tags.push(`${PREFIX}consistency=${meta.consistency}`);
+  if (meta.pivoted) tags.push(`${PREFIX}pivoted`);
   if (meta.protect) tags.push(`${PREFIX}protect`);
   if (meta.incomplete) tags.push(`${PREFIX}incomplete`);
   if (meta.intent !== undefined) tags.push(`${PREFIX}intent=${encodeIntent(meta.intent)}`);
@@ -60,6 +61,7 @@ export function tagsToMeta(tags: readonly string[]): { meta?: LayerMeta; problem
   const consistency = fields.get('consistency');
   if (consistency === 'fs' || consistency === 'crash') meta.consistency = consistency;
   else if (consistency !== undefined) problems.push(`${PREFIX}consistency=${consistency} is unknown`);
+  if (fields.has('pivoted')) meta.pivoted = true;
   if (fields.has('protect')) meta.protect = true;
   if (fields.has('incomplete')) meta.incomplete = true;
   const intent = fields.get('intent');

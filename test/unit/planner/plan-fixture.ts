@@ -37,8 +37,15 @@ export type Options = Partial<Omit<PlanRequest, 'desired' | 'observed'>>;
  * The plan of `config` (the fixture's own unless given) against the fixture's observation. A
  * plan that asks for a read the capture did not make is a stale fixture: re-capture it.
  */
-export function planFixture(state: string, options: Options = {}, config?: string): Plan {
+export function planFixture(
+  state: string,
+  options: Options = {},
+  config?: string,
+  /** A change lvchain itself would have made to the captured state (its own metadata). */
+  edit?: (observed: Observed) => void,
+): Plan {
   const fx = fixture(state);
+  edit?.(fx.observed);
   const loaded = loadConfigText(config ?? fx.config, FIXTURE_CONFIG);
   const request: PlanRequest = {
     desired: loaded.desired,

@@ -55,6 +55,22 @@ describe('resume of an interrupted operation', () => {
     ]);
   });
 
+  it('delete by commit of the top, stopped after a live pivot was recorded: never commits the stale top again, only swaps', () => {
+    const plan = planFixture('interrupted-delete-commit', {}, undefined, (observed) => {
+      const layers = Object.values(observed.storages).flatMap((s) => s.disks['vm-163-disk-0']?.layers ?? []);
+      const s1 = layers.find((l) => l.ref.role === 'snapshot' && l.ref.snap === 's1');
+      if (!s1?.meta) throw new Error('the fixture has no owned snapshot s1');
+      s1.meta.pivoted = true;
+    });
+    expect(changeLines(plan)).toEqual(['snapshot.vm-163-disk-0@s1: resume']);
+    expect(stepLines(plan, 'snapshot.vm-163-disk-0@s1')).toEqual([
+      'rename top → trash:top',
+      'rename snap:s1 → top',
+      'set_meta top finish',
+      'remove trash:top',
+    ]);
+  });
+
   it('delete by stream, stopped after the stream: removes the snapshot and finishes', () => {
     const plan = planFixture('interrupted-delete-stream');
     expect(change(plan, 'snapshot.vm-164-disk-0@s1').operation).toEqual({

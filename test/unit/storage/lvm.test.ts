@@ -94,6 +94,7 @@ describe('lvchain metadata as LV tags', () => {
         guest: name,
         size: fc.nat(),
         consistency: fc.constantFrom('fs' as const, 'crash' as const),
+        pivoted: fc.constant(true),
         protect: fc.constant(true),
         incomplete: fc.constant(true),
         intent: fc.constantFrom(

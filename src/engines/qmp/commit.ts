@@ -20,12 +20,10 @@ import {
   requireFormatNode,
   type BlockNode,
 } from './graph.js';
-import { findJob, finishJob, jobId, type JobInfo } from './jobs.js';
+import { findJob, finishJob, jobId, waitForJob } from './jobs.js';
 import { makeExplicit } from './explicit.js';
 
 export type LiveCommitStep = Extract<Step, { kind: 'commit' }>;
-
-const POLL_MS = 200;
 
 function idOf(disk: string, step: LiveCommitStep): string {
   return jobId('commit', disk, step.into.role === 'snapshot' ? step.into.snap : '');
@@ -181,13 +179,7 @@ async function pivot(
   recordPivot: () => Promise<void>,
   onProgress?: (fraction: number) => void,
 ): Promise<void> {
-  let job: JobInfo | undefined;
-  for (;;) {
-    job = await findJob(q, id);
-    if (!job || job.status === 'ready' || job.status === 'concluded') break;
-    if (job['total-progress'] > 0) onProgress?.(job['current-progress'] / job['total-progress']);
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
+  const job = await waitForJob(q, id, ['ready', 'concluded'], onProgress);
   // A guest the admin paused stays paused.
   let resume = true;
   if (job?.status === 'ready') {

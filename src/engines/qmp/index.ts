@@ -1,7 +1,8 @@
 /**
- * The live engine (DESIGN §12): changes the disks of a running VM through its QEMU. Today it
- * switches a guest's disks onto their new tops in one transaction inside a file-system freeze;
- * everything else a live disk needs is refused by the planner until this engine does it.
+ * The live engine (DESIGN §12): changes the disks of a running VM through its QEMU. This module
+ * switches a guest's disks onto their new tops in one transaction inside a file-system freeze,
+ * and streams; commit.ts, resize.ts and rename.ts do the rest. What it does not do yet, the
+ * planner leaves for when the VM is stopped (plan/live.ts).
  */
 import { createHash } from 'node:crypto';
 import { LvchainError } from '../../base/errors.js';

@@ -25,6 +25,21 @@ export async function findJob(q: QmpClient, id: string): Promise<JobInfo | undef
   return (await q.execute<JobInfo[]>('query-jobs')).find((j) => j.id === id);
 }
 
+/** Wait until the job is gone or in one of these states, reporting progress on the way. */
+export async function waitForJob(
+  q: QmpClient,
+  id: string,
+  states: readonly string[],
+  onProgress?: (fraction: number) => void,
+): Promise<JobInfo | undefined> {
+  for (;;) {
+    const job = await findJob(q, id);
+    if (!job || states.includes(job.status)) return job;
+    if (job['total-progress'] > 0) onProgress?.(job['current-progress'] / job['total-progress']);
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}
+
 /**
  * Wait until the job has concluded, reporting progress; then read its result and dismiss it.
  * A job that failed is an error naming QEMU's reason.
@@ -34,18 +49,12 @@ export async function finishJob(
   id: string,
   onProgress?: (fraction: number) => void,
 ): Promise<void> {
-  for (;;) {
-    const job = await findJob(q, id);
-    if (!job) return;
-    if (job['total-progress'] > 0) onProgress?.(job['current-progress'] / job['total-progress']);
-    if (job.status === 'concluded') {
-      await q.execute('job-dismiss', { id });
-      if (job.error !== undefined)
-        throw new LvchainError('vm_failed', `QEMU's ${job.type} job ${id} failed: ${job.error}`, {
-          details: { socket: q.socket, job: id },
-        });
-      return;
-    }
-    await new Promise((r) => setTimeout(r, POLL_MS));
-  }
+  const job = await waitForJob(q, id, ['concluded'], onProgress);
+  if (!job) return;
+  onProgress?.(1);
+  await q.execute('job-dismiss', { id });
+  if (job.error !== undefined)
+    throw new LvchainError('vm_failed', `QEMU's ${job.type} job ${id} failed: ${job.error}`, {
+      details: { socket: q.socket, job: id },
+    });
 }

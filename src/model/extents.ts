@@ -22,6 +22,11 @@ export function commitCost(child: Extents): number {
   return total(child.data);
 }
 
+/** Bytes QEMU's live `block-commit` below the top writes: it copies zero clusters as data. */
+export function liveCommitCost(child: Extents): number {
+  return total(allocated(child));
+}
+
 /** Bytes a rebase of C past S copies: what C sees through S, i.e. S's data that C does not shadow. */
 export function streamCost(snapshot: Extents, child: Extents): number {
   return total(subtract(snapshot.data, allocated(child)));

@@ -194,7 +194,7 @@ export const operationSchema = z.discriminatedUnion('op', [
     commit_bytes: bytes.nullable(),
     stream_bytes: bytes.nullable(),
     /** Why this direction: cheaper, only one possible, or forced by --merge-direction. */
-    chosen_because: z.enum(['cheaper', 'tie', 'forced', 'no_estimate', 'running_vm']),
+    chosen_because: z.enum(['cheaper', 'tie', 'forced', 'no_estimate', 'live_engine']),
   }),
   z.strictObject({ op: z.literal('rollback'), snap: snapshotName, discard: z.array(snapshotName) }),
   z.strictObject({ op: z.literal('destroy') }),

@@ -1,5 +1,6 @@
 /** What the live engine does today; the rest waits until the disk's VM is stopped. */
 import type { PlannedOperation } from '../model/plan.js';
+import type { MergeDirection } from '../model/intent.js';
 import type { EngineVerdict } from '../model/observed.js';
 import { snapRef, sameRef } from '../model/layer.js';
 import { streamsIntoSubclusters } from '../model/qemu.js';
@@ -32,40 +33,39 @@ export function notLiveYet(op: PlannedOperation): string | undefined {
   }
 }
 
+export type LiveContext = NonNullable<OpContext['live']>;
+
+/**
+ * Why the live engine cannot merge snapshot `snap` this way on this QEMU; undefined when it can.
+ * The chooser avoids a blocked direction; a forced one waits for the VM to stop.
+ */
+export function liveMergeBlocker(
+  state: DiskState,
+  snap: string,
+  direction: MergeDirection,
+  live: LiveContext,
+): string | undefined {
+  const child = Object.values(state.layers).find(
+    (l) => l.ref.role !== 'trash' && l.backing && sameRef(l.backing, snapRef(snap)),
+  );
+  if (direction === 'commit')
+    return !live.pauses && child?.ref.role === 'top'
+      ? 'its QEMU cannot pause the guest (no "stop": a storage daemon?), which a commit of the top needs to pivot safely; stream instead (--merge-direction stream)'
+      : undefined;
+  if (streamsIntoSubclusters(live.qemu) || !child?.extendedL2) return undefined;
+  return `QEMU ${live.qemu} would crash streaming into an image with subclusters (extended_l2; fixed in QEMU 8.1), so the merge waits until the VM is stopped or runs on QEMU 8.1 or later`;
+}
+
 /**
  * Why this operation waits while the disk's VM runs, on this disk and this QEMU; undefined
  * when the live engine does it.
  */
-export function liveBlocker(
-  op: PlannedOperation,
-  state: DiskState,
-  live: NonNullable<OpContext['live']>,
-): string | undefined {
+export function liveBlocker(op: PlannedOperation, state: DiskState, live: LiveContext): string | undefined {
   const not = notLiveYet(op);
   if (not !== undefined) return not;
-  if (!live.pauses && commitsTop(op, state))
-    return 'its QEMU cannot pause the guest (no "stop": a storage daemon?), which a commit of the top needs to pivot safely; stream instead (--merge-direction stream)';
-  const snap =
-    op.op === 'delete' && op.merge === 'merge_stream'
-      ? op.snap
-      : op.op === 'resume' && op.intent.op === 'delete' && op.intent.direction === 'stream'
-        ? op.intent.snap
-        : undefined;
-  if (snap === undefined || streamsIntoSubclusters(live.qemu)) return undefined;
-  const child = Object.values(state.layers).find((l) => l.backing && sameRef(l.backing, snapRef(snap)));
-  if (!child?.extendedL2) return undefined;
-  return `QEMU ${live.qemu} would crash streaming into an image with subclusters (extended_l2; fixed in QEMU 8.1), so the merge waits until the VM is stopped or runs on QEMU 8.1 or later`;
-}
-
-/** A commit whose merged layer is the top: it ends in a pivot. */
-function commitsTop(op: PlannedOperation, state: DiskState): boolean {
-  const snap =
-    op.op === 'delete' && op.merge === 'merge_commit'
-      ? op.snap
-      : op.op === 'resume' && op.intent.op === 'delete' && op.intent.direction === 'commit'
-        ? op.intent.snap
-        : undefined;
-  if (snap === undefined) return false;
-  const child = Object.values(state.layers).find((l) => l.backing && sameRef(l.backing, snapRef(snap)));
-  return child?.ref.role === 'top';
+  if (op.op === 'delete')
+    return liveMergeBlocker(state, op.snap, op.merge === 'merge_commit' ? 'commit' : 'stream', live);
+  if (op.op === 'resume' && op.intent.op === 'delete')
+    return liveMergeBlocker(state, op.intent.snap, op.intent.direction, live);
+  return undefined;
 }

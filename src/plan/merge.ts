@@ -6,7 +6,8 @@ import type { MergeDirection } from '../model/intent.js';
 import type { DiskState } from './state.js';
 import { layerAt } from './state.js';
 import { snapRef, sameRef } from '../model/layer.js';
-import { commitCost, streamCost } from '../model/extents.js';
+import { commitCost, liveCommitCost, streamCost } from '../model/extents.js';
+import { liveMergeBlocker, type LiveContext } from './live.js';
 
 export type DirectionOverride = 'auto' | MergeDirection;
 
@@ -14,26 +15,43 @@ export interface MergeChoice {
   direction: MergeDirection;
   commitBytes: number | null;
   streamBytes: number | null;
-  because: 'cheaper' | 'tie' | 'forced' | 'no_estimate' | 'running_vm';
+  because: 'cheaper' | 'tie' | 'forced' | 'no_estimate' | 'live_engine';
 }
 
+/**
+ * `live`: the disk's VM runs, and the live engine merges. Its commit below the top writes zero
+ * clusters as data (reference §2.3), so that is what the commit figure counts; a direction this
+ * QEMU cannot do is not chosen.
+ */
 export function chooseMerge(
   state: DiskState,
   snap: string,
   override: DirectionOverride,
-  running = false,
+  live?: LiveContext,
 ): MergeChoice {
   const S = snapRef(snap);
   const layerS = layerAt(state, S);
   const child = Object.values(state.layers).find(
     (l) => l.ref.role !== 'trash' && l.backing && sameRef(l.backing, S),
   );
-  const commitBytes = child?.extents ? commitCost(child.extents) : null;
+  const commitBytes = child?.extents
+    ? live && child.ref.role !== 'top'
+      ? liveCommitCost(child.extents)
+      : commitCost(child.extents)
+    : null;
   const streamBytes = layerS?.extents && child?.extents ? streamCost(layerS.extents, child.extents) : null;
   if (override !== 'auto') return { direction: override, commitBytes, streamBytes, because: 'forced' };
-  // A live non-active commit writes zero clusters as data (reference §2.3), which the commit
-  // figure does not count yet; streaming is what a running VM gets unless the admin forces one.
-  if (running) return { direction: 'stream', commitBytes, streamBytes, because: 'running_vm' };
+  if (live) {
+    const commitBlocked = liveMergeBlocker(state, snap, 'commit', live) !== undefined;
+    const streamBlocked = liveMergeBlocker(state, snap, 'stream', live) !== undefined;
+    if (commitBlocked !== streamBlocked)
+      return {
+        direction: commitBlocked ? 'stream' : 'commit',
+        commitBytes,
+        streamBytes,
+        because: 'live_engine',
+      };
+  }
   if (commitBytes === null || streamBytes === null) {
     // Without figures, do what Proxmox does: the oldest snapshot is committed (streaming it
     // copies all its data), a snapshot with a parent is streamed.

@@ -1,5 +1,5 @@
 /** Collects the changes of one storage in order, simulating every step. */
-import { liveBlocker, liveContext } from './live.js';
+import { liveBlocker, liveContext, type LiveContext } from './live.js';
 import { wipeFlags } from '../model/on-storage.js';
 import type { DesiredStorage } from '../model/desired.js';
 import type { ObservedStorage } from '../model/observed.js';
@@ -45,16 +45,15 @@ export class StoragePlanner {
     this.allowed = allowedBy(req);
   }
 
-  /** Whether the disk's running VM holds it: the live engine then does its changes. */
-  isLive(disk: string): boolean {
-    const verdict = this.observed.disks[disk]?.engine;
-    return verdict?.kind === 'engine' && verdict.engine === 'qmp';
+  /** The disk's running VM, when it holds the disk: the live engine then does its changes. */
+  liveOf(disk: string): LiveContext | undefined {
+    return liveContext(this.observed.disks[disk]?.engine);
   }
 
   ctx(disk: string, topMeta: LayerMeta, policy?: string): OpContext {
     const c: OpContext = { sizing: this.sizing, ...wipeFlags(this.storage), topMeta: { ...topMeta, disk } };
     if (policy !== undefined) c.policy = policy;
-    const live = liveContext(this.observed.disks[disk]?.engine);
+    const live = this.liveOf(disk);
     if (live) c.live = live;
     return c;
   }

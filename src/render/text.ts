@@ -83,7 +83,7 @@ export function mergeLine(c: ResourceChange): string | undefined {
     tie: 'equal cost; streaming keeps the child in place',
     forced: 'forced by --merge-direction',
     no_estimate: 'no estimate: the chain is not readable now',
-    running_vm: 'the VM is running, and the live engine streams',
+    live_engine: 'the VM is running, and its QEMU can merge this one only this way',
   }[chosen_because];
   return `merge: ${chosen} (${why}); commit would copy ${fig(commit_bytes)}, stream would copy ${fig(stream_bytes)}`;
 }

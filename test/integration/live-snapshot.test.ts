@@ -241,7 +241,9 @@ describe('a live snapshot of a running two-disk guest', () => {
     // Oldest (s1), a middle one (s3) and the newest (s4) go; s2 stays.
     await config(['s2'], vm);
     const plan = await lab.run(['plan']);
-    expect(plan.stdout).toContain('the VM is running, and the live engine streams');
+    // This QEMU (a storage daemon) cannot pause, so the newest is streamed into the top; the
+    // others go the cheaper way.
+    expect(plan.stdout).toContain('the VM is running, and its QEMU can merge this one only this way');
     await lab.apply();
     for (const [i, d] of DISKS.entries()) {
       expect(await viewDigest(lab.snap(d, 's2'))).toBe(views.get('s2')?.[i]);
@@ -271,7 +273,7 @@ describe('a live snapshot of a running two-disk guest', () => {
     }
   });
 
-  it("leaves a merge into lvchain's own layers (subclusters) for later on a QEMU before 8.1, which would crash; on 8.1 and later it streams", async () => {
+  it("leaves a stream into lvchain's own layers (subclusters) for later on a QEMU before 8.1, which would crash, and commits instead when left to choose", async () => {
     lab = await DirLab.create('lvchain-live-');
     await config([], undefined);
     await lab.apply();
@@ -291,13 +293,19 @@ describe('a live snapshot of a running two-disk guest', () => {
     const fixed = streamsIntoSubclusters(`${version.qemu.major}.${version.qemu.minor}`);
     await config(['s2'], vm);
     const before = await images();
-    const r = await lab.run(['apply', '--auto-approve']);
-    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    if (fixed) expect(r.stdout).toContain('the VM is running, and the live engine streams');
-    else {
-      expect(r.stdout + r.stderr).toContain('would crash streaming into an image with subclusters');
+    const streamed = await lab.run(['apply', '--auto-approve', '--merge-direction', 'stream']);
+    expect(streamed.exitCode, streamed.stdout + streamed.stderr).toBe(0);
+    if (!fixed) {
+      expect(streamed.stdout + streamed.stderr).toContain(
+        'would crash streaming into an image with subclusters',
+      );
       expect(await images()).toEqual(before);
+      // Left to choose, the live engine commits s2 into s1 instead, below the top.
+      const chosen = await lab.run(['apply', '--auto-approve']);
+      expect(chosen.exitCode, chosen.stdout + chosen.stderr).toBe(0);
+      expect(chosen.stdout).toContain('the VM is running, and its QEMU can merge this one only this way');
     }
+    expect((await images()).some((l) => l.startsWith(`${lab.snap(DISKS[0] as string, 's1')} `))).toBe(false);
     // QEMU is alive either way and the guest reads what it wrote.
     for (const [i, d] of DISKS.entries()) expect(await guestView(qsd.nbd(d))).toBe(expected[i]?.digest());
   });

@@ -6,6 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { change, planFixture, stepLines } from './plan-fixture.js';
 import { MiB } from '../../fixtures/observed/constants.js';
+import type { Observed } from '../../../src/model/observed.js';
 
 const COMMIT_101 = [
   'set_meta snap:s1 record_intent delete/s1/commit',
@@ -15,6 +16,24 @@ const COMMIT_101 = [
   'set_meta top finish',
   'remove trash:top',
 ];
+
+/** The captured chains, with disk 101 held by a running VM's QEMU (the live engine's verdict). */
+const running =
+  (pauses: boolean) =>
+  (observed: Observed): void => {
+    for (const storage of Object.values(observed.storages)) {
+      const disk = storage.disks['vm-101-disk-0'];
+      if (disk)
+        disk.engine = {
+          kind: 'engine',
+          engine: 'qmp',
+          socket: '/run/101.qmp',
+          topHeld: true,
+          qemu: '10.0',
+          pauses,
+        };
+    }
+  };
 
 describe('merge direction', () => {
   it('commits when the child holds less than the snapshot', () => {
@@ -98,5 +117,27 @@ describe('merge direction', () => {
     expect(planFixture('chains').summary.bytes_to_copy).toBe(2 * MiB);
     expect(planFixture('chains', { mergeDirection: 'stream' }).summary.bytes_to_copy).toBe(9 * MiB);
     expect(planFixture('chains', { mergeDirection: 'commit' }).summary.bytes_to_copy).toBe(9 * MiB);
+  });
+
+  it('a running VM whose QEMU can pause gets the offline choice: the top is committed, and the guest pivots', () => {
+    const plan = planFixture('chains', {}, undefined, running(true));
+    expect(change(plan, 'snapshot.vm-101-disk-0@s1').operation).toMatchObject({
+      merge: 'merge_commit',
+      chosen_because: 'cheaper',
+    });
+    const commit = change(plan, 'snapshot.vm-101-disk-0@s1').x_steps.find((s) => s.step.kind === 'commit');
+    expect(commit?.step).toMatchObject({ pivot: { disk: 'vm-101-disk-0', snap: 's1', pivoted: true } });
+  });
+
+  it('a running VM whose QEMU cannot pause (a storage daemon) streams, though the commit is cheaper, and says why', () => {
+    const plan = planFixture('chains', {}, undefined, running(false));
+    expect(change(plan, 'snapshot.vm-101-disk-0@s1').operation).toEqual({
+      op: 'delete',
+      snap: 's1',
+      merge: 'merge_stream',
+      commit_bytes: 1 * MiB,
+      stream_bytes: 8 * MiB,
+      chosen_because: 'live_engine',
+    });
   });
 });

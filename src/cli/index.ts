@@ -17,6 +17,7 @@ import { addValidate } from './program/validate.js';
 import { addPlan } from './program/plan.js';
 import { addApply } from './program/apply.js';
 import { addShow } from './program/show.js';
+import { addList } from './program/list.js';
 import { addRollback } from './program/rollback.js';
 import { addImport } from './program/import.js';
 import { addReconcile } from './program/reconcile.js';
@@ -114,6 +115,7 @@ async function main(argv: string[]): Promise<number> {
     addPlan,
     addApply,
     addShow,
+    addList,
     addRollback,
     addImport,
     addReconcile,

@@ -25,6 +25,7 @@ import { renderCheckJson, renderNagios } from '../render/check.js';
 import { renderPrometheus } from '../render/prometheus.js';
 import { LVCHAIN_VERSION } from '../base/version.js';
 import { disksOn } from '../model/on-storage.js';
+import type { Desired } from '../model/desired.js';
 
 export interface CheckOptions {
   json: boolean;
@@ -62,16 +63,27 @@ export async function checkCommand(g: GlobalOptions, o: CheckOptions, io: Io): P
 }
 
 async function assess(g: GlobalOptions, now: number, io: Io): Promise<HealthReport> {
+  return (await observeEstate(g, now, io)).report;
+}
+
+/** Every storage observed as `check` does, and the health of what was found. Read-only. */
+export async function observeEstate(
+  g: GlobalOptions,
+  now: number,
+  io: Io,
+): Promise<{ desired: Desired; storages: Record<string, StorageObservation>; report: HealthReport }> {
   const session = await Session.open(g.config, io.onCommand ? { onCommand: io.onCommand } : {});
   try {
     const names = Object.keys(session.desired.storages).sort();
     const observed = await Promise.all(names.map((name) => observeStorage(session, name)));
-    return assessHealth({
+    const storages = Object.fromEntries(names.map((name, i) => [name, observed[i] as StorageObservation]));
+    const report = assessHealth({
       desired: session.desired,
-      storages: Object.fromEntries(names.map((name, i) => [name, observed[i] as StorageObservation])),
+      storages,
       now,
       defaultMaxChainDepth: DEFAULTS.maxChainDepth,
     });
+    return { desired: session.desired, storages, report };
   } finally {
     await session.close();
   }

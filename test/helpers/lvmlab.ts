@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { LabVm } from '../lab/vm.js';
+import { labHostConfig, type LabVm } from '../lab/vm.js';
 import { lvchain, type CliResult } from './cli.js';
 import { SshExecutor } from '../../src/exec/ssh.js';
 
@@ -40,17 +40,7 @@ export class LvmLab {
   }
 
   host(): Record<string, unknown> {
-    return {
-      lab: {
-        ssh: {
-          host: '127.0.0.1',
-          user: 'root',
-          port: this.vm.port,
-          identityFile: this.vm.identityFile,
-          knownHostsFile: this.vm.knownHostsFile,
-        },
-      },
-    };
+    return { lab: labHostConfig(this.vm) };
   }
 
   async writeConfig(body: Record<string, unknown>, vgOptions: Record<string, unknown> = {}): Promise<void> {

@@ -5,7 +5,8 @@
  *   npm run lab -- [--disks 1024,1024] [--fill 0xa5] [--memory 1024]
  */
 import { readFileSync } from 'node:fs';
-import { shQuote, startLab, type LabDiskSpec } from './vm.js';
+import { stringify } from 'yaml';
+import { labHostConfig, shQuote, startLab, type LabDiskSpec } from './vm.js';
 
 function parseArgs(argv: string[]): { disks?: LabDiskSpec[]; memoryMiB?: number } {
   let sizes: number[] | undefined;
@@ -47,6 +48,12 @@ async function main(): Promise<void> {
       'ssh:',
       `  ${ssh}`,
       '',
+      'lvchain config reaching it (a VG "lab" on the first disk, created by the first apply):',
+      stringify({
+        version: 1,
+        hosts: { lab: labHostConfig(vm) },
+        volumeGroups: { lab: { host: 'lab', pvs: [dev] } },
+      }).replace(/^/gm, '  '),
       'examples (inside the VM):',
       `  pvcreate ${dev} && vgcreate lab ${dev}`,
       '  lvcreate --yes -Wy --setautoactivation n -L 8m -n vm-100-disk-0.qcow2 --addtag pve-vm-100 lab',

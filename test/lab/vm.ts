@@ -567,3 +567,18 @@ export function useLab(opts?: StartLabOptions): () => LabVm {
     return vm;
   };
 }
+
+/** The `hosts:` entry that reaches a lab VM over ssh with its pinned host key. */
+export function labHostConfig(
+  vm: Pick<LabVm, 'port' | 'identityFile' | 'knownHostsFile'>,
+): Record<string, unknown> {
+  return {
+    ssh: {
+      host: '127.0.0.1',
+      user: 'root',
+      port: vm.port,
+      identityFile: vm.identityFile,
+      knownHostsFile: vm.knownHostsFile,
+    },
+  };
+}

@@ -13,9 +13,21 @@ import { styleFor } from '../pipeline/io.js';
  * dropped instead of raising EPIPE again.
  */
 export function makeIo(color: boolean, commandLog: string | undefined, stdoutOpen: () => boolean): Io {
+  // A status line is on the terminal until the next line of output replaces it.
+  let status = false;
+  const clear = () => {
+    if (status && stdoutOpen()) process.stdout.write('\r\x1b[2K');
+    status = false;
+  };
   const io: Io = {
-    out: (t) => void (stdoutOpen() && process.stdout.write(`${t}\n`)),
-    err: (t) => void process.stderr.write(`${t}\n`),
+    out: (t) => {
+      clear();
+      if (stdoutOpen()) process.stdout.write(`${t}\n`);
+    },
+    err: (t) => {
+      clear();
+      process.stderr.write(`${t}\n`);
+    },
     style: styleFor(color),
     interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
     automation: Boolean(process.env['LVCHAIN_IN_AUTOMATION'] || process.env['TF_IN_AUTOMATION']),
@@ -30,6 +42,13 @@ export function makeIo(color: boolean, commandLog: string | undefined, stdoutOpe
       }
     },
   };
+  if (process.stdout.isTTY)
+    io.progress = (line) => {
+      if (line === undefined) return clear();
+      if (!stdoutOpen()) return;
+      process.stdout.write(`\r\x1b[2K${line}`);
+      status = true;
+    };
   if (commandLog !== undefined) {
     // Appended synchronously, line by line, so the log survives a killed process.
     io.onCommand = (e) =>

@@ -12,6 +12,11 @@ export interface Io {
   style: Style;
   /** stdin and stdout are terminals: prompts and progress bars are possible. */
   interactive: boolean;
+  /**
+   * On a terminal: a status line redrawn in place (undefined clears it); the next out or err
+   * line replaces it. Absent where output is a log, which gets whole lines instead.
+   */
+  progress?: (line: string | undefined) => void;
   /** TF_IN_AUTOMATION / LVCHAIN_IN_AUTOMATION: no "run this next" hints. */
   automation: boolean;
   clock: () => number;

@@ -9,6 +9,7 @@ import type { Io } from './io.js';
 import { termText } from '../render/escape.js';
 import { appliedLine, type AppliedCounts } from '../render/summary.js';
 import { countChange } from '../model/plan-summary.js';
+import { progressLine } from '../render/progress.js';
 
 export interface Printer {
   plan(plan: Plan): void;
@@ -46,8 +47,17 @@ export function printer(io: Io, json: boolean): Printer {
   }
   const st = io.style;
   const lastFraction = new Map<string, number>();
+  // What a progress line needs that its event does not carry: the step count, when the step
+  // started, and the bytes a merge moves (from the plan).
+  const steps = new Map<string, { count: number; startedMs: number; bytes?: number }>();
+  const bytesOf = new Map<string, number>();
   return {
-    plan: (plan) => io.out(renderPlanText(plan, { style: st })),
+    plan: (plan) => {
+      for (const c of plan.resource_changes)
+        for (const [i, { step }] of c.x_steps.entries())
+          if (step.kind === 'commit' || step.kind === 'stream') bytesOf.set(`${c.address}#${i}`, step.bytes);
+      io.out(renderPlanText(plan, { style: st }));
+    },
     event: (e) => {
       const address = termText(e.address);
       switch (e.type) {
@@ -56,22 +66,41 @@ export function printer(io: Io, json: boolean): Printer {
             `${address}: ${e.actions.includes('delete') && e.actions.includes('create') ? 'Replacing' : e.actions.includes('create') ? 'Creating' : e.actions.includes('delete') ? 'Destroying' : 'Modifying'}...`,
           );
           break;
-        case 'step_start':
+        case 'step_start': {
+          const key = `${e.address}#${e.index}`;
+          const bytes = bytesOf.get(key);
+          steps.set(key, {
+            count: e.count,
+            startedMs: io.clock(),
+            ...(bytes !== undefined ? { bytes } : {}),
+          });
           io.out(st.dim(`${address}: [${e.index + 1}/${e.count}] ${termText(e.description)}`));
           break;
+        }
         case 'step_progress': {
-          // A line per 10 %, so logs stay readable; a TTY gets the same lines.
-          const tenth = Math.floor(e.fraction * 10);
           const key = `${e.address}#${e.index}`;
-          if ((lastFraction.get(key) ?? -1) < tenth) {
-            lastFraction.set(key, tenth);
-            io.out(
-              st.dim(`${address}: [${e.index + 1}] ${bar(e.fraction)} ${Math.round(e.fraction * 100)}%`),
-            );
+          const s = steps.get(key);
+          const line = progressLine({
+            address,
+            index: e.index,
+            count: s?.count ?? e.index + 1,
+            fraction: e.fraction,
+            elapsedMs: s ? io.clock() - s.startedMs : 0,
+            ...(s?.bytes !== undefined ? { bytes: s.bytes } : {}),
+          });
+          // A terminal redraws one line; a log gets a line per 10 % so it stays readable.
+          if (io.progress) io.progress(st.dim(line));
+          else {
+            const tenth = Math.floor(e.fraction * 10);
+            if ((lastFraction.get(key) ?? -1) < tenth) {
+              lastFraction.set(key, tenth);
+              io.out(st.dim(line));
+            }
           }
           break;
         }
         case 'step_complete':
+          io.progress?.(undefined);
           break;
         case 'apply_complete':
           io.out(`${address}: Complete after ${(e.elapsed_ms / 1000).toFixed(1)}s`);
@@ -116,11 +145,6 @@ export function printer(io: Io, json: boolean): Printer {
     },
     message: (text) => io.out(text),
   };
-}
-
-function bar(f: number): string {
-  const n = Math.round(f * 20);
-  return `[${'#'.repeat(n)}${'.'.repeat(20 - n)}]`;
 }
 
 export function countApplied(plan: Plan, o: ApplyOutcome): AppliedCounts {

@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { progressLine } from '../../../src/render/progress.js';
+
+const MiB = 1024 * 1024;
+
+describe('a step progress line', () => {
+  it('says which step of how many, the rate from the bytes the plan moves, and the time left', () => {
+    const line = progressLine({
+      address: 'snapshot.vm-1-disk-0@s1',
+      index: 1,
+      count: 6,
+      fraction: 0.25,
+      elapsedMs: 2000,
+      bytes: 800 * MiB,
+    });
+    // 200 MiB in 2 s is 100 MiB/s; a quarter in 2 s leaves 6 s.
+    expect(line).toBe('snapshot.vm-1-disk-0@s1: [2/6] [#####...............] 25%  100 MiB/s  about 6s left');
+  });
+
+  it('claims no rate or time before a second has passed, and no time left once done', () => {
+    expect(
+      progressLine({ address: 'a', index: 0, count: 1, fraction: 0.5, elapsedMs: 400, bytes: MiB }),
+    ).toBe('a: [1/1] [##########..........] 50%');
+    expect(progressLine({ address: 'a', index: 0, count: 1, fraction: 1, elapsedMs: 4000 })).toBe(
+      'a: [1/1] [####################] 100%',
+    );
+  });
+});

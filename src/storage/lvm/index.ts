@@ -36,6 +36,7 @@ import {
 import { disksFromRows } from './rows.js';
 import { describeLvmStep } from './steps.js';
 import { LvchainError } from '../../base/errors.js';
+import type { ProxmoxStorageLock } from '../proxmox/cluster-lock.js';
 
 /** LVM's default physical extent size, used to plan a VG that does not exist yet. */
 const DEFAULT_EXTENT = 4 * 1024 * 1024;
@@ -51,7 +52,12 @@ export class LvmDriver implements StorageDriver {
   /** Layers prepareDisk activated, per disk, so releaseDisk can deactivate the chain again. */
   private readonly activated = new Map<string, boolean>();
 
-  constructor(config: DesiredVolumeGroup, exec: Executor) {
+  constructor(
+    config: DesiredVolumeGroup,
+    exec: Executor,
+    /** Proxmox's cluster storage lock, when the host may be a Proxmox VE node. */
+    private readonly clusterLock?: ProxmoxStorageLock,
+  ) {
     this.storage = config.name;
     this.vg = config.name;
     this.pvs = config.pvs;
@@ -242,6 +248,6 @@ export class LvmDriver implements StorageDriver {
 
   async execute(disk: string, step: StorageStep, onProgress?: (fraction: number) => void): Promise<void> {
     const { commands } = this.describe(disk, step);
-    await executeLvmStep(this.exec, this.vg, disk, step, commands, onProgress);
+    await executeLvmStep(this.exec, this.vg, disk, step, commands, onProgress, this.clusterLock);
   }
 }

@@ -1,8 +1,9 @@
 /**
  * validate's look at Proxmox VE nodes (DESIGN §13). It reaches only the hosts the config says
  * are nodes (`proxmox:` declared, or the host of a `vm: { proxmox }` disk) and this machine
- * for local VGs (detection is one `stat`); a silent ssh host is detected when apply first
- * changes its VG. Per node it reads storage.cfg, and for Proxmox VMs `.vmlist` and their configs.
+ * for local VGs (detection is one `stat`); plan and apply detect every VG's host in the
+ * round trip that observes the VG. Per node it reads storage.cfg, and for Proxmox VMs
+ * `.vmlist` and their configs.
  */
 import type { ConfigIssue } from '../base/errors.js';
 import { LvchainError } from '../base/errors.js';

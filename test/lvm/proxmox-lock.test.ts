@@ -7,6 +7,8 @@
  * emulated by mtime age, as lvchain does on a root that is not pmxcfs.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { useLab } from '../lab/vm.js';
 import { LvmLab, must } from '../helpers/lvmlab.js';
 import { PVE_LOCK_EXPIRY_S } from '../../src/storage/proxmox/cluster-lock.js';
@@ -31,9 +33,9 @@ exit $rc
 `;
 
 // Proxmox's side: take storage-labsan-raw as cfs_lock_storage does (mkdir, retry), hold it
-// for half a second as an LVM change would, log the hold, release it; for $1 seconds.
-const HOLDER = `d=${LOCKS}/storage-labsan-raw; end=$(( $(date +%s) + $1 ))
-while [ "$(date +%s)" -lt "$end" ]; do
+// for half a second as an LVM change would, log the hold, release it; until /run/holder-stop.
+const HOLDER = `d=${LOCKS}/storage-labsan-raw
+while [ ! -f /run/holder-stop ]; do
   if mkdir "$d" 2>/dev/null; then s=$(date +%s.%N); sleep 0.5; echo "proxmox $s $(date +%s.%N)" >> ${LOG}; rmdir "$d"; sleep 0.5
   else sleep 0.1; fi
 done`;
@@ -92,12 +94,47 @@ describe("Proxmox's cluster storage lock around LVM changes (lab VM, a directory
     await must(lab(), ['sh', '-c', install, 'install', STORAGE_CFG, WRAPPER]);
   });
 
+  it('validate and plan say once that the host is a node and which storage IDs the VG is; plan reads the node in the round trip that observes the VG', async () => {
+    await config(a, 'vm-500-disk-0', []);
+    const validate = await a.run(['validate']);
+    expect(validate.exitCode, validate.stderr).toBe(0);
+    expect(validate.stdout).toContain(
+      `  lab is a Proxmox VE node (${ROOT}, declared, a plain directory, not pmxcfs); VG ${VG} is storage labsan, labsan-raw\n`,
+    );
+    // Looking at the node rides in the round trip that observes the VG: as many as on a host that is none.
+    const trips = async (proxmox: unknown) => {
+      await a.writeConfig({
+        hosts: { lab: { ...(a.host().lab as object), proxmox } },
+        disks: { 'vm-500-disk-0': { storage: VG, size: '8MiB' } },
+      });
+      const log = join(a.dir, `commands-${String(proxmox !== false)}.ndjson`);
+      const plan = await a.run(['--command-log', log, 'plan']);
+      expect(plan.exitCode, plan.stderr).toBe(0);
+      const remote = (await readFile(log, 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { host: string; batched?: number })
+        .filter((e) => e.host !== 'local');
+      return { trips: remote.length, first: remote[0]?.batched ?? 1, stdout: plan.stdout };
+    };
+    const node = await trips({ root: ROOT });
+    const none = await trips(false);
+    const note = `${VG} is on a Proxmox VE node (${ROOT}, declared, a plain directory, not pmxcfs): its LVM changes take the storage locks of labsan, labsan-raw.`;
+    expect(node.stdout.split(note)).toHaveLength(2);
+    expect(none.stdout).not.toContain('is on a Proxmox VE node');
+    expect(node.trips).toBe(none.trips);
+    // stat of the root and cat of its storage.cfg.
+    expect(node.first).toBe(none.first + 2);
+  });
+
   it('two lvchain runs and a Proxmox holder never change the VG metadata at the same time', async () => {
     await config(a, 'vm-500-disk-0', ['s1']);
     await config(b, 'vm-501-disk-0', ['s1']);
-    const holder = lab().run(['sh', '-c', HOLDER, 'holder', '45']);
+    await must(lab(), ['rm', '-f', '/run/holder-stop']);
+    const holder = lab().run(['sh', '-c', HOLDER]);
     const wait = ['apply', '--auto-approve', '--lock-timeout', '2m'];
     const [ra, rb] = await Promise.all([a.run(wait), b.run(wait)]);
+    await must(lab(), ['touch', '/run/holder-stop']);
     await holder;
     expect(ra.exitCode, ra.stdout + ra.stderr).toBe(0);
     expect(rb.exitCode, rb.stdout + rb.stderr).toBe(0);

@@ -85,11 +85,24 @@ export class LvmDriver implements StorageDriver {
    */
   async observe(request: ObserveRequest): Promise<ObservedStorage> {
     // The lock probe rides in the same round trip: a plan costs one remote command.
-    const [lvs, probe, ...members] = (await this.exec.runBatch([
+    // So does the look at whether the host is a Proxmox node (DESIGN §13).
+    const node = this.clusterLock?.probe() ?? [];
+    const [lvs, probe, ...rest] = (await this.exec.runBatch([
       reportArgv('lvs', LVS_WITH_VG_FIELDS, this.vg),
       probeArgv(this.lockTarget().path),
+      ...node,
       ...this.pvs.map(pvOwnerArgv),
     ])) as [CommandResult, CommandResult, ...CommandResult[]];
+    const found = node.length > 0 ? this.clusterLock?.prime(rest.slice(0, node.length)) : undefined;
+    const members = rest.slice(node.length);
+    const proxmox = found && {
+      proxmox: {
+        root: found.node.root,
+        detected: found.node.detected,
+        pmxcfs: found.node.pmxcfs,
+        storageIds: found.ids,
+      },
+    };
     if (lvs.failed) {
       if (/not found/i.test(lvs.stderr)) return this.absentVg();
       ok(lvs, `lvs ${this.vg}`);
@@ -123,6 +136,7 @@ export class LvmDriver implements StorageDriver {
       dependantsRead: false,
       ...lockState(probe),
       ...(notMembers.length > 0 ? { notMembers } : {}),
+      ...proxmox,
     } satisfies ObservedVolumeGroup;
   }
 

@@ -9,11 +9,11 @@
  * set the mtime to 1970 and make a live lock look expired, so a waiter instead removes a lock
  * whose mtime is more than 120 s old, with one `find -delete` (stat and rmdir in one process).
  */
-import type { Executor } from '../../exec/executor.js';
+import type { CommandResult, Executor } from '../../exec/executor.js';
 import type { ProxmoxNodeSetting } from '../../model/desired.js';
 import type { PveLockHolder } from '../../model/proxmox.js';
 import { LvchainError } from '../../base/errors.js';
-import { readProxmoxNode, storageIdsOf, type ProxmoxNode } from './node.js';
+import { nodeFromProbe, nodeProbe, readProxmoxNode, storageIdsOf, type ProxmoxNode } from './node.js';
 
 /** pmxcfs's hard-coded lifetime of a lock that is not renewed. */
 export const PVE_LOCK_EXPIRY_S = 120;
@@ -56,13 +56,19 @@ export interface ClusterLockHooks {
   onLost?: (why: string) => void;
 }
 
+export interface Resolved {
+  node: ProxmoxNode;
+  /** The storage IDs on the VG, in the order their locks are taken. */
+  ids: string[];
+}
+
 interface Held {
   path: string;
   mtime: string;
 }
 
 export class ProxmoxStorageLock {
-  private node?: Promise<{ node: ProxmoxNode; ids: string[] } | undefined>;
+  private node?: Promise<Resolved | undefined>;
   private hooks: ClusterLockHooks = { waitMs: PVE_LOCK_MIN_WAIT_MS };
   private lost?: string;
 
@@ -77,11 +83,25 @@ export class ProxmoxStorageLock {
   }
 
   /** The node and the storage IDs on this VG, read once; undefined when the host is no node. */
-  resolve(): Promise<{ node: ProxmoxNode; ids: string[] } | undefined> {
-    this.node ??= readProxmoxNode(this.exec, this.setting).then((node) =>
-      node ? { node, ids: storageIdsOf(node, this.vg) } : undefined,
-    );
+  resolve(): Promise<Resolved | undefined> {
+    this.node ??= readProxmoxNode(this.exec, this.setting).then((node) => this.resolved(node));
     return this.node;
+  }
+
+  /** The commands that find the node, for the VG's observation to send in its own round trip. */
+  probe(): string[][] {
+    return nodeProbe(this.setting);
+  }
+
+  /** What the probe's results say; later changes use it instead of asking again. */
+  prime(results: readonly CommandResult[]): Resolved | undefined {
+    const found = this.resolved(nodeFromProbe(this.exec.host, this.setting, results));
+    this.node = Promise.resolve(found);
+    return found;
+  }
+
+  private resolved(node: ProxmoxNode | undefined): Resolved | undefined {
+    return node ? { node, ids: storageIdsOf(node, this.vg) } : undefined;
   }
 
   /** Run one LVM metadata change under the locks of every storage ID on the VG. */
@@ -90,20 +110,25 @@ export class ProxmoxStorageLock {
     const resolved = await this.resolve();
     if (!resolved || resolved.ids.length === 0) return fn();
     const paths = resolved.ids.map((id) => `${resolved.node.root}/priv/lock/storage-${id}`);
-    const held = await this.acquire(paths, resolved.node.pmxcfs, what);
+    // Renewed from the first lock taken: waiting for the next one can take longer than the expiry.
+    const held: Held[] = [];
     let stopped = false;
     let renewing = Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
     const schedule = () => {
       timer = setTimeout(() => {
-        renewing = this.renew(held).then(() => {
-          if (!stopped && this.lost === undefined) schedule();
-        });
+        renewing = this.renew(held)
+          .catch((e: unknown) => this.lose(held[0], e instanceof Error ? e.message : String(e)))
+          .then(() => {
+            if (!stopped && this.lost === undefined) schedule();
+          });
       }, PVE_LOCK_RENEW_MS);
     };
     schedule();
     let result: T;
     try {
+      const deadline = Date.now() + this.hooks.waitMs;
+      for (const path of paths) held.push(await this.acquireOne(path, resolved.node.pmxcfs, deadline, what));
       result = await fn();
     } finally {
       stopped = true;
@@ -114,18 +139,6 @@ export class ProxmoxStorageLock {
     // The change itself finished: the run stops after it, and apply resumes from here.
     if (this.lost !== undefined) throw this.lostError(this.lost, what, true);
     return result;
-  }
-
-  private async acquire(paths: readonly string[], pmxcfs: boolean, what: string): Promise<Held[]> {
-    const held: Held[] = [];
-    const deadline = Date.now() + this.hooks.waitMs;
-    try {
-      for (const path of paths) held.push(await this.acquireOne(path, pmxcfs, deadline, what));
-    } catch (e) {
-      await this.release(held);
-      throw e;
-    }
-    return held;
   }
 
   private async acquireOne(path: string, pmxcfs: boolean, deadline: number, what: string): Promise<Held> {
@@ -166,7 +179,7 @@ export class ProxmoxStorageLock {
   }
 
   private async renew(held: Held[]): Promise<void> {
-    for (const h of held) {
+    for (const h of [...held]) {
       if (this.lost !== undefined) return;
       const r = await this.exec.run(this.script(RENEW, h.path, h.mtime));
       const out = r.stdout.trim();
@@ -182,8 +195,8 @@ export class ProxmoxStorageLock {
     }
   }
 
-  private lose(h: Held, seen: string): void {
-    if (this.lost !== undefined) return;
+  private lose(h: Held | undefined, seen: string): void {
+    if (this.lost !== undefined || h === undefined) return;
     const how =
       seen === 'GONE'
         ? 'was removed'

@@ -203,4 +203,32 @@ describe("Proxmox's cluster storage lock around LVM changes (lab VM, a directory
     expect((await a.lvs()).has('snap_vm-500-disk-0_s3.qcow2')).toBe(true);
     expect((await must(lab(), ['ls', '-A', LOCKS])).stdout.trim()).toBe('');
   }, 120_000);
+
+  it('stops after the change in flight when its lock is taken away, and the next apply resumes', async () => {
+    await must(lab(), ['sh', '-c', 'echo 20 > /run/slow-lvcreate; rm -f /run/slow-started']);
+    await config(a, 'vm-502-disk-0', ['s1']);
+    const run = a.run(['apply', '--auto-approve']);
+    await must(lab(), ['sh', '-c', 'until [ -f /run/slow-started ]; do sleep 0.2; done']);
+    await must(lab(), ['rmdir', `${LOCKS}/storage-labsan`]);
+    const r = await run;
+    await must(lab(), ['rm', '-f', '/run/slow-lvcreate']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `Proxmox's storage lock ${LOCKS}/storage-labsan on \\S+ was removed while lvchain held it\\. Stopping after the current step`,
+      ),
+    );
+    expect([...(await a.lvs()).keys()], 'nothing ran after the change in flight').not.toContain(
+      'snap_vm-502-disk-0_s1.qcow2',
+    );
+    const again = await a.run(['apply', '--auto-approve']);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    expect([...(await a.lvs()).keys()]).toEqual(
+      expect.arrayContaining(['vm-502-disk-0.qcow2', 'snap_vm-502-disk-0_s1.qcow2']),
+    );
+    const plan = await a.run(['plan']);
+    expect(plan.exitCode, plan.stderr).toBe(0);
+    expect(plan.stdout, 'nothing is left to do for the disk').not.toMatch(/vm-502-disk-0\S* will be/);
+    expect((await must(lab(), ['ls', '-A', LOCKS])).stdout.trim()).toBe('');
+  }, 180_000);
 });

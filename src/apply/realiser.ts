@@ -25,6 +25,7 @@ import { offlineEngine } from '../engines/offline/index.js';
 import { judgeLive, selectEngines } from '../engines/select.js';
 import type { ObserveRequest, StorageDriver, StorageStep } from '../storage/driver.js';
 import { DirDriver } from '../storage/dir/index.js';
+import type { ProxmoxStorageLock } from '../storage/proxmox/cluster-lock.js';
 import { LvmDriver } from '../storage/lvm/index.js';
 
 const REALISED_BY: Record<StepKind, 'storage' | 'engine' | 'vm'> = {
@@ -255,11 +256,12 @@ export function createRealiser(
   storage: DesiredStorage,
   exec: Executor,
   vms: Readonly<Record<string, DesiredVm>> = {},
+  clusterLock?: ProxmoxStorageLock,
 ): Realiser {
   switch (storage.kind) {
     case 'dir':
       return new Realiser(new DirDriver(storage, exec), vms);
     case 'lvm':
-      return new Realiser(new LvmDriver(storage, exec), vms);
+      return new Realiser(new LvmDriver(storage, exec, clusterLock), vms);
   }
 }

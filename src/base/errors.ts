@@ -17,13 +17,17 @@ export type ErrorCode =
   | 'host_auth_failed'
   | 'tool_missing'
   | 'lock_held'
+  /** Proxmox's cluster storage lock was lost or expired while lvchain held it. */
+  | 'lock_lost'
   | 'lock_not_found'
   | 'not_found'
   | 'usage'
   | 'aborted'
   | 'image_in_use'
   | 'vm_unreachable'
-  | 'vm_failed';
+  | 'vm_failed'
+  /** A Proxmox VE file (storage.cfg, .vmlist, a VM config) that cannot be read as Proxmox writes it. */
+  | 'proxmox_invalid';
 
 export interface Location {
   file: string;

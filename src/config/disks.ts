@@ -95,15 +95,21 @@ export function declareDisks(
     }
   };
 
-  const declareVm = (path: (string | number)[], vm: WrittenVm | undefined): DesiredVm | undefined => {
-    if (vm === undefined) return undefined;
-    const freeze = vm.freeze ?? 'try';
-    if (freeze === 'required' && vm.agent === undefined)
+  const declareVm = (
+    path: (string | number)[],
+    written: WrittenVm | undefined,
+  ): { vm?: DesiredVm; proxmoxVm?: number } => {
+    if (written === undefined) return {};
+    if ('proxmox' in written) return { proxmoxVm: written.proxmox };
+    const freeze = written.freeze ?? 'try';
+    if (freeze === 'required' && written.agent === undefined)
       issues.push({
         path: [...path, 'vm', 'freeze'],
         message: 'freeze: required needs the guest agent socket; add vm.agent, or use freeze: try',
       });
-    return { qmp: vm.qmp, ...(vm.agent !== undefined ? { agent: vm.agent } : {}), freeze };
+    return {
+      vm: { qmp: written.qmp, ...(written.agent !== undefined ? { agent: written.agent } : {}), freeze },
+    };
   };
 
   for (const [gname, g] of Object.entries(written.guests ?? {})) {
@@ -121,7 +127,7 @@ export function declareDisks(
       policy: g.policy,
       disks: diskNames,
       pinned,
-      ...(vm ? { vm } : {}),
+      ...vm,
     };
     for (const dname of diskNames) {
       const d = g.disks[dname] as { size: string; protect?: boolean };
@@ -134,7 +140,7 @@ export function declareDisks(
           guest: gname,
           policy: g.policy,
           pinned,
-          ...(vm ? { vm } : {}),
+          ...vm,
         },
         [...path, 'disks', dname],
         d.size,
@@ -155,7 +161,7 @@ export function declareDisks(
         protect: d.protect ?? false,
         policy: d.policy,
         pinned,
-        ...(vm ? { vm } : {}),
+        ...vm,
       },
       path,
       d.size,

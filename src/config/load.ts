@@ -23,6 +23,8 @@ export interface LoadedConfig {
   /** sha256 of the file's bytes, recorded in plans. */
   digest: string;
   warnings: ConfigIssue[];
+  /** Locate an issue found later (validate's checks against hosts) at its config path. */
+  locate(path: (string | number)[], message: string): ConfigIssue;
 }
 
 export async function loadConfigFile(file: string): Promise<LoadedConfig> {
@@ -95,6 +97,7 @@ export function loadConfigText(text: string, path: string): LoadedConfig {
     desired,
     digest: createHash('sha256').update(text).digest('hex'),
     warnings: warnings.map((w) => locator.located(w.path, w.message, w.key)),
+    locate: (at, message) => locator.located(at, message),
   };
 }
 

@@ -4,7 +4,15 @@
  * cron expressions, and policies that can outgrow their chain depth.
  */
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { Desired, DesiredHost, DesiredPolicy, DesiredStorage, Reserve } from '../model/desired.js';
+import type {
+  Desired,
+  DesiredHost,
+  DesiredPolicy,
+  DesiredStorage,
+  ProxmoxNodeSetting,
+  Reserve,
+} from '../model/desired.js';
+import { PROXMOX_ROOT } from '../model/desired.js';
 import { parseSize } from '../base/units.js';
 import type { WrittenConfig, WrittenHost } from './schema.js';
 import type { PathIssue } from './path.js';
@@ -25,7 +33,8 @@ export function normalize(
   const baseDir = dirname(configPath);
 
   const hosts: Record<string, DesiredHost> = record();
-  for (const [name, h] of Object.entries(written.hosts ?? {})) hosts[name] = { name, ssh: sshTarget(h) };
+  for (const [name, h] of Object.entries(written.hosts ?? {}))
+    hosts[name] = { name, ssh: sshTarget(h), proxmox: proxmoxSetting(h) };
 
   const storages: Record<string, DesiredStorage> = record();
   for (const [name, vg] of Object.entries(written.volumeGroups ?? {})) {
@@ -80,6 +89,13 @@ function sshTarget(h: WrittenHost): DesiredHost['ssh'] {
   }
   const { knownHosts, ...rest } = h.ssh;
   return { ...rest, knownHosts: knownHosts ?? 'strict' };
+}
+
+function proxmoxSetting(h: WrittenHost): ProxmoxNodeSetting {
+  if (h.proxmox === undefined) return { kind: 'detect' };
+  // The schema lets only false through as a boolean.
+  if (typeof h.proxmox === 'boolean') return { kind: 'off' };
+  return { kind: 'declared', root: h.proxmox.root ?? PROXMOX_ROOT };
 }
 
 function reserveOf(text: string): Reserve {

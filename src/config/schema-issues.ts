@@ -54,6 +54,20 @@ function issue(loc: Locator, i: z.core.$ZodIssue, prefix: Segment[] = []): Confi
         (branch) => !branch.every((b) => b.code === 'invalid_type' && b.path.length === 0),
       );
       if (chosen.length === 1) return (chosen[0] as z.core.$ZodIssue[]).flatMap((b) => issue(loc, b, path));
+      // Between map forms (vm: qmp or proxmox), the keys written say which one was meant.
+      const fits = chosen.filter(
+        (branch) => !branch.some((b) => b.code === 'unrecognized_keys' && b.path.length === 0),
+      );
+      if (fits.length === 1) return (fits[0] as z.core.$ZodIssue[]).flatMap((b) => issue(loc, b, path));
+      // A key no form knows (a typo) is the mistake, not the choice of form.
+      const unknownEverywhere =
+        chosen.length > 0
+          ? unknownIn(chosen[0] as z.core.$ZodIssue[]).filter((k) =>
+              chosen.every((branch) => unknownIn(branch).includes(k)),
+            )
+          : [];
+      if (unknownEverywhere.length > 0)
+        return unknownEverywhere.map((k) => loc.located(path, `unknown key "${k}"${suggestKey(k, path)}`, k));
       break;
     }
   }
@@ -90,4 +104,9 @@ function issue(loc: Locator, i: z.core.$ZodIssue, prefix: Segment[] = []): Confi
     message = `must be ${expected === 'array' ? 'a list' : `a ${expected ?? 'different value'}`}, not ${describeValue(isScalar(value) ? value.value : isSeq(value) ? [] : value ? {} : undefined)}`;
   }
   return [{ location: loc.at(loc.offsetOf(target)), path: formatPath(path), message }];
+}
+
+/** The keys a union branch rejected at its own level. */
+function unknownIn(branch: readonly z.core.$ZodIssue[]): string[] {
+  return branch.flatMap((b) => (b.code === 'unrecognized_keys' && b.path.length === 0 ? b.keys : []));
 }

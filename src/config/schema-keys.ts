@@ -38,11 +38,15 @@ export function objectKeys(path: readonly Segment[]): { keys: string[]; required
   const s = schemaAt(path);
   const u = s && unwrap(s);
   const candidates = u instanceof z.ZodUnion ? (u.options as z.ZodType[]).map(unwrap) : u ? [u] : [];
-  const obj = candidates.find((c) => c instanceof z.ZodObject);
-  if (!(obj instanceof z.ZodObject)) return undefined;
-  const shape = obj.shape as Record<string, z.ZodType>;
-  const keys = Object.keys(shape);
-  return { keys, required: keys.filter((k) => !(shape[k] as z.ZodType).safeParse(undefined).success) };
+  // A union of map forms (vm: qmp or proxmox) allows the keys of each; a key is required only by all.
+  const shapes = candidates
+    .filter((c): c is z.ZodObject => c instanceof z.ZodObject)
+    .map((c) => c.shape as Record<string, z.ZodType>);
+  if (shapes.length === 0) return undefined;
+  const keys = [...new Set(shapes.flatMap((shape) => Object.keys(shape)))];
+  const needed = (k: string) =>
+    shapes.every((shape) => shape[k] !== undefined && !shape[k].safeParse(undefined).success);
+  return { keys, required: keys.filter(needed) };
 }
 
 function quoteList(keys: readonly string[]): string {

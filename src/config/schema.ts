@@ -9,6 +9,7 @@ import { DURATION_PATTERN, SIZE_PATTERN, exactSize, parseDuration, parseSize } f
 import type { NameKind } from '../base/names.js';
 import { describeValue, typeError } from './schema-words.js';
 import { vm } from './schema-vm.js';
+import { proxmoxNode } from './schema-proxmox.js';
 import {
   DISK_NAME,
   DISK_NAME_MAX,
@@ -214,6 +215,7 @@ const host = z
       ],
       { error: typeError('"user@host" or a map with host and optionally user, port, identityFile') },
     ),
+    proxmox: proxmoxNode.optional(),
   })
   .describe('A machine that runs LVM and qemu-img, reached over ssh. Absent host = local.');
 

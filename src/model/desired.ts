@@ -13,9 +13,19 @@ export interface SshTarget {
   knownHostsFile?: string;
 }
 
+/**
+ * Whether a host is a Proxmox VE node (DESIGN §13): declared with its cluster file system's
+ * root, declared not to be one, or detected when the default root exists there.
+ */
+export type ProxmoxNodeSetting = { kind: 'declared'; root: string } | { kind: 'off' } | { kind: 'detect' };
+
+/** Where a Proxmox node keeps its cluster file system unless the config says otherwise. */
+export const PROXMOX_ROOT = '/etc/pve';
+
 export interface DesiredHost {
   name: string;
   ssh: SshTarget;
+  proxmox: ProxmoxNodeSetting;
 }
 
 export type Reserve = { kind: 'percent'; value: number } | { kind: 'bytes'; value: number };
@@ -84,6 +94,8 @@ export interface DesiredDisk {
   pinned: string[];
   /** The VM that may hold this disk open: its guest's, or the disk's own. */
   vm?: DesiredVm;
+  /** The VMID of the Proxmox VE VM that owns this disk: its guest's, or the disk's own. */
+  proxmoxVm?: number;
 }
 
 export interface DesiredGuest {
@@ -93,6 +105,8 @@ export interface DesiredGuest {
   disks: string[];
   pinned: string[];
   vm?: DesiredVm;
+  /** The VMID of the Proxmox VE VM these disks belong to (`vm: { proxmox: <vmid> }`). */
+  proxmoxVm?: number;
 }
 
 export interface Desired {

@@ -160,6 +160,8 @@ export interface ObservedVolumeGroup extends ObservedStorageBase {
    * belongs to instead, if any. lvchain does not extend a VG, so the plan refuses them.
    */
   notMembers?: { path: string; vg?: string }[];
+  /** The VG's host is a Proxmox VE node (DESIGN §13): the storage IDs whose locks lvchain takes. */
+  proxmox?: { root: string; detected: boolean; pmxcfs: boolean; storageIds: string[] };
 }
 
 export interface ObservedDirectory extends ObservedStorageBase {

@@ -2,6 +2,7 @@
 import type { Session } from './session.js';
 import { acquireLock, lockInfoLines, type HeldLock } from '../apply/lock.js';
 import type { Io } from './io.js';
+import { PVE_LOCK_EXPIRY_S } from '../storage/proxmox/cluster-lock.js';
 
 /** Why a run stopped early, when it was not Ctrl-C: a lost lock, or the reader of the output gone. */
 export function stopReason(signal: AbortSignal | undefined): string | undefined {
@@ -44,6 +45,22 @@ export async function withStorageLocks<T>(
         // Said at once: the run may be waiting for approval, or in the middle of a long step.
         io.err(`\n${io.style.red(`${why}.`)} Stopping after the current step.`);
         controller.abort(why);
+      });
+      // On a Proxmox node, each LVM metadata change also takes Proxmox's storage lock (DESIGN §13).
+      session.clusterLock(storage)?.configure({
+        waitMs: lock.timeoutMs,
+        onWait: (holder, waitMs) =>
+          io.err(
+            `Waiting up to ${Math.round(waitMs / 1000)}s for Proxmox's storage lock ${holder.path}: it is held, last renewed ${holder.ageSeconds}s ago (it expires ${PVE_LOCK_EXPIRY_S}s after its last renewal).`,
+          ),
+        onExpired: (holder) =>
+          io.err(
+            `Took over Proxmox's storage lock ${holder.path}: its holder had not renewed it for ${holder.ageSeconds}s and is gone.`,
+          ),
+        onLost: (why) => {
+          io.err(`\n${io.style.red(`${why}.`)} Stopping after the current step.`);
+          controller.abort(why);
+        },
       });
     }
     const signal = lock.interrupt ? AbortSignal.any([controller.signal, lock.interrupt]) : controller.signal;

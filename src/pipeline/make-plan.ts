@@ -8,6 +8,7 @@ import type { Plan } from '../model/plan.js';
 import { planChanges } from '../plan/plan.js';
 import type { PlanRequest } from '../plan/request.js';
 import { finalizePlan } from '../plan/finalize.js';
+import { proxmoxRefusal } from '../plan/proxmox.js';
 import { fingerprint } from '../observe/fingerprint.js';
 import { LVCHAIN_VERSION } from '../base/version.js';
 import type { Session } from './session.js';
@@ -107,5 +108,7 @@ export async function makePlan(
     },
     (storage, disk, step) => session.backend(storage).describe(disk, step),
   );
+  const refused = proxmoxRefusal(session.desired, plan);
+  if (refused) throw refused;
   return { plan, observed };
 }

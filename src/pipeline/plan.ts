@@ -4,6 +4,7 @@ import { fullPlanOptions, makePlan, type FullPlanChoices } from './make-plan.js'
 import { printer } from './printer.js';
 import { writePlanFile } from './planfile.js';
 import { writePlanReports } from './reports.js';
+import type { Observed } from '../model/observed.js';
 
 export interface PlanCommandOptions extends FullPlanChoices {
   out?: string;
@@ -18,7 +19,8 @@ export interface PlanCommandOptions extends FullPlanChoices {
 export async function planCommand(g: GlobalOptions, o: PlanCommandOptions, io: Io): Promise<number> {
   const session = await openSession(g, io);
   try {
-    const { plan } = await makePlan(session, fullPlanOptions(o, io.clock()));
+    const { plan, observed } = await makePlan(session, fullPlanOptions(o, io.clock()));
+    if (!o.json) for (const line of proxmoxNotes(observed)) io.out(line);
     const p = printer(io, o.json);
     p.plan(plan);
     await writePlanReports(plan, { ...o, target: g.config }, io);
@@ -45,4 +47,18 @@ export async function planCommand(g: GlobalOptions, o: PlanCommandOptions, io: I
   } finally {
     await session.close();
   }
+}
+
+/** Once per VG on a Proxmox VE node: which storage locks its changes will take (DESIGN §13). */
+function proxmoxNotes(observed: Observed): string[] {
+  return Object.values(observed.storages).flatMap((s) => {
+    if (s.kind !== 'lvm' || !s.proxmox) return [];
+    const { root, detected, pmxcfs, storageIds } = s.proxmox;
+    const where = `${s.name} is on a Proxmox VE node (${root}, ${detected ? 'detected' : 'declared'}${pmxcfs ? '' : ', a plain directory, not pmxcfs'})`;
+    return [
+      storageIds.length > 0
+        ? `${where}: its LVM changes take the storage locks of ${storageIds.join(', ')}.`
+        : `${where}, but no storage in storage.cfg uses it: its LVM changes take no Proxmox lock.`,
+    ];
+  });
 }

@@ -2,7 +2,8 @@
  * One command's connection to the world: the loaded config, one executor per host and one
  * backend per storage, made when first needed and closed together.
  */
-import type { Desired } from '../model/desired.js';
+import type { Desired, ProxmoxNodeSetting } from '../model/desired.js';
+import { ProxmoxStorageLock } from '../storage/proxmox/cluster-lock.js';
 import type { Realiser } from '../apply/realiser.js';
 import { createRealiser } from '../apply/realiser.js';
 import { disksOn } from '../model/on-storage.js';
@@ -22,6 +23,7 @@ export class Session {
   readonly config: LoadedConfig;
   private readonly executors = new Map<string, Executor>();
   private readonly backends = new Map<string, Realiser>();
+  private readonly clusterLocks = new Map<string, ProxmoxStorageLock>();
   private readonly listeners: ((e: CommandEvent) => void)[];
 
   private constructor(config: LoadedConfig, opts: SessionOptions) {
@@ -60,10 +62,29 @@ export class Session {
       const vms = Object.fromEntries(
         disksOn(this.desired, storage).flatMap((d) => (d.vm ? [[d.name, d.vm] as const] : [])),
       );
-      b = createRealiser(s, this.executor(s.kind === 'lvm' ? s.host : undefined), vms);
+      const exec = this.executor(s.kind === 'lvm' ? s.host : undefined);
+      let lock: ProxmoxStorageLock | undefined;
+      if (s.kind === 'lvm') {
+        lock = new ProxmoxStorageLock(exec, s.name, this.proxmoxSetting(s.host));
+        this.clusterLocks.set(storage, lock);
+      }
+      b = createRealiser(s, exec, vms, lock);
       this.backends.set(storage, b);
     }
     return b;
+  }
+
+  /** Proxmox's cluster storage lock of an LVM storage (DESIGN §13), taken around its metadata changes. */
+  clusterLock(storage: string): ProxmoxStorageLock | undefined {
+    this.backend(storage);
+    return this.clusterLocks.get(storage);
+  }
+
+  /** A local storage's host is detected like a silent host's: there is no `hosts:` entry to say. */
+  proxmoxSetting(host: string | undefined): ProxmoxNodeSetting {
+    return host === undefined
+      ? { kind: 'detect' }
+      : (this.desired.hosts[host]?.proxmox ?? { kind: 'detect' });
   }
 
   async close(): Promise<void> {

@@ -1,12 +1,22 @@
 import type { GlobalOptions, Io } from './io.js';
-import { loadConfigFile } from '../config/load.js';
-import { formatIssue } from '../base/errors.js';
+import { ConfigError, formatIssue } from '../base/errors.js';
+import { Session } from './session.js';
+import { checkProxmox } from './proxmox-check.js';
 import { worstCaseRetained, readCostPercent } from '../policy/schedule.js';
 import { worstCases } from './worst-case.js';
 import { formatBytes } from '../base/units.js';
 
 export async function validateCommand(g: GlobalOptions, o: { json: boolean }, io: Io): Promise<number> {
-  const loaded = await loadConfigFile(g.config);
+  const session = await Session.open(g.config);
+  let proxmox;
+  try {
+    proxmox = await checkProxmox(session);
+  } finally {
+    await session.close();
+  }
+  if (proxmox.errors.length > 0) throw new ConfigError(proxmox.errors);
+  const loaded = session.config;
+  const warnings = [...loaded.warnings, ...proxmox.warnings];
   const d = loaded.desired;
   const policies = Object.values(d.policies).map((p) => {
     const worst = worstCaseRetained(
@@ -28,7 +38,8 @@ export async function validateCommand(g: GlobalOptions, o: { json: boolean }, io
         {
           valid: true,
           config: d.source,
-          warnings: loaded.warnings,
+          warnings,
+          proxmox: proxmox.notes,
           policies,
           storages: worst,
           disks: Object.keys(d.disks).length,
@@ -39,11 +50,12 @@ export async function validateCommand(g: GlobalOptions, o: { json: boolean }, io
     );
     return 0;
   }
-  for (const w of loaded.warnings) io.err(io.style.yellow(`Warning: ${formatIssue(w)}`));
+  for (const w of warnings) io.err(io.style.yellow(`Warning: ${formatIssue(w)}`));
   io.out(
     io.style.green(io.style.bold('Success!')) +
       ` The configuration is valid: ${Object.keys(d.disks).length} disk(s) on ${Object.keys(d.storages).length} storage(s).`,
   );
+  for (const note of proxmox.notes) io.out(`  ${note}`);
   for (const p of policies) {
     io.out(
       `  policy ${p.name}: keeps at most ${p.worstCaseSnapshots} snapshot(s) (maxChainDepth ${p.maxChainDepth}); a chain that deep reads about ${p.readCostPercent}% slower than a single layer`,

@@ -6,6 +6,8 @@ import type { FallbackCondition, PlannedCommand } from '../../model/plan.js';
 import { LvchainError } from '../../base/errors.js';
 import type { StorageStep } from '../driver.js';
 import { parseWipefs } from './report.js';
+import { changesMetadata } from './steps.js';
+import type { ProxmoxStorageLock } from '../proxmox/cluster-lock.js';
 
 /** When a planned fallback runs: the command it stands in for failed this way. */
 const FALLS_BACK: Record<FallbackCondition, (failed: CommandResult) => boolean> = {
@@ -19,6 +21,7 @@ export async function executeLvmStep(
   step: StorageStep,
   commands: readonly PlannedCommand[],
   onProgress?: (fraction: number) => void,
+  clusterLock?: ProxmoxStorageLock,
 ): Promise<void> {
   const what =
     step.kind === 'create_vg'
@@ -54,7 +57,9 @@ export async function executeLvmStep(
       results[i] = r;
       continue;
     }
-    const r = await exec.run(argv, { ownConnection: long });
+    const run = () => exec.run(argv, { ownConnection: long });
+    // On a Proxmox node, the metadata changes run under its cluster storage lock; data moves never do.
+    const r = clusterLock && changesMetadata(argv) ? await clusterLock.around(what, run) : await run();
     if (
       r.failed &&
       (argv[0] === 'lvcreate' || argv[0] === 'lvextend') &&

@@ -36,6 +36,7 @@ import {
 import { disksFromRows } from './rows.js';
 import { describeLvmStep } from './steps.js';
 import { LvchainError } from '../../base/errors.js';
+import type { ProxmoxStorageLock } from '../proxmox/cluster-lock.js';
 
 /** LVM's default physical extent size, used to plan a VG that does not exist yet. */
 const DEFAULT_EXTENT = 4 * 1024 * 1024;
@@ -51,7 +52,12 @@ export class LvmDriver implements StorageDriver {
   /** Layers prepareDisk activated, per disk, so releaseDisk can deactivate the chain again. */
   private readonly activated = new Map<string, boolean>();
 
-  constructor(config: DesiredVolumeGroup, exec: Executor) {
+  constructor(
+    config: DesiredVolumeGroup,
+    exec: Executor,
+    /** Proxmox's cluster storage lock, when the host may be a Proxmox VE node. */
+    private readonly clusterLock?: ProxmoxStorageLock,
+  ) {
     this.storage = config.name;
     this.vg = config.name;
     this.pvs = config.pvs;
@@ -79,11 +85,24 @@ export class LvmDriver implements StorageDriver {
    */
   async observe(request: ObserveRequest): Promise<ObservedStorage> {
     // The lock probe rides in the same round trip: a plan costs one remote command.
-    const [lvs, probe, ...members] = (await this.exec.runBatch([
+    // So does the look at whether the host is a Proxmox node (DESIGN §13).
+    const node = this.clusterLock?.probe() ?? [];
+    const [lvs, probe, ...rest] = (await this.exec.runBatch([
       reportArgv('lvs', LVS_WITH_VG_FIELDS, this.vg),
       probeArgv(this.lockTarget().path),
+      ...node,
       ...this.pvs.map(pvOwnerArgv),
     ])) as [CommandResult, CommandResult, ...CommandResult[]];
+    const found = node.length > 0 ? this.clusterLock?.prime(rest.slice(0, node.length)) : undefined;
+    const members = rest.slice(node.length);
+    const proxmox = found && {
+      proxmox: {
+        root: found.node.root,
+        detected: found.node.detected,
+        pmxcfs: found.node.pmxcfs,
+        storageIds: found.ids,
+      },
+    };
     if (lvs.failed) {
       if (/not found/i.test(lvs.stderr)) return this.absentVg();
       ok(lvs, `lvs ${this.vg}`);
@@ -117,6 +136,7 @@ export class LvmDriver implements StorageDriver {
       dependantsRead: false,
       ...lockState(probe),
       ...(notMembers.length > 0 ? { notMembers } : {}),
+      ...proxmox,
     } satisfies ObservedVolumeGroup;
   }
 
@@ -242,6 +262,6 @@ export class LvmDriver implements StorageDriver {
 
   async execute(disk: string, step: StorageStep, onProgress?: (fraction: number) => void): Promise<void> {
     const { commands } = this.describe(disk, step);
-    await executeLvmStep(this.exec, this.vg, disk, step, commands, onProgress);
+    await executeLvmStep(this.exec, this.vg, disk, step, commands, onProgress, this.clusterLock);
   }
 }

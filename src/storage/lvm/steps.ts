@@ -34,6 +34,13 @@ function zeroCommands(dev: string, at: number): PlannedCommand[] {
 
 const run = (argv: string[]): PlannedCommand => ({ kind: 'argv', argv });
 
+/** The commands that change VG metadata: what Proxmox serialises with its storage lock. */
+export function changesMetadata(argv: readonly string[]): boolean {
+  const [tool] = argv;
+  if (tool === 'lvcreate' || tool === 'lvextend' || tool === 'lvrename' || tool === 'lvremove') return true;
+  return tool === 'lvchange' && argv.some((a) => a === '--addtag' || a === '--deltag');
+}
+
 export function describeLvmStep(
   vg: string,
   disk: string,

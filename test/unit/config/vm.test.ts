@@ -76,4 +76,78 @@ describe('vm:', () => {
     );
     expect(found.find((f) => f.path.endsWith('freeze'))?.message).toContain('required, try or off');
   });
+
+  it('takes a Proxmox VE VM by its VMID instead of a socket, for every disk of the guest', () => {
+    const { desired } = loadConfigText(config('    vm: { proxmox: 101 }'), FILE);
+    expect(desired.guests.web?.proxmoxVm).toBe(101);
+    expect(desired.guests.web?.vm).toBeUndefined();
+    for (const d of ['vm-101-disk-0', 'vm-101-disk-1']) {
+      expect(desired.disks[d]?.proxmoxVm).toBe(101);
+      expect(desired.disks[d]?.vm).toBeUndefined();
+    }
+  });
+
+  it('reports the mistake of the form that was meant, at its key', () => {
+    expect(issues(config('    vm: { proxmox: "101" }'))).toEqual([
+      {
+        path: 'guests.web.vm.proxmox',
+        line: 10,
+        message: 'must be a VMID, a whole number such as 101, not the string "101"',
+      },
+    ]);
+    expect(issues(config('    vm: { proxmox: 42 }', 'disk'))[0]?.message).toBe(
+      'must be a VMID; Proxmox VMIDs go from 100 to 999999999',
+    );
+    expect(issues(config('    vm: { qmp: run/q.sock }'))[0]).toMatchObject({ path: 'guests.web.vm.qmp' });
+    expect(issues(config('    vm: { proxmx: 101 }'))[0]?.message).toBe(
+      'unknown key "proxmx"; did you mean "proxmox"?',
+    );
+  });
+
+  it('refuses both forms at once, and neither', () => {
+    const both = issues(config('    vm: { qmp: /run/q.sock, proxmox: 101 }'));
+    expect(both).toEqual([
+      {
+        path: 'guests.web.vm',
+        line: 10,
+        message:
+          'needs either qmp (with optionally agent and freeze) for a VM lvchain reaches itself, or proxmox: <vmid> for a Proxmox VE VM, not both',
+      },
+    ]);
+    expect(issues(config('    vm: 101'))[0]?.message).toBe(
+      'must be a map with qmp: <socket> or proxmox: <vmid>, not 101',
+    );
+  });
+});
+
+describe('hosts.<h>.proxmox', () => {
+  const hosts = (proxmox: string) => `version: 1
+hosts:
+  pve1:
+    ssh: root@pve1
+${proxmox}
+volumeGroups:
+  vg_san1: { host: pve1 }
+`;
+
+  it('detects a node when silent, takes a declared root (default /etc/pve), and can be switched off', () => {
+    const host = (text: string) => loadConfigText(hosts(text), FILE).desired.hosts.pve1?.proxmox;
+    expect(host('')).toEqual({ kind: 'detect' });
+    expect(host('    proxmox: {}')).toEqual({ kind: 'declared', root: '/etc/pve' });
+    expect(host('    proxmox: { root: /srv/pve }')).toEqual({ kind: 'declared', root: '/srv/pve' });
+    expect(host('    proxmox: false')).toEqual({ kind: 'off' });
+  });
+
+  it('refuses a relative root and a true', () => {
+    expect(issues(hosts('    proxmox: { root: etc/pve }'))).toEqual([
+      {
+        path: 'hosts.pve1.proxmox.root',
+        line: 5,
+        message: '"etc/pve" is not an absolute path; write a path such as /etc/pve',
+      },
+    ]);
+    expect(issues(hosts('    proxmox: true'))[0]?.message).toBe(
+      'must be {} (or { root: /etc/pve }) for a Proxmox VE node, or false for a host that is not one, not true',
+    );
+  });
 });

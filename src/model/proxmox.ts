@@ -1,0 +1,85 @@
+/**
+ * What a Proxmox VE node's cluster file system says (DESIGN §13), parsed: the storages of
+ * `storage.cfg`, the cluster's VM list `.vmlist`, and a VM's `qemu-server/<vmid>.conf`.
+ * Facts only; every entry keeps the line it came from, for messages.
+ */
+
+/** One section of `storage.cfg`: `<type>: <id>` and its indented `key value` lines. */
+export interface PveStorage {
+  type: string;
+  id: string;
+  /** Line of the section header. */
+  line: number;
+  vgname?: string;
+  path?: string;
+  shared: boolean;
+  snapshotAsVolumeChain: boolean;
+  /** Content types (`images`, `rootdir`, `iso`, …). */
+  content: string[];
+  /** Nodes the storage is limited to; undefined = every node. */
+  nodes?: string[];
+  disable: boolean;
+  /** Every key as written, the ones above included. */
+  options: Record<string, string>;
+}
+
+/** One VM or container of `.vmlist`: which node's directory holds its config. */
+export interface PveVmListEntry {
+  node: string;
+  type: 'qemu' | 'lxc';
+  version: number;
+}
+
+export interface PveVmList {
+  version: number;
+  ids: Record<string, PveVmListEntry>;
+}
+
+/** A disk line of a VM config, e.g. `scsi0: san1:vm-101-disk-0.qcow2,size=32G`. */
+export interface PveDiskLine {
+  /** `scsi0`, `virtio1`, `efidisk0`, `unused0`, … */
+  key: string;
+  line: number;
+  /** Storage ID and volume name of a storage volume; undefined for `none`, a path or a CD drive without media. */
+  volume?: { storage: string; volname: string };
+  /** Bytes, from `size=`. */
+  size?: number;
+  media?: string;
+  /** The options after the volume, as written. */
+  options: Record<string, string>;
+}
+
+/** The main section of a VM config, or one `[snapname]` section. */
+export interface PveConfigSection {
+  /** Line of the `[name]` header; 1 for the main section. */
+  line: number;
+  /** The `#` lines at the top of the section, percent-decoded. */
+  description?: string;
+  /** The snapshot this state descends from. */
+  parent?: string;
+  /** Seconds since the epoch. */
+  snaptime?: number;
+  /** The volume holding the saved RAM state (`storage:volname`). */
+  vmstate?: string;
+  /** An operation in progress: snapshot, snapshot-delete, rollback, backup, migrate, … */
+  lock?: string;
+  /** `prepare` or `delete` while a snapshot is being made or removed. */
+  snapstate?: string;
+  runningmachine?: string;
+  disks: PveDiskLine[];
+  /** Every key as written, the ones above included. */
+  options: Record<string, string>;
+}
+
+export interface PveVmConfig {
+  vmid: number;
+  main: PveConfigSection;
+  snapshots: Record<string, PveConfigSection>;
+}
+
+/** What a lock request sees while someone else holds the lock. */
+export interface PveLockHolder {
+  path: string;
+  /** Seconds since the holder last created or renewed it, by the host's clock. */
+  ageSeconds: number;
+}

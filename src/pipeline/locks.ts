@@ -41,11 +41,12 @@ export async function withStorageLocks<T>(
         },
       });
       held.push(l);
-      void l.lost.then((why) => {
-        // Said at once: the run may be waiting for approval, or in the middle of a long step.
+      // Said at once: the run may be waiting for approval, or in the middle of a long step.
+      const stop = (why: string) => {
         io.err(`\n${io.style.red(`${why}.`)} Stopping after the current step.`);
         controller.abort(why);
-      });
+      };
+      void l.lost.then(stop);
       // On a Proxmox node, each LVM metadata change also takes Proxmox's storage lock (DESIGN §13).
       session.clusterLock(storage)?.configure({
         waitMs: lock.timeoutMs,
@@ -57,10 +58,7 @@ export async function withStorageLocks<T>(
           io.err(
             `Took over Proxmox's storage lock ${holder.path}: its holder had not renewed it for ${holder.ageSeconds}s and is gone.`,
           ),
-        onLost: (why) => {
-          io.err(`\n${io.style.red(`${why}.`)} Stopping after the current step.`);
-          controller.abort(why);
-        },
+        onLost: stop,
       });
     }
     const signal = lock.interrupt ? AbortSignal.any([controller.signal, lock.interrupt]) : controller.signal;

@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { rm, truncate, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { startLab } from '../test/lab/vm.js';
+import { labHostConfig, startLab } from '../test/lab/vm.js';
 import { labCacheDir } from '../test/lab/build.js';
 import { lvchain } from '../test/helpers/cli.js';
 import { Session } from '../src/pipeline/session.js';
@@ -51,17 +51,7 @@ async function main(): Promise<void> {
       config,
       stringify({
         version: 1,
-        hosts: {
-          lab: {
-            ssh: {
-              host: '127.0.0.1',
-              user: 'root',
-              port: vm.port,
-              identityFile: vm.identityFile,
-              knownHostsFile: vm.knownHostsFile,
-            },
-          },
-        },
+        hosts: { lab: labHostConfig(vm) },
         volumeGroups: { [VG]: { host: 'lab', pvs: [vm.devices[0]] } },
         disks,
       }),

@@ -9,11 +9,11 @@
  * QEMU 7.2 (Debian 12) crashes streaming into lvchain's images (subclusters), so streams of a
  * running guest are proven on an adopted chain in test/integration/live-snapshot.test.ts.
  */
-import { stat, writeFile } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { consistentCut, formatExt4, inspectView } from '../helpers/guest-disk.js';
 import { DirLab } from '../helpers/dirlab.js';
+import { guestConfig } from '../helpers/configs.js';
 import { useGuest, type Guest } from '../helpers/guest.js';
 import { QmpClient } from '../../src/engines/qmp/client.js';
 import { fileOf, queryNodes } from '../../src/engines/qmp/graph.js';
@@ -26,21 +26,8 @@ afterAll(async () => {
 });
 
 async function config(snapshots: string[], vm?: Record<string, unknown>): Promise<void> {
-  const l = lab as DirLab;
-  await writeFile(
-    l.configPath,
-    stringify({
-      version: 1,
-      directories: { lab: { path: './store' } },
-      guests: {
-        db: {
-          storage: 'lab',
-          disks: Object.fromEntries(DISKS.map((d) => [d, { size: '64MiB' }])),
-          ...(snapshots.length > 0 ? { snapshots: Object.fromEntries(snapshots.map((s) => [s, {}])) } : {}),
-          ...(vm ? { vm } : {}),
-        },
-      },
-    }),
+  await (lab as DirLab).writeRawConfig(
+    guestConfig({ guest: 'db', disks: DISKS, size: '64MiB', snapshots, ...(vm ? { vm } : {}) }),
   );
 }
 

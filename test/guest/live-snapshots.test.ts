@@ -4,11 +4,10 @@
  * two disks. Each snapshot, taken with `freeze: required`, must hold a clean file system and the
  * same cut of the writer's records on both disks, and the guest must be thawed after it.
  */
-import { writeFile } from 'node:fs/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { consistentCut, formatExt4, inspectView } from '../helpers/guest-disk.js';
 import { DirLab } from '../helpers/dirlab.js';
+import { guestConfig } from '../helpers/configs.js';
 import { useGuest } from '../helpers/guest.js';
 import { agentConnect } from '../helpers/linejson.js';
 import { assertGuestTools } from './build.js';
@@ -20,21 +19,8 @@ afterAll(async () => {
 });
 
 async function config(snapshots: string[], vm?: Record<string, unknown>): Promise<void> {
-  const l = lab as DirLab;
-  await writeFile(
-    l.configPath,
-    stringify({
-      version: 1,
-      directories: { lab: { path: './store' } },
-      guests: {
-        db: {
-          storage: 'lab',
-          disks: Object.fromEntries(DISKS.map((d) => [d, { size: '64MiB' }])),
-          ...(snapshots.length > 0 ? { snapshots: Object.fromEntries(snapshots.map((s) => [s, {}])) } : {}),
-          ...(vm ? { vm } : {}),
-        },
-      },
-    }),
+  await (lab as DirLab).writeRawConfig(
+    guestConfig({ guest: 'db', disks: DISKS, size: '64MiB', snapshots, ...(vm ? { vm } : {}) }),
   );
 }
 

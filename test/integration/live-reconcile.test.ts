@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readdir, stat } from 'node:fs/promises';
 import { fileOf } from '../../src/engines/qmp/graph.js';
 import { DirLab } from '../helpers/dirlab.js';
+import { diskConfig } from '../helpers/configs.js';
 import { ExpectedDisk, viewDigest } from '../helpers/data.js';
 import { guestView, guestWrite, startStorageDaemon, type StorageDaemon } from '../helpers/storage-daemon.js';
 
@@ -38,12 +39,14 @@ describe('reconcile on a running VM', () => {
   it('keeps exactly the hourly: 3 set over 8 simulated hours, live; every kept snapshot and the guest read back', async () => {
     lab = await DirLab.create('lvchain-live-reconcile-');
     const write = (vm?: Record<string, unknown>) =>
-      lab.writeRawConfig({
-        version: 1,
-        directories: { lab: { path: './store' } },
-        policies: { hourly: { timezone: 'UTC', schedule: '0 * * * *', retention: { hourly: 3 } } },
-        disks: { [DISK]: { storage: 'lab', size: '16MiB', ...(vm ? { policy: 'hourly', vm } : {}) } },
-      });
+      lab.writeRawConfig(
+        diskConfig({
+          disk: DISK,
+          size: '16MiB',
+          policies: { hourly: { timezone: 'UTC', schedule: '0 * * * *', retention: { hourly: 3 } } },
+          ...(vm ? { policy: 'hourly', vm } : {}),
+        }),
+      );
     // The clock guard refuses a --now ahead of the clock: the 8 hours end at the last full hour.
     const end = Math.floor(Date.now() / HOUR) * HOUR;
     const start = end - 7 * HOUR;

@@ -14,6 +14,7 @@ import { DirLab } from '../helpers/dirlab.js';
 import { ExpectedDisk, viewDigest, writePattern } from '../helpers/data.js';
 import { guestView, guestWrite, startStorageDaemon, type StorageDaemon } from '../helpers/storage-daemon.js';
 import { requireTool } from '../helpers/tools.js';
+import { diskConfig } from '../helpers/configs.js';
 import { fileOf } from '../../src/engines/qmp/graph.js';
 
 const DISK = 'vm-811-disk-0';
@@ -33,18 +34,7 @@ afterEach(async () => {
 });
 
 async function config(snapshots: string[], vm?: Record<string, unknown>): Promise<void> {
-  await lab.writeRawConfig({
-    version: 1,
-    directories: { lab: { path: './store' } },
-    disks: {
-      [DISK]: {
-        storage: 'lab',
-        size: '256MiB',
-        ...(snapshots.length > 0 ? { snapshots: Object.fromEntries(snapshots.map((s) => [s, {}])) } : {}),
-        ...(vm ? { vm } : {}),
-      },
-    },
-  });
+  await lab.writeRawConfig(diskConfig({ disk: DISK, size: '256MiB', snapshots, ...(vm ? { vm } : {}) }));
 }
 
 type KillPoint = 'move_progress' | 'rename_start';

@@ -5,8 +5,7 @@
  * that no longer fit the files.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import { execa } from 'execa';
 import { basename, join } from 'node:path';
 import { streamsIntoSubclusters } from '../../src/model/qemu.js';
@@ -16,6 +15,7 @@ import { DirLab } from '../helpers/dirlab.js';
 import { ExpectedDisk, holdOpen, viewDigest, writePattern } from '../helpers/data.js';
 import { guestView, guestWrite, startStorageDaemon, type StorageDaemon } from '../helpers/storage-daemon.js';
 import { requireTool } from '../helpers/tools.js';
+import { diskConfig, guestConfig } from '../helpers/configs.js';
 
 const DISKS = ['vm-801-disk-0', 'vm-801-disk-1'];
 const SIZE = 8 * 1024 * 1024;
@@ -34,20 +34,8 @@ afterEach(async () => {
 });
 
 async function config(snapshots: string[], vm: Record<string, unknown> | undefined): Promise<void> {
-  await writeFile(
-    lab.configPath,
-    stringify({
-      version: 1,
-      directories: { lab: { path: './store' } },
-      guests: {
-        web: {
-          storage: 'lab',
-          disks: Object.fromEntries(DISKS.map((d) => [d, { size: '8MiB' }])),
-          ...(snapshots.length > 0 ? { snapshots: Object.fromEntries(snapshots.map((s) => [s, {}])) } : {}),
-          ...(vm ? { vm } : {}),
-        },
-      },
-    }),
+  await lab.writeRawConfig(
+    guestConfig({ guest: 'web', disks: DISKS, size: '8MiB', snapshots, ...(vm ? { vm } : {}) }),
   );
 }
 
@@ -314,18 +302,7 @@ describe('a live snapshot of a running two-disk guest', () => {
     lab = await DirLab.create('lvchain-live-');
     const disk = 'vm-802-disk-0';
     const write = async (snapshots: string[], vm?: Record<string, unknown>) =>
-      lab.writeRawConfig({
-        version: 1,
-        directories: { lab: { path: './store' } },
-        disks: {
-          [disk]: {
-            storage: 'lab',
-            size: '8MiB',
-            ...(snapshots.length > 0 ? { snapshots: Object.fromEntries(snapshots.map((s) => [s, {}])) } : {}),
-            ...(vm ? { vm } : {}),
-          },
-        },
-      });
+      lab.writeRawConfig(diskConfig({ disk, size: '8MiB', snapshots, ...(vm ? { vm } : {}) }));
     await write([]);
     await lab.apply();
     qsd = await startStorageDaemon({ [disk]: lab.top(disk) });
@@ -345,18 +322,7 @@ describe('a live snapshot of a running two-disk guest', () => {
     lab = await DirLab.create('lvchain-live-');
     const disk = 'vm-803-disk-0';
     const write = async (size: string, snapshots: string[], vm?: Record<string, unknown>) =>
-      lab.writeRawConfig({
-        version: 1,
-        directories: { lab: { path: './store' } },
-        disks: {
-          [disk]: {
-            storage: 'lab',
-            size,
-            ...(snapshots.length > 0 ? { snapshots: Object.fromEntries(snapshots.map((s) => [s, {}])) } : {}),
-            ...(vm ? { vm } : {}),
-          },
-        },
-      });
+      lab.writeRawConfig(diskConfig({ disk, size, snapshots, ...(vm ? { vm } : {}) }));
     await write('8MiB', []);
     await lab.apply();
     qsd = await startStorageDaemon({ [disk]: lab.top(disk) }, { exports: 'fuse' });

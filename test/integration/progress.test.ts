@@ -8,6 +8,7 @@ import { DirLab } from '../helpers/dirlab.js';
 import { writePattern } from '../helpers/data.js';
 import { CLI } from '../helpers/cli.js';
 import { requireTool } from '../helpers/tools.js';
+import { diskConfig } from '../helpers/configs.js';
 
 const DISK = 'vm-931-disk-0';
 const MiB = 1024 * 1024;
@@ -17,17 +18,7 @@ afterEach(async () => lab.dispose());
 async function withMergeDue(): Promise<void> {
   lab = await DirLab.create('lvchain-progress-');
   const config = (snapshots: string[]) =>
-    lab.writeRawConfig({
-      version: 1,
-      directories: { lab: { path: './store' } },
-      disks: {
-        [DISK]: {
-          storage: 'lab',
-          size: '256MiB',
-          ...(snapshots.length > 0 ? { snapshots: Object.fromEntries(snapshots.map((s) => [s, {}])) } : {}),
-        },
-      },
-    });
+    lab.writeRawConfig(diskConfig({ disk: DISK, size: '256MiB', snapshots }));
   await config(['s1']);
   await lab.apply();
   await writePattern(lab.top(DISK), 0, 192 * MiB, 0x3c);

@@ -19,20 +19,19 @@ interface CacheModes {
 
 /**
  * The cache mode of each data move, per storage kind: a data-safety choice, so it is stated here
- * once (docs/architecture.md, "Data moves", has the measured figures). The rule: the header may
- * change its backing only once the data it exposes is durable.
+ * once; docs/architecture.md ("Data moves and their cache modes") has the measured figures
+ * (`npm run bench:merge`). The rule: a header may name a new backing only once the data that
+ * backing no longer provides is durable in the layer.
  * - qemu-img rebase (QEMU 7.2) writes the new backing into the header before it flushes its cached
- *   L2 tables: a kill in between loses the streamed data (crash harness). Only a write-through
- *   cache orders them, at one fdatasync and one L2 table write per 2 MiB request: 0.25-0.5x
- *   `dd oflag=direct` on this machine, against 0.7-1.0x for the same rebase with writeback.
+ *   L2 tables: a kill in between loses the streamed data (crash harness). A rebase is safe only
+ *   when it writes through, at one fdatasync and one L2 table write per 2 MiB request.
  * - LVM: data moves bypass the host page cache (`-t none`, `-T none`), which would only
  *   double-buffer a block device (DESIGN §3); the stream stays a write-through rebase
  *   (`directsync`) until LVM's crash matrix has run with the split form.
  * - Directories: the stream is split (split-stream.ts): qemu-io copy-on-read into the child
- *   through the page cache (writeback), with the backing unchanged, then a `flush` (fdatasync),
- *   then `qemu-img rebase -u`. The commit keeps qemu-img's writeback default: it changes no
- *   backing, and qemu-img flushes before it exits, before lvchain renames anything.
- * Measured on one 4 GiB disk moving 1.5 GiB (`npm run bench:merge`): see docs/architecture.md.
+ *   through the page cache (writeback) while its backing is unchanged, a `flush` (fdatasync),
+ *   then a header-only `qemu-img rebase -u`. The commit keeps qemu-img's default (writeback): it
+ *   changes no header, and qemu-img flushes before it exits, before lvchain renames anything.
  */
 export const CACHE_MODES: Readonly<Record<StorageKind, CacheModes>> = {
   lvm: { stream: { form: 'rebase', cache: 'directsync', backingCache: 'none' }, commit: { cache: 'none' } },

@@ -112,9 +112,7 @@ describe('Markdown plan comments from real plans', () => {
     );
     // The reasons table and the steps, with the commands each runs.
     expect(detailsBlock(md, 'Reasons: 4 changes')).toContain('`retention_expired`');
-    expect(detailsBlock(md, 'Steps: 4 changes')).toContain(
-      "qemu-img rebase -p -t writethrough -f qcow2 -b ''",
-    );
+    expect(detailsBlock(md, 'Steps: 4 changes')).toContain("qemu-img rebase -u -f qcow2 -b ''");
   });
 
   it('a failed plan says so in the title and lists the error', async () => {

@@ -68,7 +68,7 @@ function applyInterrupted(
   );
 }
 
-/** qemu-img processes working on this lab's files. */
+/** qemu-img (and qemu-io: the directory stream copies with it) processes working on this lab's files. */
 function qemuImgOn(root: string): string[] {
   const found: string[] = [];
   for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
@@ -78,7 +78,7 @@ function qemuImgOn(root: string): string[] {
     } catch {
       continue;
     }
-    if (cmd.includes('qemu-img') && cmd.includes(root)) found.push(`${pid}: ${cmd}`);
+    if (/qemu-(img|io)/.test(cmd) && cmd.includes(root)) found.push(`${pid}: ${cmd}`);
   }
   return found;
 }

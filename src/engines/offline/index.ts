@@ -9,7 +9,17 @@ import type { Measurement } from '../../model/observed.js';
 import { parseLayerMap, parseMeasure } from '../../observe/qemu.js';
 import type { EngineStep, ImageEngine, ImageSite, StepDescription } from '../engine.js';
 import { progressParser } from './progress.js';
-import { commitArgv, createArgv, mapArgv, measureArgv, resizeArgv, streamArgv } from './qemu-img-argv.js';
+import {
+  CACHE_MODES,
+  commitArgv,
+  copyOnReadArgv,
+  createArgv,
+  mapArgv,
+  measureArgv,
+  resizeArgv,
+  streamArgvs,
+} from './qemu-img-argv.js';
+import { copyIntoChild } from './split-stream.js';
 
 /** `qemu-img measure` of each virtual size, once each. */
 export async function measureSizes(
@@ -66,7 +76,12 @@ export const offlineEngine: ImageEngine = {
       case 'stream':
         return {
           description: `stream ${name(step.from)} into ${name(step.layer)} (${step.bytes} bytes), new backing ${step.onto ? name(step.onto) : 'none'}`,
-          commands: [argv(streamArgv(site.kind, path(step.layer), step.onto ? name(step.onto) : undefined))],
+          commands: streamArgvs(
+            site.kind,
+            site.protocol,
+            { layer: path(step.layer), from: path(step.from) },
+            step.onto ? name(step.onto) : undefined,
+          ).map(argv),
         };
     }
   },
@@ -75,7 +90,17 @@ export const offlineEngine: ImageEngine = {
     const what = `${step.kind} of ${describeRef(step.layer)} of ${disk}`;
     // Data moves run long: each on its own connection, so they stop with lvchain.
     const ownConnection = step.kind === 'commit' || step.kind === 'stream';
-    for (const c of offlineEngine.describe(site, disk, step).commands) {
+    let commands = offlineEngine.describe(site, disk, step).commands;
+    const mode = CACHE_MODES[site.kind].stream;
+    if (step.kind === 'stream' && mode.form === 'split') {
+      // The maps and the copy (its ranges, from the maps, go on its stdin) run here; only the
+      // backing switch, the last command, is left for the loop, after the copy has flushed.
+      const paths = { layer: site.path(disk, step.layer), from: site.path(disk, step.from) };
+      const copy = copyOnReadArgv(mode.cache, paths.layer);
+      await copyIntoChild(site.exec, site.protocol, paths, copy, what, onProgress);
+      commands = commands.slice(-1);
+    }
+    for (const c of commands) {
       if (c.kind !== 'argv') continue;
       ok(await site.exec.run(c.argv, { onStdout: progressParser(onProgress), ownConnection }), what);
     }

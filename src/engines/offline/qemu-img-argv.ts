@@ -9,26 +9,33 @@ export const QCOW2_OPTIONS = 'extended_l2=on,cluster_size=128k,preallocation=met
 /** The same options as `qemu-img measure` accepts them, so measured sizes fit. */
 export const QCOW2_MEASURE_OPTIONS = 'extended_l2=on,cluster_size=128k';
 
-/** `-t` (and `-T`, the backing's) cache mode of a data move; undefined leaves qemu-img's default. */
+/** How each data move runs, and with which `-t` (and `-T`, the backing's) cache mode. */
 interface CacheModes {
-  stream: { cache: 'directsync' | 'writethrough'; backingCache?: 'none' };
+  stream:
+    { form: 'rebase'; cache: 'directsync'; backingCache: 'none' } | { form: 'split'; cache: 'writeback' };
+  /** undefined leaves qemu-img's default (writeback, flushed before qemu-img exits). */
   commit: { cache?: 'none' };
 }
 
 /**
  * The cache mode of each data move, per storage kind: a data-safety choice, so it is stated here
- * once. Two rules make the table:
- * - On block devices (LVM) data moves bypass the host page cache (`-t none`, and `-T none` for
- *   the backing read), so nothing is acknowledged from the page cache (DESIGN §3).
- * - A stream must also write through: qemu-img rebase switches the backing file before it flushes
- *   its cached L2 tables, so a kill in between would lose the streamed data (crash harness,
- *   QEMU 7.2). On LVM that makes `directsync` (none + write-through), on files `writethrough`.
- * A directory commit keeps qemu-img's default (writeback, flushed before qemu-img exits); the
- * crash matrix of test/crash/dir.test.ts converges with it.
+ * once; docs/architecture.md ("Data moves and their cache modes") has the measured figures
+ * (`npm run bench:merge`). The rule: a header may name a new backing only once the data that
+ * backing no longer provides is durable in the layer.
+ * - qemu-img rebase (QEMU 7.2) writes the new backing into the header before it flushes its cached
+ *   L2 tables: a kill in between loses the streamed data (crash harness). A rebase is safe only
+ *   when it writes through, at one fdatasync and one L2 table write per 2 MiB request.
+ * - LVM: data moves bypass the host page cache (`-t none`, `-T none`), which would only
+ *   double-buffer a block device (DESIGN §3); the stream stays a write-through rebase
+ *   (`directsync`) until LVM's crash matrix has run with the split form.
+ * - Directories: the stream is split (split-stream.ts): qemu-io copy-on-read into the child
+ *   through the page cache (writeback) while its backing is unchanged, a `flush` (fdatasync),
+ *   then a header-only `qemu-img rebase -u`. The commit keeps qemu-img's default (writeback): it
+ *   changes no header, and qemu-img flushes before it exits, before lvchain renames anything.
  */
 export const CACHE_MODES: Readonly<Record<StorageKind, CacheModes>> = {
-  lvm: { stream: { cache: 'directsync', backingCache: 'none' }, commit: { cache: 'none' } },
-  dir: { stream: { cache: 'writethrough' }, commit: {} },
+  lvm: { stream: { form: 'rebase', cache: 'directsync', backingCache: 'none' }, commit: { cache: 'none' } },
+  dir: { stream: { form: 'split', cache: 'writeback' }, commit: {} },
 };
 
 export function createArgv(path: string, virtualSize: number, backingName?: string): string[] {
@@ -57,21 +64,45 @@ export function commitArgv(kind: StorageKind, path: string, into: string): strin
   return ['qemu-img', 'commit', '-p', ...(cache ? ['-t', cache] : []), '-f', 'qcow2', '-d', '-b', into, path];
 }
 
-/** Stream the backing's data into `path`, then make `ontoName` (or nothing) its backing. */
-export function streamArgv(kind: StorageKind, path: string, ontoName: string | undefined): string[] {
-  const { cache, backingCache } = CACHE_MODES[kind].stream;
+/**
+ * The commands that stream `from`'s data into `path` and make `ontoName` (or nothing) its backing.
+ * The split form's copy reads its ranges from stdin (split-stream.ts), after reading both maps.
+ */
+export function streamArgvs(
+  kind: StorageKind,
+  protocol: 'file' | 'host_device',
+  paths: { layer: string; from: string },
+  ontoName: string | undefined,
+): string[][] {
+  const mode = CACHE_MODES[kind].stream;
+  const backing = ontoName !== undefined ? ['-F', 'qcow2', '-b', ontoName] : ['-b', ''];
+  if (mode.form === 'rebase')
+    return [
+      [
+        'qemu-img',
+        'rebase',
+        '-p',
+        '-t',
+        mode.cache,
+        '-T',
+        mode.backingCache,
+        '-f',
+        'qcow2',
+        ...backing,
+        paths.layer,
+      ],
+    ];
   return [
-    'qemu-img',
-    'rebase',
-    '-p',
-    '-t',
-    cache,
-    ...(backingCache ? ['-T', backingCache] : []),
-    '-f',
-    'qcow2',
-    ...(ontoName !== undefined ? ['-F', 'qcow2', '-b', ontoName] : ['-b', '']),
-    path,
+    mapArgv(protocol, paths.from),
+    mapArgv(protocol, paths.layer),
+    copyOnReadArgv(mode.cache, paths.layer),
+    ['qemu-img', 'rebase', '-u', '-f', 'qcow2', ...backing, paths.layer],
   ];
+}
+
+/** qemu-io with copy-on-read: every range it reads from the backing chain is written into `path`. */
+export function copyOnReadArgv(cache: 'writeback', path: string): string[] {
+  return ['qemu-io', '-C', '-t', cache, '-f', 'qcow2', path];
 }
 
 export function measureArgv(virtualSize: number): string[] {

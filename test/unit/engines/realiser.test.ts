@@ -29,7 +29,7 @@ describe('data moves', () => {
   const stream: Step = { kind: 'stream', layer: top, from: s1, onto: null, bytes: 0 };
   const commit: Step = { kind: 'commit', layer: top, into: s1, bytes: 0 };
 
-  it('streams write through: directsync (and an uncached backing read) on LVM, writethrough on files', () => {
+  it('streams write through on LVM (directsync, uncached backing read); on files the copy is flushed before the backing switch', () => {
     expect(argvOf(lvm, stream)).toEqual([
       [
         'qemu-img',
@@ -46,19 +46,15 @@ describe('data moves', () => {
         `/dev/vg0/${DISK}.qcow2`,
       ],
     ]);
+    const image = `/srv/d0/images/100/${DISK}.qcow2`;
+    const alone = (path: string) =>
+      `json:{"driver":"qcow2","file":{"driver":"file","filename":"${path}"},"backing":null}`;
     expect(argvOf(dir, stream)).toEqual([
-      [
-        'qemu-img',
-        'rebase',
-        '-p',
-        '-t',
-        'writethrough',
-        '-f',
-        'qcow2',
-        '-b',
-        '',
-        `/srv/d0/images/100/${DISK}.qcow2`,
-      ],
+      ['qemu-img', 'map', '--output=json', '-U', alone(`/srv/d0/images/100/snap-s1-${DISK}.qcow2`)],
+      ['qemu-img', 'map', '--output=json', '-U', alone(image)],
+      ['qemu-io', '-C', '-t', 'writeback', '-f', 'qcow2', image],
+      // The switch is header-only, and comes last.
+      ['qemu-img', 'rebase', '-u', '-f', 'qcow2', '-b', '', image],
     ]);
   });
 

@@ -91,6 +91,14 @@ const mapEntry = z.looseObject({
   data: z.boolean(),
 });
 
+/** Where a layer's map ends: its virtual size, as `qemu-img map` covers the whole of it. */
+export function mapEnd(stdout: string): number {
+  return z
+    .array(mapEntry)
+    .parse(JSON.parse(stdout))
+    .reduce((end, e) => Math.max(end, e.start + e.length), 0);
+}
+
 /** `qemu-img map --output=json` of one layer opened with its backing cut off. */
 export function parseLayerMap(stdout: string): Extents {
   const entries = z.array(mapEntry).parse(JSON.parse(stdout));

@@ -10,7 +10,7 @@ import type { Executor } from '../../exec/executor.js';
 import { ok } from '../../exec/executor.js';
 import { normalize, subtract, total, type Ranges } from '../../base/ranges.js';
 import { allocated } from '../../model/extents.js';
-import { parseLayerMap } from '../../observe/qemu.js';
+import { mapEnd, parseLayerMap } from '../../observe/qemu.js';
 import { mapArgv } from './qemu-img-argv.js';
 
 /**
@@ -27,12 +27,15 @@ const READ_BYTES = 8 * 1024 * 1024;
  */
 const ALIGN = 128 * 1024;
 
-/** The ranges to read: `ranges` widened to cluster boundaries. */
-export function clusterAligned(ranges: Ranges): Ranges {
+/**
+ * The ranges to read: `ranges` widened to cluster boundaries, but never past `size`, the child's
+ * virtual size: its last cluster may be partial, and a read past the end fails.
+ */
+export function clusterAligned(ranges: Ranges, size: number): Ranges {
   return normalize(
     ranges.map(([start, end]): [number, number] => [
       Math.floor(start / ALIGN) * ALIGN,
-      Math.ceil(end / ALIGN) * ALIGN,
+      Math.min(size, Math.ceil(end / ALIGN) * ALIGN),
     ]),
   );
 }
@@ -99,8 +102,9 @@ export async function copyIntoChild(
     mapArgv(protocol, paths.layer),
   ]);
   const from = parseLayerMap(ok(fromMap as NonNullable<typeof fromMap>, what).stdout);
-  const layer = parseLayerMap(ok(layerMap as NonNullable<typeof layerMap>, what).stdout);
-  const reads = clusterAligned(subtract(allocated(from), allocated(layer)));
+  const layerOut = ok(layerMap as NonNullable<typeof layerMap>, what).stdout;
+  const layer = parseLayerMap(layerOut);
+  const reads = clusterAligned(subtract(allocated(from), allocated(layer)), mapEnd(layerOut));
   if (reads.length === 0) return;
   ok(
     await exec.run(copyArgv, {

@@ -39,15 +39,23 @@ describe('split stream', () => {
   it('widens the reads to 128 KiB cluster boundaries, so QEMU 7.2 never starts a copy inside a cluster', () => {
     const KiB = 1024;
     expect(
-      clusterAligned([
-        [100 * KiB, 108 * KiB],
-        [130 * KiB, 140 * KiB],
-        [1 * MiB, 1 * MiB + 300 * KiB],
-      ]),
+      clusterAligned(
+        [
+          [100 * KiB, 108 * KiB],
+          [130 * KiB, 140 * KiB],
+          [1 * MiB, 1 * MiB + 300 * KiB],
+        ],
+        8 * MiB,
+      ),
     ).toEqual([
       [0, 256 * KiB],
       [1 * MiB, 1 * MiB + 384 * KiB],
     ]);
+  });
+
+  it('stops at the virtual size, whose last cluster may be partial (a read past it fails)', () => {
+    // 1000448 bytes: the size qemu-img gives a 1000000-byte qcow2, 82944 bytes into its last cluster.
+    expect(clusterAligned([[917504 + 4096, 999424]], 1000448)).toEqual([[917504, 1000448]]);
   });
 
   it('reports progress from the reads qemu-io completed, however its output is chunked', () => {

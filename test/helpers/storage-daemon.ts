@@ -94,26 +94,13 @@ export async function startStorageDaemon(
   child.unref();
   await out.close();
   for (let i = 0; i < 200 && !(await exists(qmp)); i++) await new Promise((r) => setTimeout(r, 25));
-  if (!(await exists(qmp)))
-    throw new Error(`qemu-storage-daemon did not start:\n${await readFile(log, 'utf8')}`);
-  const pid = child.pid as number;
-  if (system) {
-    // The system emulator has no command-line exports: they are added over QMP.
-    const q = await QmpClient.connect(qmp);
-    try {
-      await q.execute('nbd-server-start', { addr: { type: 'unix', data: { path: nbd } } });
-      for (const disk of Object.keys(tops))
-        await q.execute('block-export-add', {
-          type: 'nbd',
-          id: disk,
-          'node-name': `${disk}-top`,
-          name: disk,
-          writable: true,
-        });
-    } finally {
-      q.close();
-    }
+  if (!(await exists(qmp))) {
+    child.kill('SIGKILL');
+    throw new Error(
+      `${system ? 'qemu-system-x86_64' : 'qemu-storage-daemon'} did not start:\n${await readFile(log, 'utf8')}`,
+    );
   }
+  const pid = child.pid as number;
   const stop = async () => {
     try {
       process.kill(pid, 'SIGTERM');
@@ -131,6 +118,30 @@ export async function startStorageDaemon(
     if (process.env.LVCHAIN_KEEP_QSD_LOG) console.error(await readFile(log, 'utf8').catch(() => ''));
     await rm(dir, { recursive: true, force: true });
   };
+  // The system emulator has no command-line exports: they are added over QMP. A failure there
+  // must not leave the emulator running.
+  if (system) {
+    const q = await QmpClient.connect(qmp).catch(async (e: unknown) => {
+      await stop();
+      throw e;
+    });
+    try {
+      await q.execute('nbd-server-start', { addr: { type: 'unix', data: { path: nbd } } });
+      for (const disk of Object.keys(tops))
+        await q.execute('block-export-add', {
+          type: 'nbd',
+          id: disk,
+          'node-name': `${disk}-top`,
+          name: disk,
+          writable: true,
+        });
+    } catch (e) {
+      await stop();
+      throw e;
+    } finally {
+      q.close();
+    }
+  }
   return {
     pid,
     qmp,

@@ -232,6 +232,6 @@ export function worstCaseLine(r: CapacityReport, st: Style): string {
   if (r.worst_case === null || r.worst_case === undefined) {
     return st.yellow(`Worst case on ${r.storage}: unbounded (a policy keeps snapshots without limit)`);
   }
-  const line = `Worst case on ${r.storage}: the declared disks can need up to ${formatBytes(r.worst_case)} (each disk's kept snapshots plus its top, fully written); the storage has ${formatBytes(r.size)}`;
+  const line = `Worst case on ${r.storage}: the declared disks can need up to ${formatBytes(r.worst_case)} (each disk's kept snapshots plus its top, fully written); the storage holds ${formatBytes(r.size)} in all, ${formatBytes(r.free_before)} of it free now`;
   return r.worst_case > r.size ? st.yellow(`${line}: not enough if every snapshot fills`) : line;
 }

@@ -139,6 +139,22 @@ export interface BuildOptions {
   log?: (msg: string) => void;
 }
 
+/**
+ * A cached build's paths, from where the cache is now: a cache made in another checkout (a
+ * worktree since removed, a moved clone) keeps its build, not its old absolute paths.
+ */
+function locatedIn(cacheDir: string, m: LabArtifacts): LabArtifacts {
+  const buildDir = path.join(cacheDir, `build-${m.key}`);
+  return {
+    ...m,
+    cacheDir,
+    buildDir,
+    kernel: path.join(buildDir, path.basename(m.kernel)),
+    initrd: path.join(buildDir, path.basename(m.initrd)),
+    identityFile: path.join(cacheDir, path.basename(m.identityFile)),
+  };
+}
+
 export function labCacheDir(): string {
   return path.resolve(process.env.LVCHAIN_LAB_CACHE ?? path.join(REPO_ROOT, '.cache', 'lab'));
 }
@@ -890,13 +906,13 @@ export function buildLab(opts: BuildOptions = {}): LabArtifacts {
     const quick = opts.force ? undefined : quickKey(cacheDir);
     const quickManifest = quick && path.join(cacheDir, `build-${quick}`, 'manifest.json');
     if (quickManifest && fs.existsSync(quickManifest)) {
-      return JSON.parse(fs.readFileSync(quickManifest, 'utf8')) as LabArtifacts;
+      return locatedIn(cacheDir, JSON.parse(fs.readFileSync(quickManifest, 'utf8')) as LabArtifacts);
     }
     const plan = planBuild(cacheDir, log);
     const buildDir = path.join(cacheDir, `build-${plan.key}`);
     const manifestFile = path.join(buildDir, 'manifest.json');
     if (!opts.force && fs.existsSync(manifestFile)) {
-      return JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as LabArtifacts;
+      return locatedIn(cacheDir, JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as LabArtifacts);
     }
     const t0 = Date.now();
     log(`building lab VM image ${plan.key} in ${cacheDir}`);

@@ -89,7 +89,7 @@ describe('activation and locks on LVM over ssh', () => {
     );
     const plan = await l.run(['plan']);
     expect(plan.stdout).toMatch(
-      /Worst case on vg_act: the declared disks can need up to 60 MiB .*; the storage has 1020 MiB/,
+      /Worst case on vg_act: the declared disks can need up to 60 MiB .*; the storage holds 1020 MiB in all, [\d.]+ [KMG]?i?B of it free now/,
     );
   });
 

@@ -8,6 +8,7 @@ import { fixture, planFixture } from '../planner/plan-fixture.js';
 import { renderPlanText } from '../../../src/render/text.js';
 import { makeStyle } from '../../../src/render/style.js';
 import { FIXTURE_NOW, HOUR } from '../../fixtures/observed/constants.js';
+import { formatBytes } from '../../../src/base/units.js';
 
 const text = (plan: Parameters<typeof renderPlanText>[0]) =>
   renderPlanText(plan, { style: makeStyle(false) });
@@ -68,5 +69,17 @@ describe('summary', () => {
       '# snapshot.vm-110-disk-0@auto-20261120T0800Z will be merged away (its data is kept)',
     );
     expect(out).not.toContain('will be destroyed');
+  });
+});
+
+describe('worst case', () => {
+  it('sets the worst case against both the size of the storage and what is free now, each named', () => {
+    const plan = planFixture('chains');
+    const r = plan.capacity[0];
+    if (!r) throw new Error('the fixture plan has no capacity report');
+    expect(r.free_before).toBeLessThan(r.size);
+    expect(text(plan).split('\n')[0]).toContain(
+      `the storage holds ${formatBytes(r.size)} in all, ${formatBytes(r.free_before)} of it free now`,
+    );
   });
 });

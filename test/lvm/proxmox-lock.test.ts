@@ -127,15 +127,19 @@ describe("Proxmox's cluster storage lock around LVM changes (lab VM, a directory
     expect(node.first).toBe(none.first + 2);
   });
 
+  // Two applies that wait up to 2m for each other's and the holder's locks, under TCG: the
+  // default 120 s is too short on a loaded machine.
   it('two lvchain runs and a Proxmox holder never change the VG metadata at the same time', async () => {
     await config(a, 'vm-500-disk-0', ['s1']);
     await config(b, 'vm-501-disk-0', ['s1']);
     await must(lab(), ['rm', '-f', '/run/holder-stop']);
     const holder = lab().run(['sh', '-c', HOLDER]);
     const wait = ['apply', '--auto-approve', '--lock-timeout', '2m'];
-    const [ra, rb] = await Promise.all([a.run(wait), b.run(wait)]);
-    await must(lab(), ['touch', '/run/holder-stop']);
-    await holder;
+    // The holder stops whatever happens, so a failure here leaves no lock behind for the next test.
+    const [ra, rb] = await Promise.all([a.run(wait), b.run(wait)]).finally(async () => {
+      await must(lab(), ['touch', '/run/holder-stop']);
+      await holder;
+    });
     expect(ra.exitCode, ra.stdout + ra.stderr).toBe(0);
     expect(rb.exitCode, rb.stdout + rb.stderr).toBe(0);
     const log = await intervals();
@@ -162,7 +166,7 @@ describe("Proxmox's cluster storage lock around LVM changes (lab VM, a directory
     expect(ra.stderr + rb.stderr).toContain(
       `Waiting up to 120s for Proxmox's storage lock ${LOCKS}/storage-labsan-raw: it is held, last renewed 0s ago`,
     );
-  });
+  }, 300_000);
 
   it('renews the lock while a change runs past the 120 s expiry: a waiter that expires old locks gets it only afterwards', async () => {
     await must(lab(), ['sh', '-c', `echo 135 > /run/slow-lvcreate; rm -f /run/slow-started; : > ${LOG}`]);

@@ -10,35 +10,15 @@
  * running guest are proven on an adopted chain in test/integration/live-snapshot.test.ts.
  */
 import { stat } from 'node:fs/promises';
-import { afterAll, describe, expect, it } from 'vitest';
-import { consistentCut, formatExt4, inspectView } from '../helpers/guest-disk.js';
-import { DirLab } from '../helpers/dirlab.js';
-import { guestConfig } from '../helpers/configs.js';
-import { useGuest, type Guest } from '../helpers/guest.js';
+import { describe, expect, it } from 'vitest';
+import { consistentCut, inspectView } from '../helpers/guest-disk.js';
+import type { Guest } from '../helpers/guest.js';
 import { QmpClient } from '../../src/engines/qmp/client.js';
 import { fileOf, queryNodes } from '../../src/engines/qmp/graph.js';
-import { assertGuestTools } from './build.js';
+import { useDirGuest } from './dir-guest.js';
 
 const DISKS = ['vm-920-disk-0', 'vm-920-disk-1'];
-let lab: DirLab | undefined;
-afterAll(async () => {
-  await lab?.dispose();
-});
-
-async function config(snapshots: string[], vm?: Record<string, unknown>): Promise<void> {
-  await (lab as DirLab).writeRawConfig(
-    guestConfig({ guest: 'db', disks: DISKS, size: '64MiB', snapshots, ...(vm ? { vm } : {}) }),
-  );
-}
-
-const guest = useGuest(async () => {
-  assertGuestTools();
-  lab = await DirLab.create('lvchain-live-merge-');
-  await config([]);
-  await lab.apply();
-  for (const d of DISKS) await formatExt4(lab.top(d));
-  return { disks: DISKS.map((d, i) => ({ id: `d${i}`, image: (lab as DirLab).top(d) })) };
-});
+const { guest, lab: labOf, config } = useDirGuest('lvchain-live-merge-', DISKS);
 
 async function graphFiles(g: Guest): Promise<string[]> {
   const q = await QmpClient.connect(g.qmpSocket);
@@ -52,7 +32,7 @@ async function graphFiles(g: Guest): Promise<string[]> {
 describe('live merges in a booted guest that writes', () => {
   it('merges away the oldest, a middle and the newest snapshot by commit while the writer runs; nothing it reads is wrong', async () => {
     const g = guest();
-    const l = lab as DirLab;
+    const l = labOf();
     const vm = { qmp: g.qmpSocket, agent: g.agentSocket, freeze: 'required' };
     const apply = async (snaps: string[], ...args: string[]) => {
       await config(snaps, vm);

@@ -4,39 +4,18 @@
  * two disks. Each snapshot, taken with `freeze: required`, must hold a clean file system and the
  * same cut of the writer's records on both disks, and the guest must be thawed after it.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { consistentCut, formatExt4, inspectView } from '../helpers/guest-disk.js';
-import { DirLab } from '../helpers/dirlab.js';
-import { guestConfig } from '../helpers/configs.js';
-import { useGuest } from '../helpers/guest.js';
+import { describe, expect, it } from 'vitest';
+import { consistentCut, inspectView } from '../helpers/guest-disk.js';
 import { agentConnect } from '../helpers/linejson.js';
-import { assertGuestTools } from './build.js';
+import { useDirGuest } from './dir-guest.js';
 
 const DISKS = ['vm-910-disk-0', 'vm-910-disk-1'];
-let lab: DirLab | undefined;
-afterAll(async () => {
-  await lab?.dispose();
-});
-
-async function config(snapshots: string[], vm?: Record<string, unknown>): Promise<void> {
-  await (lab as DirLab).writeRawConfig(
-    guestConfig({ guest: 'db', disks: DISKS, size: '64MiB', snapshots, ...(vm ? { vm } : {}) }),
-  );
-}
-
-const guest = useGuest(async () => {
-  assertGuestTools();
-  lab = await DirLab.create('lvchain-live-guest-');
-  await config([]);
-  await lab.apply();
-  for (const d of DISKS) await formatExt4(lab.top(d));
-  return { disks: DISKS.map((d, i) => ({ id: `d${i}`, image: (lab as DirLab).top(d) })) };
-});
+const { guest, lab: labOf, config } = useDirGuest('lvchain-live-guest-', DISKS);
 
 describe('live snapshots of a booted guest that writes', () => {
   it('takes 5 snapshots with freeze: required; each holds a clean file system and one cut on both disks; the top keeps every write', async () => {
     const g = guest();
-    const l = lab as DirLab;
+    const l = labOf();
     const vm = { qmp: g.qmpSocket, agent: g.agentSocket, freeze: 'required' };
     const snaps: string[] = [];
     const cuts: number[] = [];

@@ -26,6 +26,8 @@ PACKAGES=(
   "xz-utils:/usr/bin/xz"                        # decompress .ko.xz kernel modules, if any
   "zstd:/usr/bin/zstd"                          # decompress .ko.zst kernel modules, if any
   "e2fsprogs:/sbin/mkfs.ext4"                   # live-guest rig: mkfs.ext4, fsck.ext4, debugfs
+  "qemu-system-common:/usr/bin/qemu-storage-daemon" # a VM's QEMU inside the lab (live LVM, pve2)
+  "socat:/usr/bin/socat"                        # reaches a QMP socket over ssh, as on Proxmox hosts
 )
 KERNEL_META=linux-image-cloud-amd64
 AGENT=qemu-guest-agent

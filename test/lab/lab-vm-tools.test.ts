@@ -55,7 +55,7 @@ describe('lab VM', () => {
     const which = await ok(vm, [
       'sh',
       '-c',
-      'for t in lvm lvs vgs dmsetup qemu-img qemu-io blkdiscard wipefs flock dd od; do command -v $t || echo "missing $t"; done',
+      'for t in lvm lvs vgs dmsetup qemu-img qemu-io qemu-storage-daemon socat blkdiscard wipefs flock dd od; do command -v $t || echo "missing $t"; done',
     ]);
     expect(which).not.toContain('missing');
     // util-linux/GNU tools, also when started from exec wrappers (busybox's would not be)

@@ -232,7 +232,7 @@ export class Realiser {
   async checkFreeze(disk: string): Promise<void> {
     const vm = this.vmOf(disk);
     if (vm.freeze !== 'required') return;
-    const ready = await agentReady(vm);
+    const ready = await agentReady(this.driver.exec, vm);
     if (!ready.ok)
       throw new LvchainError(
         'vm_failed',

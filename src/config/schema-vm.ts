@@ -11,7 +11,7 @@ const socketPath = (what: string) =>
 const qmpVm = z
   .strictObject({
     qmp: socketPath("the VM's QMP socket").describe(
-      "QEMU's QMP socket (unix), on the host that runs the storage's commands. Lets lvchain change the disks while the VM runs.",
+      "QEMU's QMP socket (unix), on the host that runs the storage's commands (reached over ssh through socat there). Lets lvchain change the disks while the VM runs.",
     ),
     agent: socketPath("the VM's guest-agent socket")
       .optional()

@@ -9,6 +9,7 @@ import { layersHeldOpen } from '../model/observed.js';
 import { offlineEngine } from './offline/index.js';
 import type { DesiredVm } from '../model/desired.js';
 import type { ImageSite } from './engine.js';
+import type { Executor } from '../exec/executor.js';
 import { QmpClient } from './qmp/client.js';
 import { fileOf, qemuVersion, queryNodes } from './qmp/graph.js';
 import { describeHolder, probeHolders } from './qmp/holders.js';
@@ -66,7 +67,7 @@ export async function judgeLive(
       };
       continue;
     }
-    const names = await graphNames(vm.qmp).catch((e: unknown) =>
+    const names = await graphNames(site.exec, vm.qmp).catch((e: unknown) =>
       e instanceof Error ? e : new Error(String(e)),
     );
     if (names instanceof Error) {
@@ -101,8 +102,11 @@ export async function judgeLive(
  * The files QEMU's block nodes were opened by (as it still calls them after a rename), its
  * version, and whether it runs a guest it can pause.
  */
-async function graphNames(socket: string): Promise<{ files: Set<string>; qemu: string; pauses: boolean }> {
-  const q = await QmpClient.connect(socket);
+async function graphNames(
+  exec: Executor,
+  socket: string,
+): Promise<{ files: Set<string>; qemu: string; pauses: boolean }> {
+  const q = await QmpClient.connect(exec, socket);
   try {
     const nodes = await queryNodes(q);
     const commands = await q.execute<{ name: string }[]>('query-commands');

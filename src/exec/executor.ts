@@ -2,6 +2,7 @@
  * One result shape for every command run (STYLE 12): argv, exit code, output, duration,
  * and the original error as `cause`. Commands are argv arrays; strings are for display only.
  */
+import type { Duplex } from 'node:stream';
 import { LvchainError } from '../base/errors.js';
 import { displayArgv } from '../base/quote.js';
 
@@ -50,6 +51,12 @@ export interface Executor {
   runBatch(argvs: readonly (readonly string[])[]): Promise<CommandResult[]>;
   /** Start a long-lived process (lock holders); it dies with its handle or its parent. */
   spawn(argv: readonly string[]): Promise<LongRunning>;
+  /**
+   * Connect to a unix socket on this host (a VM's QMP or agent socket). Fails with a
+   * SocketError (exec/unix-socket.ts); over ssh, a failure to connect may show only as the
+   * stream ending with one.
+   */
+  openSocket(path: string, timeoutMs: number): Promise<Duplex>;
   close(): Promise<void>;
 }
 

@@ -3,13 +3,15 @@
  * connection is opened where the socket is; both protocols then differ only in their greeting
  * and how replies are matched.
  */
-import { createConnection, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { LvchainError } from '../base/errors.js';
+import type { Executor } from './executor.js';
+import { SocketError } from './unix-socket.js';
 
 export type JsonObject = Record<string, unknown>;
 
 /** Why a socket could not be used, in the words an admin can act on. */
-function connectProblem(path: string, what: string, e: NodeJS.ErrnoException): LvchainError {
+function connectProblem(path: string, what: string, e: SocketError): LvchainError {
   const why =
     e.code === 'ENOENT'
       ? 'no such socket (is the VM running, and is this the path in its -qmp / -chardev option?)'
@@ -30,9 +32,11 @@ export class JsonLines {
   private waiting: ((v: JsonObject | Error) => void)[] = [];
   private queued: (JsonObject | Error)[] = [];
   private closed: Error | undefined;
+  /** A relayed socket's failure to connect shows only as the relay ending before any reply. */
+  private received = false;
 
   private constructor(
-    private readonly socket: Socket,
+    private readonly socket: Duplex,
     readonly path: string,
     private readonly what: string,
     /** Bytes the agent sends before a synced reply (0xFF); QMP never sends them. */
@@ -44,31 +48,20 @@ export class JsonLines {
     socket.on('close', () => this.end(new Error('connection closed')));
   }
 
-  static open(path: string, what: string, timeoutMs: number, skip?: RegExp): Promise<JsonLines> {
-    return new Promise((resolve, reject) => {
-      const socket = createConnection({ path });
-      const timer = setTimeout(() => {
-        socket.destroy();
-        reject(
-          new LvchainError(
-            'vm_unreachable',
-            `cannot connect to the ${what} at ${path}: no answer in ${timeoutMs} ms`,
-            {
-              details: { socket: path },
-            },
-          ),
-        );
-      }, timeoutMs);
-      socket.once('error', (e: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        reject(connectProblem(path, what, e));
-      });
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        socket.removeAllListeners('error');
-        resolve(new JsonLines(socket, path, what, skip));
-      });
-    });
+  /** Open the socket on the host `exec` runs commands on (locally, or relayed over ssh). */
+  static async open(
+    exec: Pick<Executor, 'openSocket'>,
+    path: string,
+    what: string,
+    timeoutMs: number,
+    skip?: RegExp,
+  ): Promise<JsonLines> {
+    try {
+      return new JsonLines(await exec.openSocket(path, timeoutMs), path, what, skip);
+    } catch (e) {
+      if (e instanceof SocketError) throw connectProblem(path, what, e);
+      throw e;
+    }
   }
 
   send(message: JsonObject): void {
@@ -113,7 +106,10 @@ export class JsonLines {
     while (nl >= 0) {
       const line = this.buffered.slice(0, nl).trim();
       this.buffered = this.buffered.slice(nl + 1);
-      if (line !== '') this.deliver(this.parse(line));
+      if (line !== '') {
+        this.received = true;
+        this.deliver(this.parse(line));
+      }
       nl = this.buffered.indexOf('\n');
     }
   }
@@ -144,6 +140,7 @@ export class JsonLines {
   }
 
   private broken(e: Error): LvchainError {
+    if (e instanceof SocketError && !this.received) return connectProblem(this.path, this.what, e);
     return new LvchainError(
       'vm_failed',
       `the connection to the ${this.what} at ${this.path} was lost: ${e.message}`,

@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { execa } from 'execa';
 import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } from './executor.js';
 import { LvchainError } from '../base/errors.js';
@@ -6,6 +7,7 @@ import { programMissing, shielded, track } from './lifetime.js';
 import { boundOf } from './bounds.js';
 import { toCommandResult } from './result.js';
 import { longRunning } from './long-running.js';
+import { connectLocal } from './unix-socket.js';
 
 /** Runs commands on this machine with execa. */
 export class LocalExecutor implements Executor {
@@ -87,6 +89,10 @@ export class LocalExecutor implements Executor {
       },
       this.children,
     );
+  }
+
+  openSocket(path: string, timeoutMs: number): Promise<Duplex> {
+    return connectLocal(path, timeoutMs);
   }
 
   async close(): Promise<void> {

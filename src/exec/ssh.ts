@@ -7,6 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Duplex } from 'node:stream';
 import { execa } from 'execa';
 import type { SshTarget } from '../model/desired.js';
 import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } from './executor.js';
@@ -18,6 +19,7 @@ import { longRunning } from './long-running.js';
 import { programMissing, shielded, track } from './lifetime.js';
 import { boundOf, timedOutMessage } from './bounds.js';
 import { toCommandResult } from './result.js';
+import { relayArgv, relayFault, SocketError } from './unix-socket.js';
 
 /** Exit code ssh itself uses for connection and authentication failures. */
 const SSH_FAILED = 255;
@@ -187,6 +189,61 @@ export class SshExecutor implements Executor {
       },
       this.children,
     );
+  }
+
+  async openSocket(path: string): Promise<Duplex> {
+    const argv = relayArgv(path);
+    const started = performance.now();
+    // On a connection of its own: a relay closing on the shared one made the next command's
+    // session fail at once (exit 255, measured against the lab's dropbear), and a killed
+    // lvchain takes this ssh client with it, which ends socat's stdin.
+    const child = track(
+      execa(...shielded(['ssh', ...this.sshArgv(shellCommand(argv), true)]), {
+        reject: false,
+        stdin: 'pipe',
+        buffer: { stdout: false },
+        stripFinalNewline: false,
+      }),
+    );
+    const { stdout, stdin } = child;
+    if (!stdout || !stdin) throw new Error('ssh started without pipes');
+    // The stream ends only when the relay does, with the reason read from its exit: its stdout
+    // closing first would otherwise end it as a bare "premature close".
+    stdin.on('error', () => undefined);
+    const stream = new Duplex({
+      read: () => undefined,
+      write: (chunk: Buffer, _encoding, done) => {
+        stdin.write(chunk, done);
+      },
+      final: (done) => {
+        stdin.end(done);
+      },
+      destroy: (e, done) => {
+        stdin.destroy();
+        stdout.destroy();
+        done(e);
+      },
+    });
+    stdout.on('data', (chunk: Buffer) => stream.push(chunk));
+    // Closing our end ends socat's stdin: it closes the socket and exits, and ssh with it. A
+    // relay that lingers is ended, as a signal on the multiplexed session is the last resort.
+    stream.once('close', () => {
+      const t = setTimeout(() => child.kill('SIGTERM'), 2000);
+      void child.then(() => clearTimeout(t));
+    });
+    void child.then((r) => {
+      const result = toCommandResult(r, { argv, host: this.host, started });
+      this.notify(result);
+      if (r.exitCode === SSH_FAILED)
+        stream.destroy(
+          new SocketError(
+            'EIO',
+            `cannot reach ${this.host}: ${result.stderr.trim().split('\n').pop() ?? ''}`,
+          ),
+        );
+      else stream.destroy(relayFault(r.exitCode ?? -1, result.stderr, this.host));
+    });
+    return stream;
   }
 
   async close(): Promise<void> {

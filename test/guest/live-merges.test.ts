@@ -14,6 +14,7 @@ import { describe, expect, it } from 'vitest';
 import { consistentCut, inspectView } from '../helpers/guest-disk.js';
 import type { Guest } from '../helpers/guest.js';
 import { QmpClient } from '../../src/engines/qmp/client.js';
+import { LocalExecutor } from '../../src/exec/local.js';
 import { fileOf, queryNodes } from '../../src/engines/qmp/graph.js';
 import { useDirGuest } from './dir-guest.js';
 
@@ -21,7 +22,7 @@ const DISKS = ['vm-920-disk-0', 'vm-920-disk-1'];
 const { guest, lab: labOf, config } = useDirGuest('lvchain-live-merge-', DISKS);
 
 async function graphFiles(g: Guest): Promise<string[]> {
-  const q = await QmpClient.connect(g.qmpSocket);
+  const q = await QmpClient.connect(new LocalExecutor(), g.qmpSocket);
   try {
     return (await queryNodes(q)).map(fileOf);
   } finally {

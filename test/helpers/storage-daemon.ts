@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from '../../src/engines/qmp/client.js';
+import { LocalExecutor } from '../../src/exec/local.js';
 import { requireTool } from './tools.js';
 
 export interface StorageDaemon {
@@ -121,7 +122,7 @@ export async function startStorageDaemon(
   // The system emulator has no command-line exports: they are added over QMP. A failure there
   // must not leave the emulator running.
   if (system) {
-    const q = await QmpClient.connect(qmp).catch(async (e: unknown) => {
+    const q = await QmpClient.connect(new LocalExecutor(), qmp).catch(async (e: unknown) => {
       await stop();
       throw e;
     });
@@ -149,7 +150,7 @@ export async function startStorageDaemon(
     nbd: (disk) => `nbd+unix:///${disk}?socket=${nbd}`,
     fuse: window,
     async query<T>(command: string, a?: Record<string, unknown>): Promise<T> {
-      const q = await QmpClient.connect(qmp);
+      const q = await QmpClient.connect(new LocalExecutor(), qmp);
       try {
         return await q.execute<T>(command, a);
       } finally {

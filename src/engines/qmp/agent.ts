@@ -4,6 +4,7 @@
  * every path out of it.
  */
 import { LvchainError } from '../../base/errors.js';
+import type { Executor } from '../../exec/executor.js';
 import { JsonLines } from '../../exec/json-lines.js';
 
 export type FreezeStatus = 'frozen' | 'thawed';
@@ -18,8 +19,12 @@ export class GuestAgent {
    * Connect and synchronise: the agent may hold a half-read request or a stale reply from an
    * earlier client, so a delimited sync with a fresh id comes first (0xFF marks its reply).
    */
-  static async connect(socket: string, timeoutMs: number): Promise<GuestAgent> {
-    const wire = await JsonLines.open(socket, 'guest agent socket', timeoutMs, /\xff/g);
+  static async connect(
+    exec: Pick<Executor, 'openSocket'>,
+    socket: string,
+    timeoutMs: number,
+  ): Promise<GuestAgent> {
+    const wire = await JsonLines.open(exec, socket, 'guest agent socket', timeoutMs, /\xff/g);
     try {
       const id = Math.floor(Math.random() * 2 ** 31);
       wire.send({ execute: 'guest-sync-delimited', arguments: { id } });

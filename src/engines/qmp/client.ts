@@ -3,6 +3,7 @@
  * commands matched to replies by id, events kept in order for whoever waits on them.
  */
 import { LvchainError } from '../../base/errors.js';
+import type { Executor } from '../../exec/executor.js';
 import { JsonLines, type JsonObject } from '../../exec/json-lines.js';
 
 export interface QmpEvent {
@@ -28,9 +29,14 @@ export class QmpClient {
     private readonly timeoutMs: number,
   ) {}
 
-  static async connect(socket: string, opts: QmpOptions = {}): Promise<QmpClient> {
+  /** Connect on the host `exec` runs commands on: the QEMU runs beside the storage. */
+  static async connect(
+    exec: Pick<Executor, 'openSocket'>,
+    socket: string,
+    opts: QmpOptions = {},
+  ): Promise<QmpClient> {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    const wire = await JsonLines.open(socket, 'QMP socket', timeoutMs);
+    const wire = await JsonLines.open(exec, socket, 'QMP socket', timeoutMs);
     try {
       const greeting = await wire.next(timeoutMs, 'its greeting');
       if (!('QMP' in greeting)) {

@@ -101,7 +101,7 @@ export async function commitLive(
   recordPivot: () => Promise<void>,
   onProgress?: (fraction: number) => void,
 ): Promise<void> {
-  const q = await QmpClient.connect(vm.qmp);
+  const q = await QmpClient.connect(site.exec, vm.qmp);
   try {
     const id = idOf(disk, step);
     const top = site.path(disk, step.layer);

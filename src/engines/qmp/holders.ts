@@ -18,12 +18,18 @@ export interface HolderReport {
   bySocket: Map<string, number[]>;
 }
 
+const RESOLVED = '--lvchain-fds--';
 const MARK = '--lvchain-unix--';
 const COMM = '--lvchain-comm--';
 
-// ls -l of every fd directory names each open file's current path (renames included), and the
-// inode of each socket; /proc/net/unix maps listening socket paths to those inodes.
+// An fd names the file the kernel opened, after symlinks: an LV's /dev/<vg>/<lv> shows as
+// /dev/dm-N under udev (or /dev/mapper/<vg>-<lv> without it), so each path asked about is
+// resolved first. ls -l of every fd directory names each open file's current path (renames
+// included), and the inode of each socket; /proc/net/unix maps listening socket paths to
+// those inodes.
 const SCRIPT = [
+  'for p in "$@"; do printf \'%s\\t%s\\n\' "$p" "$(readlink -f -- "$p")"; done',
+  `echo ${RESOLVED}`,
   'ls -l /proc/[0-9]*/fd/ 2>/dev/null',
   `echo ${MARK}`,
   'cat /proc/net/unix 2>/dev/null',
@@ -32,8 +38,8 @@ const SCRIPT = [
   'true',
 ].join('\n');
 
-export function holdersArgv(): string[] {
-  return ['sh', '-c', SCRIPT];
+export function holdersArgv(paths: readonly string[]): string[] {
+  return ['sh', '-c', SCRIPT, 'lvchain-holders', ...paths];
 }
 
 export function parseHolders(
@@ -41,7 +47,13 @@ export function parseHolders(
   paths: readonly string[],
   sockets: readonly string[],
 ): HolderReport {
-  const [fds = '', rest = ''] = stdout.split(`${MARK}\n`);
+  const [resolvedPart = '', listing = ''] = stdout.split(`${RESOLVED}\n`);
+  const [fds = '', rest = ''] = listing.split(`${MARK}\n`);
+  const resolved = new Map<string, string>();
+  for (const line of resolvedPart.split('\n')) {
+    const tab = line.indexOf('\t');
+    if (tab > 0 && tab < line.length - 1) resolved.set(line.slice(0, tab), line.slice(tab + 1));
+  }
   const [unix = '', comms = ''] = rest.split(`${COMM}\n`);
   const names = new Map<number, string>();
   for (const line of comms.split('\n')) {
@@ -67,7 +79,7 @@ export function parseHolders(
   const holder = (p: number): Holder => ({ pid: p, name: names.get(p) ?? '?' });
   const byPath = new Map<string, Holder[]>();
   for (const p of wantedPaths) {
-    const pids = pidsByTarget.get(p);
+    const pids = pidsByTarget.get(p) ?? pidsByTarget.get(resolved.get(p) ?? p);
     if (pids) byPath.set(p, [...pids].sort((a, b) => a - b).map(holder));
   }
   const bySocket = new Map<string, number[]>();
@@ -90,7 +102,7 @@ export async function probeHolders(
   paths: readonly string[],
   sockets: readonly string[],
 ): Promise<HolderReport> {
-  const r = await exec.run(holdersArgv());
+  const r = await exec.run(holdersArgv(paths));
   return parseHolders(r.stdout, paths, sockets);
 }
 

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { LvchainError } from '../../base/errors.js';
 import type { JsonObject } from '../../exec/json-lines.js';
+import type { Executor } from '../../exec/executor.js';
 import type { DesiredVm } from '../../model/desired.js';
 import type { PlannedCommand, Step } from '../../model/plan.js';
 import type { ImageSite, StepDescription } from '../engine.js';
@@ -132,10 +133,13 @@ export function describeSwitch(
  * Whether the agent answers, asked before anything changes: `freeze: required` refuses a
  * snapshot here, with nothing done; `try` goes on crash-consistent.
  */
-export async function agentReady(vm: DesiredVm): Promise<{ ok: true } | { ok: false; why: string }> {
+export async function agentReady(
+  exec: Pick<Executor, 'openSocket'>,
+  vm: DesiredVm,
+): Promise<{ ok: true } | { ok: false; why: string }> {
   if (vm.freeze === 'off' || vm.agent === undefined) return { ok: false, why: 'no freeze is asked for' };
   try {
-    const a = await GuestAgent.connect(vm.agent, AGENT_TIMEOUT_MS);
+    const a = await GuestAgent.connect(exec, vm.agent, AGENT_TIMEOUT_MS);
     a.close();
     return { ok: true };
   } catch (e) {
@@ -158,7 +162,7 @@ export async function switchDisks(
   entries: readonly SwitchEntry[],
   warn: (message: string) => void,
 ): Promise<Consistency> {
-  const q = await QmpClient.connect(vm.qmp);
+  const q = await QmpClient.connect(site.exec, vm.qmp);
   try {
     const nodes = await queryNodes(q);
     const pending = entries.flatMap((e) => {
@@ -195,7 +199,7 @@ export async function switchDisks(
         })),
       });
     let consistency: Consistency = 'crash';
-    const ready = await agentReady(vm);
+    const ready = await agentReady(site.exec, vm);
     if (!ready.ok) {
       if (vm.freeze === 'required')
         throw new LvchainError(
@@ -206,7 +210,7 @@ export async function switchDisks(
         warn(`the guest agent did not answer (${ready.why}); the snapshot is crash-consistent`);
       await transaction();
     } else if (vm.agent !== undefined) {
-      const agent = await GuestAgent.connect(vm.agent, AGENT_TIMEOUT_MS);
+      const agent = await GuestAgent.connect(site.exec, vm.agent, AGENT_TIMEOUT_MS);
       try {
         const { filesystems } = await agent.frozen(transaction);
         consistency = filesystems > 0 ? 'fs' : 'crash';
@@ -303,7 +307,7 @@ export async function streamLive(
   step: LiveStreamStep,
   onProgress?: (fraction: number) => void,
 ): Promise<void> {
-  const q = await QmpClient.connect(vm.qmp);
+  const q = await QmpClient.connect(site.exec, vm.qmp);
   try {
     const snap = step.from.role === 'snapshot' ? step.from.snap : '';
     const id = jobId('stream', disk, snap);

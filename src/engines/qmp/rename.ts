@@ -87,7 +87,7 @@ export async function reattachLive(
 ): Promise<void> {
   const was = site.path(disk, from);
   const now = site.path(disk, to);
-  const q = await QmpClient.connect(vm.qmp);
+  const q = await QmpClient.connect(site.exec, vm.qmp);
   try {
     for (const n of (await queryNodes(q)).filter((x) => x.drv === 'qcow2' && fileOf(x) === was)) {
       const { file, backing } = await childrenOf(q, n['node-name']);

@@ -41,7 +41,7 @@ export async function resizeLive(
   disk: string,
   step: LiveResizeStep,
 ): Promise<void> {
-  const q = await QmpClient.connect(vm.qmp);
+  const q = await QmpClient.connect(site.exec, vm.qmp);
   try {
     const node = requireFormatNode(await queryNodes(q), site.path(disk, step.layer), vm.qmp, true);
     if ((node.image?.['virtual-size'] ?? 0) >= step.virtual_size) return;

@@ -13,6 +13,7 @@ const unused: Executor = {
   run: () => Promise.reject(new Error('describe runs nothing')),
   runBatch: () => Promise.reject(new Error('describe runs nothing')),
   spawn: () => Promise.reject(new Error('describe runs nothing')),
+  openSocket: () => Promise.reject(new Error('describe runs nothing')),
   close: () => Promise.resolve(),
 };
 const reserve = { kind: 'percent', value: 0 } as const;

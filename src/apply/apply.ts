@@ -17,8 +17,8 @@ import { shapeHasUnknowns, shapeMatches, shapeOf } from '../plan/shape.js';
 import { sameRef } from '../model/layer.js';
 import { sizingFor } from '../plan/sizing.js';
 import { sameSteps, stepsForOperation } from '../plan/recompute.js';
-import type { OpContext } from '../plan/op-steps.js';
-import { disksOn, wipeFlags } from '../model/on-storage.js';
+import { storageFlags, type OpContext } from '../plan/op-steps.js';
+import { disksOn } from '../model/on-storage.js';
 import { LvchainError, isLvchainError } from '../base/errors.js';
 import type { ApplyHook, ApplyOutcome } from '../model/events.js';
 import { recheckAdoption } from './adopt.js';
@@ -318,7 +318,7 @@ async function prepare(
   const liveCtx = liveContext(live);
   const opCtx: OpContext = {
     sizing,
-    ...wipeFlags(ctx.desired.storages[change.storage]),
+    ...storageFlags(ctx.desired.storages[change.storage]),
     topMeta: change.x_top_meta,
     ...(change.x_policy !== undefined ? { policy: change.x_policy } : {}),
     ...(liveCtx ? { live: liveCtx } : {}),

@@ -112,3 +112,8 @@ export function formatBytes(bytes: number): string {
   const shown = i === 0 || v >= 100 || Number.isInteger(v) ? v.toFixed(0) : v.toFixed(1);
   return `${sign}${shown} ${units[i]}`;
 }
+
+/** How a merge's rate limit reads in a step's description: `, at most 50 MiB/s`, or nothing. */
+export function rateNote(bytesPerSecond: number | undefined): string {
+  return bytesPerSecond === undefined ? '' : `, at most ${formatBytes(bytesPerSecond)}/s`;
+}

@@ -15,6 +15,7 @@ import type {
 import { PROXMOX_ROOT } from '../model/desired.js';
 import { parseSize } from '../base/units.js';
 import type { WrittenConfig, WrittenHost } from './schema.js';
+import { rateBytes } from './schema-merge.js';
 import type { PathIssue } from './path.js';
 import { known, record } from './declared.js';
 import { DEFAULTS } from './defaults.js';
@@ -51,6 +52,7 @@ export function normalize(
       pvs: vg.pvs ?? [],
       reserve: reserveOf(vg.reserve ?? DEFAULTS.vgReserve),
       wipe: vg.wipe ?? 'none',
+      ...rateOf(vg.mergeRate),
     };
   }
   for (const [name, d] of Object.entries(written.directories ?? {})) {
@@ -65,7 +67,13 @@ export function normalize(
     const path = isAbsolute(d.path) ? resolve(d.path) : resolve(baseDir, d.path);
     const problem = directoryPathProblem(path);
     if (problem !== undefined) issues.push({ path: ['directories', name, 'path'], message: problem });
-    storages[name] = { kind: 'dir', name, path, reserve: reserveOf(d.reserve ?? DEFAULTS.dirReserve) };
+    storages[name] = {
+      kind: 'dir',
+      name,
+      path,
+      reserve: reserveOf(d.reserve ?? DEFAULTS.dirReserve),
+      ...rateOf(d.mergeRate),
+    };
   }
 
   const policies: Record<string, DesiredPolicy> = record();
@@ -96,6 +104,12 @@ function proxmoxSetting(h: WrittenHost): ProxmoxNodeSetting {
   // The schema lets only false through as a boolean.
   if (typeof h.proxmox === 'boolean') return { kind: 'off' };
   return { kind: 'declared', root: h.proxmox.root ?? PROXMOX_ROOT };
+}
+
+/** The schema has checked the text; a rate is bytes per second. */
+function rateOf(text: string | undefined): { mergeRate?: number } {
+  const r = text === undefined ? undefined : rateBytes(text);
+  return typeof r === 'number' ? { mergeRate: r } : {};
 }
 
 function reserveOf(text: string): Reserve {

@@ -4,6 +4,7 @@ import { parseDuration } from '../base/units.js';
 import { closest } from '../base/names.js';
 import { isValidTimeZone, validateSchedule, worstCaseRetained } from '../policy/schedule.js';
 import type { WrittenPolicy } from './schema.js';
+import { parseMergeWindow } from '../policy/merge-window.js';
 import type { PathIssue } from './path.js';
 import { DEFAULTS } from './defaults.js';
 
@@ -39,6 +40,7 @@ export function policyOf(
     retention,
     maxChainDepth: p.maxChainDepth ?? DEFAULTS.maxChainDepth,
     maxDeletesPerRun: p.maxDeletesPerRun ?? DEFAULTS.maxDeletesPerRun,
+    ...windowOf(p.mergeWindow),
     check: {
       warn: p.check?.warn ?? DEFAULTS.checkWarnPeriods,
       crit: p.check?.crit ?? DEFAULTS.checkCritPeriods,
@@ -79,4 +81,10 @@ export function policyOf(
 function suggestTimeZone(name: string): string {
   const best = closest(name, [...Intl.supportedValuesOf('timeZone'), 'UTC']);
   return best !== undefined ? `did you mean "${best}"?` : 'use an IANA name such as Europe/Berlin or UTC';
+}
+
+/** The schema has checked the text. */
+function windowOf(text: string | undefined): Pick<DesiredPolicy, 'mergeWindow'> {
+  const w = text === undefined ? undefined : parseMergeWindow(text);
+  return w ? { mergeWindow: w } : {};
 }

@@ -5,6 +5,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { z } from 'zod';
+import { mergeRate, mergeWindow } from './schema-merge.js';
 import { DURATION_PATTERN, SIZE_PATTERN, exactSize, parseDuration, parseSize } from '../base/units.js';
 import type { NameKind } from '../base/names.js';
 import { describeValue, typeError } from './schema-words.js';
@@ -243,6 +244,7 @@ const volumeGroup = z
       })
       .optional()
       .describe('Zero LVs before removing them, or when creating them (default none).'),
+    mergeRate: mergeRate.optional(),
   })
   .describe('An LVM volume group of thick LVs, usually on a SAN LUN.');
 
@@ -254,6 +256,7 @@ const directory = z
       .refine((p) => !p.includes('\0'), { error: 'must not contain NUL' })
       .describe('Storage root; images live in <path>/images/<vmid>/ (Proxmox dir layout).'),
     reserve: reserve.optional().describe('Free filesystem space plans never go below (default 0).'),
+    mergeRate: mergeRate.optional(),
   })
   .describe('A directory of qcow2 files (local disk or NFS mount).');
 
@@ -295,6 +298,7 @@ const policy = z
       .max(1000, { error: 'must be a whole number from 1 to 1000' })
       .optional()
       .describe('Validate refuses a policy that can keep more snapshots than this (default 32).'),
+    mergeWindow: mergeWindow.optional(),
     maxDeletesPerRun: z
       .number({ error: typeError('a whole number of at least 1') })
       .int({ error: 'must be a whole number of at least 1' })

@@ -28,6 +28,15 @@ export interface DesiredHost {
   proxmox: ProxmoxNodeSetting;
 }
 
+/** A daily window, in a policy's time zone; it may cross midnight. */
+export interface MergeWindow {
+  /** Minutes after local midnight. */
+  start: number;
+  end: number;
+  /** As written, e.g. "01:00-05:00". */
+  text: string;
+}
+
 export type Reserve = { kind: 'percent'; value: number } | { kind: 'bytes'; value: number };
 
 export interface DesiredVolumeGroup {
@@ -38,6 +47,8 @@ export interface DesiredVolumeGroup {
   pvs: string[];
   reserve: Reserve;
   wipe: WipeMode;
+  /** Bytes per second a merge may move; undefined = unlimited. */
+  mergeRate?: number;
 }
 
 export interface DesiredDirectory {
@@ -46,6 +57,8 @@ export interface DesiredDirectory {
   /** Absolute path, resolved against the config file's directory. */
   path: string;
   reserve: Reserve;
+  /** Bytes per second a merge may move; undefined = unlimited. */
+  mergeRate?: number;
 }
 
 export type DesiredStorage = DesiredVolumeGroup | DesiredDirectory;
@@ -68,6 +81,8 @@ export interface DesiredPolicy {
   retention: RetentionRules;
   maxChainDepth: number;
   maxDeletesPerRun: number;
+  /** Merges wait outside this daily window (in `timezone`); undefined = any time. */
+  mergeWindow?: MergeWindow;
   /** `check` thresholds: how many schedule periods old the newest snapshot may be. */
   check: { warn: number; crit: number };
 }

@@ -12,7 +12,7 @@ import { ISO_INSTANT } from '../base/instants.js';
 // 2.0: a step's commands became a tagged union (argv, qmp, in_process) instead of argv arrays.
 // 2.1: summary.merge (snapshots merged away no longer count in destroy); diagnostics' figures.
 // 2.2: a live snapshot's metadata carries its consistency; a live commit of the top, its pivot record.
-export const PLAN_FORMAT_VERSION = '2.2';
+export const PLAN_FORMAT_VERSION = '2.3';
 
 const snapshotName = z.string().regex(SNAPSHOT_NAME);
 
@@ -105,6 +105,8 @@ export const stepSchema = z.discriminatedUnion('kind', [
      * guest paused between QEMU's pivot and this record, so the images agree until it is durable).
      */
     pivot: layerMetaSchema.optional(),
+    /** Bytes per second (the storage's mergeRate): qemu-img's -r, a block job's speed. */
+    rate: bytes.optional(),
   }),
   z.strictObject({
     kind: z.literal('stream'),
@@ -112,6 +114,8 @@ export const stepSchema = z.discriminatedUnion('kind', [
     from: layerRefSchema,
     onto: layerRefSchema.nullable(),
     bytes,
+    /** Bytes per second (the storage's mergeRate): a block job's speed; offline streams have none. */
+    rate: bytes.optional(),
   }),
   z.strictObject({ kind: z.literal('remove'), layer: layerRefSchema, wipe: z.boolean() }),
   /**

@@ -31,6 +31,8 @@ interface Tally {
   failed: number;
   skipped: number;
   refused: number;
+  /** Groups whose merges wait for their policy's merge window. */
+  waiting: number;
   /** Declared disks that do not exist yet: their groups are neither snapshotted nor pruned. */
   missing: number;
 }
@@ -65,6 +67,7 @@ export async function reconcileCommand(g: GlobalOptions, o: ReconcileOptions, io
           failed: 0,
           skipped: 0,
           refused: 0,
+          waiting: 0,
           missing: 0,
         };
         // Create, then prune: pruning is decided only once this run's snapshots are known.
@@ -102,6 +105,7 @@ export async function reconcileCommand(g: GlobalOptions, o: ReconcileOptions, io
           if (!o.json) io.err(renderDiagnostic(d, io.style));
         tally.refused += refusals(second.plan);
         tally.missing += second.plan.diagnostics.filter((d) => d.code === 'disk_missing').length;
+        tally.waiting += second.plan.diagnostics.filter((d) => d.code === 'merge_window_closed').length;
         let pruneOutcome: ApplyOutcome | undefined;
         if (!blocked(second.plan)) {
           const prunes = second.plan.resource_changes;
@@ -184,6 +188,7 @@ function finish(t: Tally, started: number, io: Io, json: boolean, stop?: 'refuse
     (t.failed > 0 ? `, ${t.failed} failed` : '') +
     (t.skipped > 0 ? `, ${t.skipped} skipped` : '') +
     (t.refused > 0 ? `, retention refused for ${t.refused} group(s)` : '') +
+    (t.waiting > 0 ? `, merges of ${t.waiting} group(s) wait for their merge window` : '') +
     (t.missing > 0 ? `, ${t.missing} declared disk(s) not created` : '') +
     ` (${seconds}s)`;
   if (json) {

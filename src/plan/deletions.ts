@@ -7,6 +7,7 @@ import { chainOf, layerAt, snapshotsOf } from './state.js';
 import { chooseMerge } from './merge.js';
 import type { RetentionInput } from '../policy/retention.js';
 import { decideRetention } from '../policy/retention.js';
+import { mergeWindowAt } from '../policy/merge-window.js';
 import type { Why } from './change.js';
 import { topMetaOf } from './disk-changes.js';
 import type { StoragePlanner } from './storage-planner.js';
@@ -56,6 +57,19 @@ export function planDeletions(
           reason: 'retention_expired',
           detail: `retention expired: kept by no rule of policy ${policy.name}`,
         });
+  }
+  if (toDelete.size > 0 && policy?.mergeWindow) {
+    const at = mergeWindowAt(policy.mergeWindow, sp.req.now, policy.timezone);
+    if (!at.open) {
+      sp.diagnostics.push({
+        severity: 'info',
+        code: 'merge_window_closed',
+        summary: `${toDelete.size} snapshot deletion(s) wait for the merge window of policy ${policy.name}: ${policy.mergeWindow.text} ${policy.timezone}, and it is ${at.localClock} there (${[...toDelete.keys()].sort().join(', ')})`,
+        detail: 'Snapshots are still taken; a run inside the window merges these.',
+        address: group.id,
+      });
+      return;
+    }
   }
   // Oldest first, one name at a time across the guest's disks: each name's deletions form one
   // group, which apply prepares as a whole (every disk checked and its intent recorded) before it

@@ -47,7 +47,7 @@ function streamDelete(state: DiskState, snap: string, bytes: number, ctx: OpCont
     if (layerS.backing === undefined) return fail(`the backing of snapshot ${snap} is unknown`);
     return ok([
       ...record(child, intent, state.disk),
-      { kind: 'stream', layer: child.ref, from: S, onto: layerS.backing, bytes },
+      { kind: 'stream', layer: child.ref, from: S, onto: layerS.backing, bytes, ...rateOf(ctx) },
       remove(S, ctx),
       {
         kind: 'set_meta',
@@ -107,7 +107,10 @@ function commitDelete(state: DiskState, snap: string, bytes: number, ctx: OpCont
         ctx.live && C.role === 'top'
           ? { ...withIntent(layerS.meta, intent, state.disk), pivoted: true }
           : undefined;
-      steps.push({ kind: 'commit', layer: C, into: S, bytes, ...(pivot ? { pivot } : {}) }, ...swap);
+      steps.push(
+        { kind: 'commit', layer: C, into: S, bytes, ...(pivot ? { pivot } : {}), ...rateOf(ctx) },
+        ...swap,
+      );
       return ok(steps);
     }
     // The child was already renamed aside: find it by its trash name.
@@ -140,4 +143,8 @@ function commitSwap(S: LayerRef, C: LayerRef, childMeta: LayerMeta, ctx: OpConte
     { kind: 'set_meta', layer: C, meta: withIntent(childMeta, undefined, childMeta.disk), purpose: 'finish' },
     remove(X, ctx),
   ];
+}
+
+function rateOf(ctx: OpContext): { rate?: number } {
+  return ctx.mergeRate !== undefined ? { rate: ctx.mergeRate } : {};
 }

@@ -8,6 +8,8 @@ import type { LayerRef } from '../model/layer.js';
 import { TOP, sameRef } from '../model/layer.js';
 import type { LayerMeta } from '../model/meta.js';
 import type { Step } from '../model/plan.js';
+import type { DesiredStorage } from '../model/desired.js';
+import { wipeFlags } from '../model/on-storage.js';
 import type { DiskState, SimLayer, Sizing } from './state.js';
 
 export interface OpContext {
@@ -20,6 +22,18 @@ export interface OpContext {
   policy?: string;
   /** The disk is in a running VM's hands (the live engine): whether that VM writes to the top yet. */
   live?: { topHeld: boolean; qemu: string; pauses: boolean };
+  /** The storage's mergeRate (bytes per second), carried by every merge step. */
+  mergeRate?: number;
+}
+
+/** What a storage's config adds to every operation's steps: wipes and the merge rate. */
+export function storageFlags(
+  storage: DesiredStorage | undefined,
+): Pick<OpContext, 'wipeOnFree' | 'wipeOnCreate' | 'mergeRate'> {
+  return {
+    ...wipeFlags(storage),
+    ...(storage?.mergeRate !== undefined ? { mergeRate: storage.mergeRate } : {}),
+  };
 }
 
 export type OpResult = { ok: true; steps: Step[] } | { ok: false; reason: string };

@@ -1,6 +1,5 @@
 /** Collects the changes of one storage in order, simulating every step. */
 import { liveBlocker, liveContext, type LiveContext } from './live.js';
-import { wipeFlags } from '../model/on-storage.js';
 import type { DesiredStorage } from '../model/desired.js';
 import type { ObservedStorage } from '../model/observed.js';
 import type { Diagnostic, Drift, PlannedOperation } from '../model/plan.js';
@@ -12,6 +11,7 @@ import { snapRef } from '../model/layer.js';
 import type { DiskView } from './interpret.js';
 import { dependantConflict, interpretDisk, layersMergedOrRemovedBy } from './interpret.js';
 import type { OpContext, OpResult } from './op-steps.js';
+import { storageFlags } from './op-steps.js';
 import type { SpaceDelta } from './capacity.js';
 import { deltaBetween } from './capacity.js';
 import type { ChangeSpec, DraftChange, PlanDraft } from './draft.js';
@@ -51,7 +51,11 @@ export class StoragePlanner {
   }
 
   ctx(disk: string, topMeta: LayerMeta, policy?: string): OpContext {
-    const c: OpContext = { sizing: this.sizing, ...wipeFlags(this.storage), topMeta: { ...topMeta, disk } };
+    const c: OpContext = {
+      sizing: this.sizing,
+      ...storageFlags(this.storage),
+      topMeta: { ...topMeta, disk },
+    };
     if (policy !== undefined) c.policy = policy;
     const live = this.liveOf(disk);
     if (live) c.live = live;

@@ -156,6 +156,7 @@ describe('downtime', () => {
       failed: 0,
       skipped: 0,
       refused: 0,
+      waiting: 0,
       missing: 0,
       ok: true,
     });

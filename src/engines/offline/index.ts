@@ -20,6 +20,7 @@ import {
   streamArgvs,
 } from './qemu-img-argv.js';
 import { copyIntoChild } from './split-stream.js';
+import { rateNote } from '../../base/units.js';
 
 /** `qemu-img measure` of each virtual size, once each. */
 export async function measureSizes(
@@ -70,12 +71,12 @@ export const offlineEngine: ImageEngine = {
         };
       case 'commit':
         return {
-          description: `commit ${name(step.layer)} into ${name(step.into)} (${step.bytes} bytes)`,
-          commands: [argv(commitArgv(site.kind, path(step.layer), path(step.into)))],
+          description: `commit ${name(step.layer)} into ${name(step.into)} (${step.bytes} bytes${rateNote(step.rate)})`,
+          commands: [argv(commitArgv(site.kind, path(step.layer), path(step.into), step.rate))],
         };
       case 'stream':
         return {
-          description: `stream ${name(step.from)} into ${name(step.layer)} (${step.bytes} bytes), new backing ${step.onto ? name(step.onto) : 'none'}`,
+          description: `stream ${name(step.from)} into ${name(step.layer)} (${step.bytes} bytes${step.rate !== undefined ? ', not rate-limited: offline streams have no rate limit' : ''}), new backing ${step.onto ? name(step.onto) : 'none'}`,
           commands: streamArgvs(
             site.kind,
             site.protocol,

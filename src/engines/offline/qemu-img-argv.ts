@@ -58,10 +58,25 @@ export function resizeArgv(path: string, virtualSize: number, preallocation: str
   ];
 }
 
-/** Commit `path` into its backing `into` (`-d`: the committed layer is removed by lvchain). */
-export function commitArgv(kind: StorageKind, path: string, into: string): string[] {
+/**
+ * Commit `path` into its backing `into` (`-d`: the committed layer is removed by lvchain), at
+ * most `rate` bytes per second when the storage sets one.
+ */
+export function commitArgv(kind: StorageKind, path: string, into: string, rate?: number): string[] {
   const { cache } = CACHE_MODES[kind].commit;
-  return ['qemu-img', 'commit', '-p', ...(cache ? ['-t', cache] : []), '-f', 'qcow2', '-d', '-b', into, path];
+  return [
+    'qemu-img',
+    'commit',
+    '-p',
+    ...(cache ? ['-t', cache] : []),
+    ...(rate !== undefined ? ['-r', String(rate)] : []),
+    '-f',
+    'qcow2',
+    '-d',
+    '-b',
+    into,
+    path,
+  ];
 }
 
 /**

@@ -7,6 +7,7 @@
  */
 import { LvchainError } from '../../base/errors.js';
 import type { JsonObject } from '../../exec/json-lines.js';
+import { rateNote } from '../../base/units.js';
 import type { DesiredVm } from '../../model/desired.js';
 import type { Step } from '../../model/plan.js';
 import type { ImageSite, StepDescription } from '../engine.js';
@@ -44,6 +45,7 @@ function commitArguments(
       ? { 'top-node': nodes.top, 'backing-file': site.name(disk, step.layer) }
       : {}),
     'base-node': nodes.base,
+    ...(step.rate !== undefined ? { speed: step.rate } : {}),
     'auto-dismiss': false,
   };
 }
@@ -78,7 +80,7 @@ export function describeCommit(
           qmp('cont'),
         ];
   return {
-    description: `commit ${site.name(disk, step.layer)} into ${site.name(disk, step.into)} in the running VM (QMP ${vm.qmp})${step.pivot ? ', pausing the guest for the pivot' : ''}`,
+    description: `commit ${site.name(disk, step.layer)} into ${site.name(disk, step.into)} in the running VM (QMP ${vm.qmp}${rateNote(step.rate)})${step.pivot ? ', pausing the guest for the pivot' : ''}`,
     commands: [
       qmp('block-commit', args),
       qmp('query-jobs'),

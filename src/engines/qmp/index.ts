@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { LvchainError } from '../../base/errors.js';
 import type { JsonObject } from '../../exec/json-lines.js';
+import { rateNote } from '../../base/units.js';
 import type { Executor } from '../../exec/executor.js';
 import type { DesiredVm } from '../../model/desired.js';
 import type { PlannedCommand, Step } from '../../model/plan.js';
@@ -254,7 +255,6 @@ function streamArguments(
   step: LiveStreamStep,
   device: string,
   base: string | undefined,
-  speed: number | undefined,
 ): JsonObject {
   const snap = step.from.role === 'snapshot' ? step.from.snap : '';
   return {
@@ -263,7 +263,7 @@ function streamArguments(
     ...(base !== undefined && step.onto
       ? { 'base-node': base, 'backing-file': site.name(disk, step.onto) }
       : {}),
-    ...(speed !== undefined ? { speed } : {}),
+    ...(step.rate !== undefined ? { speed: step.rate } : {}),
     'auto-dismiss': false,
   };
 }
@@ -276,9 +276,9 @@ export function describeStream(
 ): StepDescription {
   const into = site.path(disk, step.layer);
   const base = step.onto ? `<the node of ${site.path(disk, step.onto)}>` : undefined;
-  const args = streamArguments(site, disk, step, `<the node of ${into}>`, base, undefined);
+  const args = streamArguments(site, disk, step, `<the node of ${into}>`, base);
   return {
-    description: `stream ${site.name(disk, step.from)} into ${site.name(disk, step.layer)} in the running VM (QMP ${vm.qmp})`,
+    description: `stream ${site.name(disk, step.from)} into ${site.name(disk, step.layer)} in the running VM (QMP ${vm.qmp}${rateNote(step.rate)})`,
     commands: [
       { kind: 'qmp', socket: vm.qmp, message: { execute: 'block-stream', arguments: args } },
       { kind: 'qmp', socket: vm.qmp, message: { execute: 'query-jobs' } },
@@ -335,7 +335,7 @@ export async function streamLive(
         if (into.ro && !into['node-name'].startsWith('#')) await reopenWritable(q, into['node-name']);
         await q.execute(
           'block-stream',
-          streamArguments(site, disk, step, into['node-name'], base?.['node-name'], undefined),
+          streamArguments(site, disk, step, into['node-name'], base?.['node-name']),
         );
       }
     }

@@ -1,6 +1,6 @@
 /**
- * Apply's re-observation check for `import`: the adoption derived again from the disk as found
- * must be the one that was shown and approved.
+ * Apply's re-observation check for `import` and for a plan's re-derivation after Proxmox changed
+ * a chain: the metadata derived again from the disk as found must be what was shown and approved.
  */
 import type { Desired } from '../model/desired.js';
 import type { ObservedDisk } from '../model/observed.js';
@@ -22,7 +22,9 @@ export function recheckAdoption(
   if (!sameSteps(planned, result.steps))
     throw new LvchainError(
       'plan_stale',
-      `the disk changed since it was checked for import; nothing was done to it. Run "lvchain import" again.`,
+      change.operation.op === 'adopt'
+        ? `the disk changed since it was checked for import; nothing was done to it. Run "lvchain import" again.`
+        : `the disk changed since the plan; nothing was done to it. Run "lvchain plan" again.`,
     );
   return planned;
 }

@@ -1,7 +1,7 @@
 import type { GlobalOptions, Io } from './io.js';
 import { openSession, type Session } from './session.js';
 import { stringify } from 'yaml';
-import { adoptDisk, type Frozen } from '../plan/adopt.js';
+import { adoptDisk, isEstimate, type Frozen } from '../plan/adopt.js';
 import { interpretDisk } from '../plan/interpret.js';
 import { sizingFor } from '../plan/sizing.js';
 import { shapeOf } from '../plan/shape.js';
@@ -105,7 +105,7 @@ async function adopt(
   );
   for (const snap of snapshots) {
     const c = created[snap] as Frozen;
-    io.out(`  snapshot ${snap}: taken ${c.how === 'estimated' ? 'about ' : ''}${c.at} (${HOW[c.how]})`);
+    io.out(`  snapshot ${snap}: taken ${isEstimate(c) ? 'about ' : ''}${c.at} (${HOW[c.how]})`);
   }
   io.out('It adds lvchain metadata and changes nothing else:');
   for (const { description, commands } of change.x_steps) {
@@ -157,8 +157,9 @@ async function adopt(
 
 const HOW: Record<Frozen['how'], string> = {
   recorded: 'as lvchain recorded it',
-  exact: 'when the layer above it was created',
-  estimated: "estimated from the image's last modification",
+  snaptime: "the VM config's snaptime",
+  child_created: 'estimated from when the layer above it was created',
+  modified: "estimated from the image's last modification",
 };
 
 /**

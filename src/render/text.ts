@@ -88,6 +88,15 @@ export function mergeLine(c: ResourceChange): string | undefined {
   return `merge: ${chosen} (${why}); commit would copy ${fig(commit_bytes)}, stream would copy ${fig(stream_bytes)}`;
 }
 
+/** The snapshot times a re-derivation could only estimate: no record of them survived. */
+export function estimateLines(c: ResourceChange): string[] {
+  if (c.operation.op !== 'rederive') return [];
+  return c.operation.estimated.map(
+    ({ snap, at, from }) =>
+      `time of ${snap}: about ${at}, estimated from ${from === 'child_created' ? 'when the layer above it was created' : "the image's last modification"} (no record of it survived)`,
+  );
+}
+
 /** The resource block's type and name: a volume group is named by itself, a snapshot by its disk. */
 function resourceLabel(c: ResourceChange): [string, string] {
   switch (c.type) {
@@ -118,6 +127,7 @@ export function renderChangeDiff(c: ResourceChange, st: Style): string[] {
   if (attrs.length > 0) lines.push(...attrs, '    }');
   const merge = mergeLine(c);
   if (merge) lines.push(`    ${st.cyan(merge)}`);
+  for (const line of estimateLines(c)) lines.push(`    ${st.yellow(termText(line))}`);
   return lines;
 }
 

@@ -1,13 +1,20 @@
 /**
- * Proxmox VE 9's storage side of snapshot create, delete and rollback on an LVM qcow2 chain
+ * Proxmox VE 9's storage side of snapshot create, delete and rollback on a qcow2 chain
  * (`snapshot-as-volume-chain`), replayed command for command as the reference gives them
  * (../shared/reference/proxmox-ve9-volume-chain.md §4.1, §5.1, §6, activation §8), offline
  * and without saferemove: what `qm snapshot|delsnapshot|rollback` run on a stopped VM's disk.
- * Proxmox is not installed here; these are its argv, run on the real LVs of the lab VM. Its
- * cluster storage lock is left out: nothing else changes the VG while a test replays them.
+ * Proxmox is not installed here; these are its argv, run on the real LVs of the lab VM, or its
+ * file operations on a directory storage here. Its cluster storage lock is left out: nothing
+ * else changes the storage while a test replays them.
  */
+import { rename, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { execa } from 'execa';
 import type { LabVm } from '../lab/vm.js';
 import { must } from './lvmlab.js';
+
+/** The options Proxmox formats every new top of a chain with. */
+const NEW_TOP_OPTIONS = 'extended_l2=on,cluster_size=128k,preallocation=metadata';
 
 export class ProxmoxSequences {
   constructor(
@@ -102,7 +109,7 @@ export class ProxmoxSequences {
       'qcow2',
       this.dev('current'),
       '-o',
-      'extended_l2=on,cluster_size=128k,preallocation=metadata',
+      NEW_TOP_OPTIONS,
     ]);
   }
 
@@ -146,5 +153,70 @@ export class ProxmoxSequences {
     await this.activate();
     await this.free('current');
     await this.allocCurrent(snap);
+  }
+}
+
+/**
+ * The same on a directory storage (`Plugin.pm`): the file operations the reference names in
+ * §4.1, §5.1 and §6 (rename, unlink), and qemu-img with a relative backing name.
+ */
+export class ProxmoxDirSequences {
+  constructor(
+    /** `images/<vmid>/` of the disk. */
+    private readonly dir: string,
+    private readonly name: string,
+  ) {}
+
+  private file(snap: string | 'current'): string {
+    return snap === 'current' ? `${this.name}.qcow2` : `snap-${snap}-${this.name}.qcow2`;
+  }
+
+  private path(snap: string | 'current'): string {
+    return join(this.dir, this.file(snap));
+  }
+
+  private async createCurrent(snap: string): Promise<void> {
+    await execa('/usr/bin/qemu-img', [
+      'create',
+      '-F',
+      'qcow2',
+      '-b',
+      this.file(snap),
+      '-f',
+      'qcow2',
+      this.path('current'),
+      '-o',
+      NEW_TOP_OPTIONS,
+    ]);
+  }
+
+  async snapshot(snap: string): Promise<void> {
+    await rename(this.path('current'), this.path(snap));
+    await this.createCurrent(snap);
+  }
+
+  /** Oldest: commit the child, then rename the snapshot onto the child (an atomic replace). Else: rebase, unlink. */
+  async deleteSnapshot(snap: string, parent: string | undefined, child: string | 'current'): Promise<void> {
+    if (parent === undefined) {
+      await execa('/usr/bin/qemu-img', ['commit', this.path(child)]);
+      await rename(this.path(snap), this.path(child));
+      return;
+    }
+    await execa('/usr/bin/qemu-img', [
+      'rebase',
+      '-b',
+      this.file(parent),
+      '-F',
+      'qcow2',
+      '-f',
+      'qcow2',
+      this.path(child),
+    ]);
+    await unlink(this.path(snap));
+  }
+
+  async rollback(snap: string): Promise<void> {
+    await unlink(this.path('current'));
+    await this.createCurrent(snap);
   }
 }

@@ -16,9 +16,10 @@ export function recheckAdoption(
   sizing: Sizing,
   desired: Desired,
 ): Step[] {
-  const result = adoptDisk(observed, sizing, desired.disks[change.disk]);
-  if (!result.ok) throw new LvchainError('drift', `${result.problems[0]}; the disk is left alone`);
   const planned = change.x_steps.map((s) => s.step);
+  // The times import read from the VM config are not read again here: the approved ones stand.
+  const result = adoptDisk(observed, sizing, desired.disks[change.disk], approvedTimes(planned));
+  if (!result.ok) throw new LvchainError('drift', `${result.problems[0]}; the disk is left alone`);
   if (!sameSteps(planned, result.steps))
     throw new LvchainError(
       'plan_stale',
@@ -27,4 +28,13 @@ export function recheckAdoption(
         : `the disk changed since the plan; nothing was done to it. Run "lvchain plan" again.`,
     );
   return planned;
+}
+
+/** The snapshot times the planned steps write: what the change was approved with. */
+function approvedTimes(steps: readonly Step[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of steps)
+    if (s.kind === 'set_meta' && s.meta.snap !== undefined && s.meta.created !== undefined)
+      out[s.meta.snap] = s.meta.created;
+  return out;
 }

@@ -183,4 +183,39 @@ describe('Proxmox round trips on a disk lvchain made', () => {
     recorded.set('pve1', pve1Born);
     await expectViewsAndTimes(['s2', 's4', 'pve1']);
   });
+
+  it("import of a chain nobody tagged dates a Proxmox VM's snapshot by the config's snaptime, not by an estimate", async () => {
+    const disk = 'vm-402-disk-0';
+    const root = '/srv/pve';
+    const guest = { storage: VG, disks: { [disk]: { size: '16MiB' } } };
+    await lvm.writeConfig({ guests: { g402: guest } });
+    expect((await lvm.run(['apply', '--auto-approve', '--now', at(10)])).exitCode).toBe(0);
+    const tags = ((await lvm.lvs()).get(`${disk}.qcow2`)?.tags ?? []).filter((t) => t.startsWith('lvchain.'));
+    await must(lab(), ['lvchange', ...tags.flatMap((t) => ['--deltag', t]), `${VG}/${disk}.qcow2`]);
+    await new ProxmoxSequences(lab(), VG, disk).snapshot('before');
+    const section = `boot: order=scsi0\nmemory: 512\nname: rt\nscsi0: san1:${disk}.qcow2,size=16M\n`;
+    const files: Record<string, string> = {
+      'storage.cfg': `lvm: san1\n\tvgname ${VG}\n\tcontent images\n\tshared 1\n\tsnapshot-as-volume-chain 1\n`,
+      '.vmlist': '{\n"version": 3,\n"ids": {\n"402": { "node": "pve1", "type": "qemu", "version": 2 }}\n}\n',
+      'nodes/pve1/qemu-server/402.conf': `${section}parent: before\n\n[before]\n${section}snaptime: ${T / 1000}\n`,
+    };
+    await must(lab(), ['mkdir', '-p', `${root}/priv/lock`]);
+    for (const [name, text] of Object.entries(files))
+      await must(lab(), [
+        'sh',
+        '-c',
+        'mkdir -p "$(dirname "$1")" && printf "%s" "$2" > "$1"',
+        'w',
+        `${root}/${name}`,
+        text,
+      ]);
+    await lvm.writeConfig({
+      hosts: { lab: { ...(lvm.host().lab as object), proxmox: { root } } },
+      guests: { g402: { ...guest, vm: { proxmox: 402 } } },
+    });
+    const r = await lvm.run(['import', VG, disk, '--auto-approve']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(`snapshot before: taken ${at(0)} (the VM config's snaptime)`);
+    expect(await tagOf(`snap_${disk}_before.qcow2`, 'created')).toBe(at(0));
+  });
 });

@@ -35,6 +35,8 @@ function headlineOf(c: ResourceChange): string {
   if (c.operation.op === 'cleanup') return `${c.address} will be cleaned up`;
   if (c.operation.op === 'rollback') return `${c.address} will be rolled back to ${c.operation.snap}`;
   if (c.operation.op === 'delete') return `${c.address} will be merged away (its data is kept)`;
+  if (c.operation.op === 'rederive')
+    return `${c.address} will get its metadata re-derived: Proxmox VE changed the chain`;
   switch (symbolOf(c)) {
     case '+':
       return `${c.address} will be created`;

@@ -96,7 +96,7 @@ describe('a chain Proxmox changed', () => {
     const text = renderPlanText(plan, { style: makeStyle(false) });
     const markdown = renderPlanMarkdown(plan, { target: 'lvchain.yaml' });
     expect(text).toContain(
-      '(because Proxmox merged s0 into s1 (renamed); metadata re-derived from layer names and links)',
+      '# disk.vm-106-disk-0 will get its metadata re-derived: Proxmox VE changed the chain\n  # (because Proxmox merged s0 into s1 (renamed); metadata re-derived from layer names and links)',
     );
     expect(text).toContain(
       'time of s1: about 2026-12-04T15:35:15Z, estimated from when the layer above it was created (no record of it survived)',

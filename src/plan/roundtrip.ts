@@ -38,7 +38,9 @@ export function proxmoxActions(disk: ObservedDisk): string[] {
       l.ref.role !== 'trash' &&
       (l.ref.role === 'top' || m.snap !== l.ref.snap)
     ) {
-      found.push(`Proxmox merged ${m.snap} into ${describeRef(l.ref).replace(/^snapshot /, '')} (renamed)`);
+      found.push(
+        `Proxmox merged ${m.snap} into ${l.ref.role === 'snapshot' ? l.ref.snap : 'the top'} (renamed)`,
+      );
     }
   }
   const top = disk.layers.find((l) => l.ref.role === 'top');
@@ -66,7 +68,8 @@ export function planRoundTrip(
   const lvchainBusy = disk.layers.some(
     (l) => (l.metaProblems?.length ?? 0) > 0 || l.meta?.intent || l.ref.role === 'trash',
   );
-  if (lvchainBusy || (disk.unsafe?.length ?? 0) > 0) return view;
+  // A disk another process holds is left alone, its tags included.
+  if (lvchainBusy || (disk.unsafe?.length ?? 0) > 0 || disk.engine?.kind === 'refused') return view;
   const found = proxmoxActions(disk);
   if (found.length === 0) return view;
   // Links decide the chain: read the headers (active LVs only; plan activates nothing).

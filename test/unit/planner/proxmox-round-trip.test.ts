@@ -6,7 +6,9 @@
  * re-derive the metadata, keeping every recorded time, instead of leaving the disk alone.
  */
 import { describe, expect, it } from 'vitest';
-import type { Observed, ObservedDisk, ObservedLayer } from '../../../src/model/observed.js';
+import type { Observed, ObservedDisk, ObservedLayer, ObservedStorage } from '../../../src/model/observed.js';
+import { adoptDisk } from '../../../src/plan/adopt.js';
+import { sizingFor } from '../../../src/plan/sizing.js';
 import type { Plan, Step } from '../../../src/model/plan.js';
 import { snapRef, TOP } from '../../../src/model/layer.js';
 import { renderPlanText } from '../../../src/render/text.js';
@@ -153,6 +155,49 @@ describe('a chain Proxmox changed', () => {
     // Retention never prunes an external snapshot, and the pins stay as they were.
     expect(plan.resource_changes.filter((r) => r.disk === DISK).map((r) => r.operation.op)).toEqual([
       'rederive',
+    ]);
+  });
+
+  it('after Proxmox deleted the only snapshot (commit the top into it, rename it to the top), re-derives the top', () => {
+    const disk = 'vm-103-disk-0';
+    const config = fixture('chains').config.replace('      s0: {}\n      added: {}\n', '      added: {}\n');
+    const plan = planFixture('chains', {}, config, (o) => {
+      const d = o.storages['lab']?.disks[disk] as ObservedDisk;
+      d.layers = d.layers.filter((l) => l.ref.role !== 'top');
+      const s0 = layerOf(d, `snap-s0-${disk}.qcow2`);
+      s0.name = `${disk}.qcow2`;
+      s0.ref = TOP;
+    });
+    expect(plan.resource_drift.filter((d) => d.disk === disk)).toEqual([]);
+    const c = change(plan, `disk.${disk}`);
+    expect(c.operation).toEqual({
+      op: 'rederive',
+      found: ['Proxmox merged s0 into the top (renamed)'],
+      estimated: [],
+    });
+    expect(c.x_steps.map((s) => s.step)).toEqual([
+      {
+        kind: 'set_meta',
+        layer: TOP,
+        meta: { disk, size: 16777216 },
+        purpose: 'update',
+        from: { disk, snap: 's0', created: '2026-11-19T06:30:00Z', kind: 'pinned', size: 16777216 },
+      },
+    ]);
+  });
+
+  it('import accepts the chain Proxmox changed, and never dates s1 by the tags s0 left on its layer', () => {
+    const fx = fixture('chains');
+    deleteOldest(fx.observed);
+    const storage = fx.observed.storages['lab'] as ObservedStorage;
+    const result = adoptDisk(disk106(fx.observed), sizingFor(storage), undefined);
+    expect(result).toMatchObject({
+      ok: true,
+      snapshots: ['s1'],
+      created: { s1: { at: '2026-12-04T15:35:15Z', how: 'child_created' } },
+    });
+    expect(result.ok && result.steps.map((s) => (s.kind === 'set_meta' ? s.meta : s.kind))).toEqual([
+      { disk: DISK, snap: 's1', created: '2026-12-04T15:35:15Z', kind: 'external', size: 16777216 },
     ]);
   });
 });

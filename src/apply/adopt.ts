@@ -1,6 +1,6 @@
 /**
- * Apply's re-observation check for `import`: the adoption derived again from the disk as found
- * must be the one that was shown and approved.
+ * Apply's re-observation check for `import` and for a plan's re-derivation after Proxmox changed
+ * a chain: the metadata derived again from the disk as found must be what was shown and approved.
  */
 import type { Desired } from '../model/desired.js';
 import type { ObservedDisk } from '../model/observed.js';
@@ -16,13 +16,25 @@ export function recheckAdoption(
   sizing: Sizing,
   desired: Desired,
 ): Step[] {
-  const result = adoptDisk(observed, sizing, desired.disks[change.disk]);
-  if (!result.ok) throw new LvchainError('drift', `${result.problems[0]}; the disk is left alone`);
   const planned = change.x_steps.map((s) => s.step);
+  // The times import read from the VM config are not read again here: the approved ones stand.
+  const result = adoptDisk(observed, sizing, desired.disks[change.disk], approvedTimes(planned));
+  if (!result.ok) throw new LvchainError('drift', `${result.problems[0]}; the disk is left alone`);
   if (!sameSteps(planned, result.steps))
     throw new LvchainError(
       'plan_stale',
-      `the disk changed since it was checked for import; nothing was done to it. Run "lvchain import" again.`,
+      change.operation.op === 'adopt'
+        ? `the disk changed since it was checked for import; nothing was done to it. Run "lvchain import" again.`
+        : `the disk changed since the plan; nothing was done to it. Run "lvchain plan" again.`,
     );
   return planned;
+}
+
+/** The snapshot times the planned steps write: what the change was approved with. */
+function approvedTimes(steps: readonly Step[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of steps)
+    if (s.kind === 'set_meta' && s.meta.snap !== undefined && s.meta.created !== undefined)
+      out[s.meta.snap] = s.meta.created;
+  return out;
 }

@@ -297,7 +297,8 @@ async function prepare(
     ),
   );
   const sizing = sizingFor(storage);
-  if (change.operation.op === 'adopt') return recheckAdoption(change, observed, sizing, ctx.desired);
+  if (change.operation.op === 'adopt' || change.operation.op === 'rederive')
+    return recheckAdoption(change, observed, sizing, ctx.desired);
   const view = interpretDisk(observed, sizing);
   const expectsIntent = change.operation.op === 'resume';
   const problems = view.problems.filter((p) => !(expectsIntent && p.code === 'incomplete_without_intent'));
@@ -333,7 +334,7 @@ async function prepare(
     );
   const planned = change.x_steps.map((s) => s.step);
   const computed = stepsForOperation(
-    change.operation,
+    change.operation as PlannedOperation,
     view.state,
     opCtx,
     ctx.desired.disks[change.disk]?.size,

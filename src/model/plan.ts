@@ -12,6 +12,8 @@ import { ISO_INSTANT } from '../base/instants.js';
 // 2.0: a step's commands became a tagged union (argv, qmp, in_process) instead of argv arrays.
 // 2.1: summary.merge (snapshots merged away no longer count in destroy); diagnostics' figures.
 // 2.2: a live snapshot's metadata carries its consistency; a live commit of the top, its pivot record.
+// 2.3: the rederive operation (action reason proxmox_changed): metadata re-derived after Proxmox
+// changed a chain; a merge step's rate (the storage's mergeRate); the merge_window_closed note.
 export const PLAN_FORMAT_VERSION = '2.3';
 
 const snapshotName = z.string().regex(SNAPSHOT_NAME);
@@ -177,6 +179,7 @@ export const actionReasonSchema = z.enum([
   'destroy_requested',
   'resume_interrupted',
   'import_requested',
+  'proxmox_changed',
 ]);
 
 export const operationSchema = z.discriminatedUnion('op', [
@@ -207,6 +210,17 @@ export const operationSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('create_vg'), devices: z.array(z.string()).min(1) }),
   /** `lvchain import`: lvchain's metadata added to a chain another tool made. */
   z.strictObject({ op: z.literal('adopt') }),
+  /**
+   * Metadata re-derived from layer names and links after Proxmox VE changed a chain lvchain
+   * owns (DESIGN §13): `found` says what Proxmox did, `estimated` the snapshot times no record kept.
+   */
+  z.strictObject({
+    op: z.literal('rederive'),
+    found: z.array(z.string()).min(1),
+    estimated: z.array(
+      z.strictObject({ snap: snapshotName, at: iso, from: z.enum(['child_created', 'modified']) }),
+    ),
+  }),
 ]);
 
 export const resourceChangeSchema = z.strictObject({
@@ -323,8 +337,12 @@ export type FallbackCondition = z.infer<typeof fallbackConditionSchema>;
 export type Action = z.infer<typeof actionSchema>;
 export type ActionReason = z.infer<typeof actionReasonSchema>;
 export type Operation = z.infer<typeof operationSchema>;
-/** What the planner plans; an adoption is made by `import` from the layers' headers (apply/adopt.ts). */
-export type PlannedOperation = Exclude<Operation, { op: 'adopt' }>;
+/**
+ * What the planner plans from a disk's state. An adoption (`import`) and a re-derivation are
+ * derived from the observed layers instead (plan/adopt.ts), and apply derives them again.
+ */
+export type PlannedOperation = Exclude<Operation, { op: 'adopt' } | { op: 'rederive' }>;
+export type RederiveOperation = Extract<Operation, { op: 'rederive' }>;
 export type ResourceChange = z.infer<typeof resourceChangeSchema>;
 export type Drift = z.infer<typeof driftSchema>;
 export type Diagnostic = z.infer<typeof diagnosticSchema>;

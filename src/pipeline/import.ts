@@ -1,7 +1,7 @@
 import type { GlobalOptions, Io } from './io.js';
 import { openSession, type Session } from './session.js';
 import { stringify } from 'yaml';
-import { adoptDisk, type Frozen } from '../plan/adopt.js';
+import { adoptDisk, isEstimate, type Frozen } from '../plan/adopt.js';
 import { interpretDisk } from '../plan/interpret.js';
 import { sizingFor } from '../plan/sizing.js';
 import { shapeOf } from '../plan/shape.js';
@@ -21,6 +21,8 @@ import { diskAddress } from '../model/address.js';
 import { disksOn } from '../model/on-storage.js';
 import { exactSize } from '../base/units.js';
 import { isScheduledName } from '../base/names.js';
+import type { DesiredStorage } from '../model/desired.js';
+import { vmSnaptimes } from './proxmox-snaptimes.js';
 
 /**
  * `lvchain import <storage> <disk>`: adopt a chain made by Proxmox VE 9 (or by hand in its
@@ -71,13 +73,18 @@ async function adopt(
   const names = disksOn(session.desired, storage).map((d) => d.name);
   const observedStorage = await backend.observe({ disks: [...new Set([...names, disk])] });
   const observed = await backend.prepareDisk(disk, names);
+  const vmid = declared?.proxmoxVm;
+  const snaptimes =
+    vmid !== undefined
+      ? await vmSnaptimes(session, session.desired.storages[storage] as DesiredStorage, vmid)
+      : undefined;
   let change: ResourceChange | undefined;
   let snapshots: string[];
   let created: Record<string, Frozen>;
   try {
     await measureChainSizes(backend, observedStorage, observed);
     const sizing = sizingFor(observedStorage);
-    const result = adoptDisk(observed, sizing, declared);
+    const result = adoptDisk(observed, sizing, declared, snaptimes?.ok ? snaptimes.byName : {});
     if (!result.ok) {
       throw new LvchainError('drift', `${disk} on ${storage} cannot be imported; nothing was changed`, {
         hints: result.problems,
@@ -103,9 +110,15 @@ async function adopt(
   io.out(
     `lvchain will adopt ${disk} on ${storage} (${observed.layers.length} layer(s); snapshots: ${snapshots.join(', ') || 'none'}).`,
   );
+  if (snaptimes?.ok === false)
+    io.out(
+      io.style.yellow(
+        `Note: the config of Proxmox VE VM ${vmid} could not be read (${snaptimes.why}); snapshot times are estimates.`,
+      ),
+    );
   for (const snap of snapshots) {
     const c = created[snap] as Frozen;
-    io.out(`  snapshot ${snap}: taken ${c.how === 'estimated' ? 'about ' : ''}${c.at} (${HOW[c.how]})`);
+    io.out(`  snapshot ${snap}: taken ${isEstimate(c) ? 'about ' : ''}${c.at} (${HOW[c.how]})`);
   }
   io.out('It adds lvchain metadata and changes nothing else:');
   for (const { description, commands } of change.x_steps) {
@@ -157,8 +170,9 @@ async function adopt(
 
 const HOW: Record<Frozen['how'], string> = {
   recorded: 'as lvchain recorded it',
-  exact: 'when the layer above it was created',
-  estimated: "estimated from the image's last modification",
+  snaptime: "the VM config's snaptime",
+  child_created: 'estimated from when the layer above it was created',
+  modified: "estimated from the image's last modification",
 };
 
 /**

@@ -103,12 +103,12 @@ export async function checkProxmox(session: Session): Promise<ProxmoxReport> {
   return report;
 }
 
-async function readVmList(exec: Executor, node: ProxmoxNode): Promise<PveVmList> {
+export async function readVmList(exec: Executor, node: ProxmoxNode): Promise<PveVmList> {
   const file = `${node.root}/.vmlist`;
   return parseVmList(await cat(exec, file), `${file} on ${exec.host}`);
 }
 
-async function cat(exec: Executor, file: string): Promise<string> {
+export async function cat(exec: Executor, file: string): Promise<string> {
   const r = await exec.run(['cat', file]);
   if (r.failed)
     throw new LvchainError('command_failed', `cannot read ${file} on ${exec.host}: ${r.stderr.trim()}`);

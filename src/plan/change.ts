@@ -2,7 +2,7 @@
  * One builder for every change: the operation says what happens, and the change's type,
  * address, actions, `after` and reason detail are derived from it, so they cannot disagree.
  */
-import type { Action, ActionReason, PlannedOperation } from '../model/plan.js';
+import type { Action, ActionReason, PlannedOperation, RederiveOperation } from '../model/plan.js';
 import type { Intent } from '../model/intent.js';
 import type { LayerMeta } from '../model/meta.js';
 import { describeIntent, encodeIntent } from '../model/intent.js';
@@ -65,7 +65,7 @@ const onSnapshot = (
 });
 
 /** `on` is the disk the change is on, or the storage a volume group is created for. */
-function derive(op: PlannedOperation, on: string): Derived {
+function derive(op: PlannedOperation | RederiveOperation, on: string): Derived {
   const plain = { before: null, after: null, irreversible: false };
   switch (op.op) {
     case 'create_vg':
@@ -167,10 +167,23 @@ function derive(op: PlannedOperation, on: string): Derived {
           detail: 'remove layers left renamed aside by an interrupted merge (their data was merged)',
         },
       };
+    case 'rederive':
+      return {
+        ...plain,
+        ...onDisk(on, ['update']),
+        why: {
+          reason: 'proxmox_changed',
+          detail: `${op.found.join('; ')}; metadata re-derived from layer names and links`,
+        },
+      };
   }
 }
 
-export function draftChange(op: PlannedOperation, on: string, facts: ChangeFacts): ChangeSpec {
+export function draftChange(
+  op: PlannedOperation | RederiveOperation,
+  on: string,
+  facts: ChangeFacts,
+): ChangeSpec {
   const d = derive(op, on);
   const why = facts.why ?? d.why;
   if (why === undefined) throw new Error(`internal: a ${op.op} change needs a reason`);

@@ -9,6 +9,7 @@ import { layerAt } from './state.js';
 import type { OpContext } from './op-steps.js';
 import { blockedReason } from './blocked.js';
 import { planResume } from './resume-change.js';
+import { planRoundTrip } from './roundtrip.js';
 import type { StoragePlanner } from './storage-planner.js';
 import type { Group } from './group.js';
 
@@ -22,12 +23,12 @@ export function planDisks(
   const blocked: string[] = [];
   for (const disk of group.disks) {
     const address = diskAddress(disk.name);
-    const view = sp.viewOf(disk.name);
+    const topMeta = topMetaOf(disk);
+    const view = planRoundTrip(sp, sp.viewOf(disk.name), { disk, topMeta });
     if (blockedReason(sp, view, address)) {
       blocked.push(disk.name);
       continue;
     }
-    const topMeta = topMetaOf(disk);
     let state: DiskState | undefined = planResume(sp, view.state, topMeta, policyName);
     if (!state) {
       blocked.push(disk.name);

@@ -12,8 +12,12 @@ export function proxmoxRefusal(
   desired: Desired,
   plan: Pick<Plan, 'resource_changes'>,
 ): LvchainError | undefined {
+  // Re-deriving lvchain's own tags after Proxmox changed the chain leaves Proxmox's view as it is.
   const refused = plan.resource_changes.filter(
-    (c) => desired.disks[c.disk]?.proxmoxVm !== undefined && c.change.actions.some((a) => a !== 'no-op'),
+    (c) =>
+      desired.disks[c.disk]?.proxmoxVm !== undefined &&
+      c.operation.op !== 'rederive' &&
+      c.change.actions.some((a) => a !== 'no-op'),
   );
   if (refused.length === 0) return undefined;
   const vmids = [...new Set(refused.map((c) => desired.disks[c.disk]?.proxmoxVm))].join(', ');

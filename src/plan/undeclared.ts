@@ -7,10 +7,11 @@ import { chainOf, layerAt } from './state.js';
 import { interpretDisk } from './interpret.js';
 import { blockedReason } from './blocked.js';
 import { planResume } from './resume-change.js';
+import { planRoundTrip } from './roundtrip.js';
 import type { StoragePlanner } from './storage-planner.js';
 
 export function planUndeclared(sp: StoragePlanner, disk: ObservedDisk): void {
-  const view = interpretDisk(disk, sp.sizing);
+  const view = planRoundTrip(sp, interpretDisk(disk, sp.sizing), undefined);
   const address = diskAddress(disk.name);
   if (!view.owned) return;
   if (blockedReason(sp, view, address)) return;

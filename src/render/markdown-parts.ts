@@ -43,6 +43,7 @@ function column(c: ResourceChange): keyof Omit<Tally, 'bytes'> {
     case 'resume':
     case 'cleanup':
     case 'adopt':
+    case 'rederive':
       return 'update';
   }
 }

@@ -35,6 +35,8 @@ function headlineOf(c: ResourceChange): string {
   if (c.operation.op === 'cleanup') return `${c.address} will be cleaned up`;
   if (c.operation.op === 'rollback') return `${c.address} will be rolled back to ${c.operation.snap}`;
   if (c.operation.op === 'delete') return `${c.address} will be merged away (its data is kept)`;
+  if (c.operation.op === 'rederive')
+    return `${c.address} will get its metadata re-derived: Proxmox VE changed the chain`;
   switch (symbolOf(c)) {
     case '+':
       return `${c.address} will be created`;
@@ -88,6 +90,15 @@ export function mergeLine(c: ResourceChange): string | undefined {
   return `merge: ${chosen} (${why}); commit would copy ${fig(commit_bytes)}, stream would copy ${fig(stream_bytes)}`;
 }
 
+/** The snapshot times a re-derivation could only estimate: no record of them survived. */
+export function estimateLines(c: ResourceChange): string[] {
+  if (c.operation.op !== 'rederive') return [];
+  return c.operation.estimated.map(
+    ({ snap, at, from }) =>
+      `time of ${snap}: about ${at}, estimated from ${from === 'child_created' ? 'when the layer above it was created' : "the image's last modification"} (no record of it survived)`,
+  );
+}
+
 /** The resource block's type and name: a volume group is named by itself, a snapshot by its disk. */
 function resourceLabel(c: ResourceChange): [string, string] {
   switch (c.type) {
@@ -118,6 +129,7 @@ export function renderChangeDiff(c: ResourceChange, st: Style): string[] {
   if (attrs.length > 0) lines.push(...attrs, '    }');
   const merge = mergeLine(c);
   if (merge) lines.push(`    ${st.cyan(merge)}`);
+  for (const line of estimateLines(c)) lines.push(`    ${st.yellow(termText(line))}`);
   return lines;
 }
 

@@ -89,7 +89,7 @@ describe('operator experience on a VG lvchain created', () => {
       const t = (await must(lab(), ['lvs', '--noheadings', '-o', 'lv_time', `${VG}/${lv}`])).stdout.trim();
       return (await must(lab(), ['date', '-u', '-d', t, '+%Y-%m-%dT%H:%M:%SZ'])).stdout.trim();
     };
-    // Each snapshot froze when the LV above it was created.
+    // Each snapshot froze about when the LV above it was created (a rollback would recreate it).
     const frozen = { [SNAP_LV]: await bornOf(SNAP2_LV), [SNAP2_LV]: await bornOf(TOP_LV) };
     const base = { version: 1, hosts: lvm.host(), volumeGroups: { [VG]: { host: 'lab' } } };
     await writeFile(lvm.configPath, stringify(base));
@@ -99,7 +99,7 @@ describe('operator experience on a VG lvchain created', () => {
     for (const [lv, at] of Object.entries(frozen))
       expect(lvs.get(lv)?.tags, lv).toContain(`lvchain.created=${at}`);
     expect(r.stdout).toContain(
-      `snapshot ${SNAP}: taken ${frozen[SNAP_LV]} (when the layer above it was created)`,
+      `snapshot ${SNAP}: taken about ${frozen[SNAP_LV]} (estimated from when the layer above it was created)`,
     );
     const [, snippet] = r.stdout.split(`To manage it, add this under disks: in ${lvm.configPath}:\n`);
     const [yaml, note] = (snippet as string).split(`\n${SNAP}, ${SNAP2} cannot be pinned`);

@@ -6,10 +6,12 @@ import { applyPlan } from '../apply/apply.js';
 import { APPROVAL, confirm, destroysData } from './approval.js';
 import { lockRequest, stopReason, withStorageLocks } from './locks.js';
 import { LvchainError } from '../base/errors.js';
+import { closest } from '../base/names.js';
+import type { Desired } from '../model/desired.js';
 
 export async function rollbackCommand(
   g: GlobalOptions,
-  disk: string,
+  name: string,
   snap: string,
   o: {
     discardNewer: boolean;
@@ -23,13 +25,11 @@ export async function rollbackCommand(
 ): Promise<number> {
   const session = await openSession(g, io);
   try {
-    const declared = session.desired.disks[disk];
-    if (!declared)
-      throw new LvchainError('not_found', `disk ${disk} is not declared in ${session.desired.source}`);
+    const target = rollbackTarget(session.desired, name);
     return await withStorageLocks(
       session,
-      [declared.storage],
-      lockRequest(o, 'rollback', `rollback of ${disk} to ${snap}`),
+      [target.storage],
+      lockRequest(o, 'rollback', `rollback of ${name} to ${snap}`),
       io,
       async (locked) => {
         const { plan, observed } = await makePlan(session, {
@@ -39,7 +39,12 @@ export async function rollbackCommand(
           allowDestroy: false,
           targets: [],
           mergeDirection: 'auto',
-          rollback: { disk, snap, discardNewer: o.discardNewer },
+          rollback: {
+            disks: target.disks,
+            snap,
+            discardNewer: o.discardNewer,
+            ...(target.guest !== undefined ? { guest: target.guest } : {}),
+          },
         });
         const p = printer(io, o.json);
         p.plan(plan);
@@ -63,4 +68,20 @@ export async function rollbackCommand(
   } finally {
     await session.close();
   }
+}
+
+/** A guest (all its disks, together) or one declared disk; anything else is named as unknown. */
+function rollbackTarget(
+  desired: Desired,
+  name: string,
+): { disks: string[]; storage: string; guest?: string } {
+  const guest = desired.guests[name];
+  if (guest) return { disks: [...guest.disks], storage: guest.storage, guest: guest.name };
+  const disk = desired.disks[name];
+  if (disk) return { disks: [name], storage: disk.storage };
+  const near = closest(name, [...Object.keys(desired.guests), ...Object.keys(desired.disks)]);
+  throw new LvchainError(
+    'not_found',
+    `${name} is neither a guest nor a disk declared in ${desired.source}${near ? `; did you mean "${near}"?` : ''}`,
+  );
 }

@@ -2,6 +2,7 @@
 import type { Desired } from '../model/desired.js';
 import type { Observed } from '../model/observed.js';
 import type { DirectionOverride } from './merge.js';
+import type { RollbackRequest } from './rollback-change.js';
 
 export type PlanMode = 'full' | 'reconcile' | 'rollback';
 
@@ -14,7 +15,7 @@ export interface PlanRequest {
   allowDestroy: boolean;
   targets: readonly string[];
   mergeDirection: DirectionOverride;
-  rollback?: { disk: string; snap: string; discardNewer: boolean };
+  rollback?: RollbackRequest;
   /** Prune with count rules only: this run's snapshot step failed (DESIGN §7). */
   conservativeRetention?: boolean;
   /** Plan no due snapshots (reconcile's pruning pass). */

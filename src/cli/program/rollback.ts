@@ -14,21 +14,21 @@ interface RollbackFlags {
 export function addRollback(program: Command, w: Wiring): void {
   program
     .command('rollback')
-    .argument('<disk>', 'disk name')
+    .argument('<guest|disk>', 'a guest (all its disks roll back together) or a disk')
     .argument('<snapshot>', 'snapshot to roll back to')
     .description(
-      'discard what the disk holds since a snapshot and continue from it. Shows a plan and asks first.',
+      'discard what a guest or disk holds since a snapshot and continue from it. A guest rolls back all its disks as one group. Shows a plan, with the size each disk returns to, and asks first.',
     )
     .option('--discard-newer', 'also drop snapshots newer than the target, without merging (irreversible)')
     .option('--auto-approve', 'skip the interactive approval')
     .option('--plan-only', 'show the rollback plan and exit 2 without changing anything')
     .option('--json', 'stream NDJSON events instead of text')
     .addOption(lockTimeoutOption())
-    .action((disk: string, snapshot: string, o: RollbackFlags) =>
+    .action((name: string, snapshot: string, o: RollbackFlags) =>
       w.run((g, io) =>
         rollbackCommand(
           g,
-          disk,
+          name,
           snapshot,
           {
             discardNewer: Boolean(o.discardNewer),

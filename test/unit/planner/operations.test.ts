@@ -117,7 +117,7 @@ describe('operations on existing chains', () => {
   it('rolls back by marking both ends, removing the newer layers and formatting a new top', () => {
     const plan = planFixture('chains', {
       mode: 'rollback',
-      rollback: { disk: 'vm-106-disk-0', snap: 's0', discardNewer: true },
+      rollback: { disks: ['vm-106-disk-0'], snap: 's0', discardNewer: true },
     });
     expect(changeLines(plan)).toEqual(['disk.vm-106-disk-0: rollback']);
     expect(change(plan, 'disk.vm-106-disk-0').operation).toEqual({

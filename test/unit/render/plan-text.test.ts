@@ -35,7 +35,7 @@ describe('errored plans are not "No changes"', () => {
   it('a rollback to a snapshot the disk does not have', () => {
     const plan = planFixture('chains', {
       mode: 'rollback',
-      rollback: { disk: 'vm-101-disk-0', snap: 'nope', discardNewer: false },
+      rollback: { disks: ['vm-101-disk-0'], snap: 'nope', discardNewer: false },
     });
     expect(plan.errored).toBe(true);
     const out = text(plan);

@@ -36,6 +36,7 @@ export const diagnosticCodeSchema = z.enum([
   'disk_missing',
   'retention_refused',
   'shrink_refused',
+  'running_elsewhere',
 ]);
 
 export type ProblemCode = z.infer<typeof problemCodeSchema>;

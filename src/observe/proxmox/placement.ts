@@ -2,35 +2,53 @@
  * Which Proxmox VMs list a disk, and on which node (DESIGN §13): the cluster's VM list says
  * where each VM's config lives, and the disk lines of that config's current state say which
  * volumes it uses. The configs arrive as one `grep -r` over `<root>/nodes`, each line prefixed
- * with its file, so a plan reads every config in the same round trip as the VG.
+ * with its file, so a plan reads them in the same round trip as the VG. Only the lines that name
+ * a declared disk and the section headers are sent: a disk line always names its volume, and the
+ * headers tell the current state from the snapshots. A cluster's other VMs cost nothing, and a
+ * config line lvchain could not parse stops a plan only if it names a declared disk.
  */
 import type { PveVmConfig, PveVmList } from '../../model/proxmox.js';
 import { volumeDisk } from './ownership.js';
 import { parseVmConfig } from './vm-config.js';
 
-/** Every line of every VM config under `<root>/nodes`, prefixed with its file name. */
-export function configsArgv(root: string): string[] {
-  return ['grep', '-r', '-H', '--include=*.conf', '-e', '', `${root}/nodes`];
+/** The lines of the VM configs under `<root>/nodes` that name one of the disks or open a section, prefixed with their file. */
+export function configsArgv(root: string, disks: readonly string[]): string[] {
+  return [
+    'grep',
+    '-r',
+    '-H',
+    '-n',
+    '-F',
+    '--include=*.conf',
+    '-e',
+    '[',
+    ...disks.flatMap((d) => ['-e', d]),
+    `${root}/nodes`,
+  ];
 }
 
-/** The VM configs of that listing by `<node>/<vmid>`, parsed (containers' configs are skipped). */
+/**
+ * The VM configs of that listing by `<node>/<vmid>`, parsed from the lines it holds, each at its
+ * own line number so messages name the real line (containers' configs are skipped).
+ */
 export function parseConfigListing(stdout: string, root: string): Map<string, PveVmConfig> {
   const prefix = `${root}/nodes/`;
   const texts = new Map<string, string[]>();
   for (const line of stdout.split('\n')) {
     if (!line.startsWith(prefix)) continue;
-    const m = /^([^/]+)\/qemu-server\/([1-9]\d*)\.conf:(.*)$/.exec(line.slice(prefix.length));
+    const m = /^([^/]+)\/qemu-server\/([1-9]\d*)\.conf:(\d+):(.*)$/.exec(line.slice(prefix.length));
     if (!m) continue;
     const key = `${m[1]}/${m[2]}`;
     const lines = texts.get(key) ?? [];
-    lines.push(m[3] as string);
+    lines[Number(m[3]) - 1] = m[4] as string;
     texts.set(key, lines);
   }
   return new Map(
     [...texts].map(([key, lines]) => {
       const [node, vmid] = key.split('/') as [string, string];
       const file = `${root}/nodes/${node}/qemu-server/${vmid}.conf`;
-      return [key, parseVmConfig(lines.join('\n'), Number(vmid), file)];
+      // The lines grep left out are blank here, which the parser skips.
+      return [key, parseVmConfig(Array.from(lines, (l) => l ?? '').join('\n'), Number(vmid), file)];
     }),
   );
 }

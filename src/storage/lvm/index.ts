@@ -96,7 +96,7 @@ export class LvmDriver implements StorageDriver {
     // The lock probe rides in the same round trip: a plan costs one remote command.
     // So does the look at whether the host is a Proxmox node (DESIGN §13).
     const node = this.clusterLock?.probe() ?? [];
-    const vms = node.length > 0 ? (this.placements?.probe() ?? []) : [];
+    const vms = node.length > 0 ? (this.placements?.probe(request.disks) ?? []) : [];
     const [lvs, probe, ...rest] = (await this.exec.runBatch([
       reportArgv('lvs', LVS_WITH_VG_FIELDS, this.vg),
       probeArgv(this.lockTarget().path),

@@ -18,6 +18,7 @@ import {
 } from '../../observe/proxmox/placement.js';
 import type { Resolved } from './cluster-lock.js';
 import { rootOf } from './node.js';
+import { LvchainError } from '../../base/errors.js';
 
 /** The executor of the declared host that is this Proxmox node, if any. */
 export type NodeReach = (node: string) => Executor | undefined;
@@ -29,11 +30,11 @@ export class VmPlacements {
     private readonly reach: NodeReach,
   ) {}
 
-  /** The commands that read the VM list, the configs and this node's name; none off Proxmox. */
-  probe(): string[][] {
-    if (this.setting.kind === 'off') return [];
+  /** The commands that read the VM list, the configs' lines about these disks and this node's name; none off Proxmox. */
+  probe(disks: readonly string[]): string[][] {
+    if (this.setting.kind === 'off' || disks.length === 0) return [];
     const root = rootOf(this.setting);
-    return [['cat', `${root}/.vmlist`], configsArgv(root), ['uname', '-n']];
+    return [['cat', `${root}/.vmlist`], configsArgv(root, disks), ['uname', '-n']];
   }
 
   /** Read everything afresh (apply, before it activates a chain). */
@@ -41,7 +42,7 @@ export class VmPlacements {
     node: Resolved | undefined,
     disks: readonly string[],
   ): Promise<Record<string, PveVmPlacement[]>> {
-    const probe = this.probe();
+    const probe = this.probe(disks);
     if (!node || probe.length === 0) return {};
     return this.locate(await this.exec.runBatch(probe), node, disks);
   }
@@ -57,6 +58,13 @@ export class VmPlacements {
     const root = node.node.root;
     // pmxcfs always has .vmlist; a root without one (a plain directory) lists no VMs.
     if (vmlist.failed) return {};
+    // grep says 1 when no line matched; 2 is an error, and a config it could not read may own a disk.
+    if (configs.exitCode > 1)
+      throw new LvchainError(
+        'command_failed',
+        `cannot read the VM configs under ${root}/nodes on ${this.exec.host}: ${configs.stderr.trim()}`,
+        { hints: ['lvchain must know which VM owns each disk on a Proxmox node before it changes one.'] },
+      );
     const list = parseVmList(vmlist.stdout, `${root}/.vmlist on ${this.exec.host}`);
     const owners = diskOwners(disks, list, parseConfigListing(configs.stdout, root), node.ids);
     const here = (this.setting.kind === 'declared' ? this.setting.node : undefined) ?? nodeName(uname.stdout);

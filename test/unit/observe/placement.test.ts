@@ -20,36 +20,38 @@ import { placementText, runningElsewhere } from '../../../src/model/proxmox.js';
 const root = join(__dirname, '../../fixtures/proxmox/node');
 const list = () => parseVmList(readFileSync(join(root, '.vmlist'), 'utf8'), '.vmlist');
 
-async function listing(): Promise<string> {
-  const [cmd, ...args] = configsArgv(root) as [string, ...string[]];
-  return (await execa(cmd, args)).stdout;
+const DISKS = ['vm-101-disk-0', 'vm-101-disk-2', 'vm-201-disk-1', 'vm-102-disk-1', 'vm-999-disk-0'];
+
+async function listing(disks: readonly string[] = DISKS): Promise<string> {
+  const [cmd, ...args] = configsArgv(root, disks) as [string, ...string[]];
+  return (await execa(cmd, args, { reject: false })).stdout;
 }
 
+const full = (node: string, vmid: string) => {
+  const file = join(root, `nodes/${node}/qemu-server/${vmid}.conf`);
+  return parseVmConfig(readFileSync(file, 'utf8'), Number(vmid), file);
+};
+
 describe('VM placement on a Proxmox node', () => {
-  it('reads every VM config of every node from one grep, as parseVmConfig reads the file', async () => {
+  it('reads from one grep the disk lines naming declared disks and the sections, at their real lines', async () => {
     const configs = parseConfigListing(await listing(), root);
     expect([...configs.keys()].sort()).toEqual(['pve1/101', 'pve1/102', 'pve2/201']);
     for (const [key, config] of configs) {
       const [node, vmid] = key.split('/') as [string, string];
-      const file = join(root, `nodes/${node}/qemu-server/${vmid}.conf`);
-      expect(config, key).toEqual(parseVmConfig(readFileSync(file, 'utf8'), Number(vmid), file));
+      const whole = full(node, vmid);
+      const named = (d: { volume?: { volname: string } }) => DISKS.some((n) => d.volume?.volname.includes(n));
+      expect(config.main.disks, key).toEqual(whole.main.disks.filter(named));
+      expect(Object.keys(config.snapshots), key).toEqual(Object.keys(whole.snapshots));
     }
-    expect(configs.get('pve1/101')?.main.disks.map((d) => d.key)).toEqual([
-      'ide2',
-      'scsi0',
-      'scsi1',
-      'unused0',
+    expect(configs.get('pve1/101')?.main.disks.map((d) => `${d.key}@${d.line}`)).toEqual([
+      'scsi0@15',
+      'unused0@20',
     ]);
   });
 
   it('finds the VMs whose current config lists each disk on the VG’s storage IDs', async () => {
     const configs = parseConfigListing(await listing(), root);
-    const owners = diskOwners(
-      ['vm-101-disk-0', 'vm-101-disk-2', 'vm-201-disk-1', 'vm-102-disk-1', 'vm-999-disk-0'],
-      list(),
-      configs,
-      ['san1', 'san1-raw'],
-    );
+    const owners = diskOwners(DISKS, list(), configs, ['san1', 'san1-raw']);
     expect(owners).toEqual({
       'vm-101-disk-0': [{ vmid: 101, node: 'pve1' }],
       // An unused disk still belongs to its VM.

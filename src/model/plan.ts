@@ -12,7 +12,8 @@ import { ISO_INSTANT } from '../base/instants.js';
 // 2.0: a step's commands became a tagged union (argv, qmp, in_process) instead of argv arrays.
 // 2.1: summary.merge (snapshots merged away no longer count in destroy); diagnostics' figures.
 // 2.2: a live snapshot's metadata carries its consistency; a live commit of the top, its pivot record.
-export const PLAN_FORMAT_VERSION = '2.2';
+// 2.3: diagnostic code running_elsewhere (a disk of a Proxmox VM running on another node).
+export const PLAN_FORMAT_VERSION = '2.3';
 
 const snapshotName = z.string().regex(SNAPSHOT_NAME);
 

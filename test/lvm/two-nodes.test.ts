@@ -8,6 +8,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
+import { CLI } from '../helpers/cli.js';
 import { join } from 'node:path';
 import { labHostConfig, type LabVm } from '../lab/vm.js';
 import { startTwoNodes, type TwoNodes } from '../lab/two-nodes.js';
@@ -239,6 +241,43 @@ describe(
       expect((await lvsOf(pve2, B)).map((x) => x.name)).toEqual([`snap_${B}_s2.qcow2`, `${B}.qcow2`]);
     });
 
+    it('a killed apply leaves VM 101’s chain active, harmlessly; the next apply finishes it and deactivates it', async () => {
+      await config(['s2', 's3']);
+      const killed = execa('node', [CLI, '-c', l.configPath, 'apply', '--auto-approve', '--json'], {
+        cwd: l.dir,
+        reject: false,
+        detached: true,
+        stdin: 'ignore',
+        env: { NO_COLOR: '1' },
+      });
+      // The new top is being formatted: created and active, the storage lock already released.
+      await new Promise<void>((resolve) => {
+        killed.stdout?.on('data', (chunk: Buffer) => {
+          if (/"step_start".*"kind":"format"|"kind":"format".*"step_start"/.test(chunk.toString())) resolve();
+        });
+        void killed.then(() => resolve());
+      });
+      process.kill(-(killed.pid as number), 'SIGKILL');
+      await killed;
+      const left = await lvsOf(pve1, B);
+      expect(left.filter((x) => active(x.attr)).length, 'the killed run left LVs active').toBeGreaterThan(0);
+      const plan = await l.run(['plan']);
+      expect(plan.exitCode, plan.stdout + plan.stderr).toBe(0);
+      // A lock directory the kill left behind expires after 120 s, as pmxcfs's would.
+      const resumed = await l.run(['apply', '--auto-approve', '--lock-timeout', '3m']);
+      expect(resumed.exitCode, resumed.stdout + resumed.stderr).toBe(0);
+      const b = await lvsOf(pve1, B);
+      expect(b.map((x) => x.name)).toEqual([`snap_${B}_s2.qcow2`, `snap_${B}_s3.qcow2`, `${B}.qcow2`]);
+      expect(b.filter((x) => active(x.attr))).toEqual([]);
+      await must(pve1, ['lvchange', '-aey', '--select', select(B)]);
+      try {
+        expect((await remoteView(pve1, `/dev/${VG}/${B}.qcow2`, 0xb1)).markers).toBe(MiB);
+      } finally {
+        await must(pve1, ['lvchange', '-aln', '--select', select(B)]);
+      }
+      expect((await lvsOf(pve1, A)).filter((x) => active(x.attr))).toEqual([]);
+    });
+
     it('once VM 201 stops on pve2, pve1 handles its disk too, and its data reads back', async () => {
       await must(pve2, [
         'sh',
@@ -247,11 +286,12 @@ describe(
       ]);
       await must(pve2, ['lvchange', '-aln', '--select', select(A)]);
       expect((await must(pve2, ['qm', 'status', '201'])).stdout).toBe('status: stopped\n');
+      await config(['s3']);
       const apply = await l.run(['apply', '--auto-approve']);
       expect(apply.exitCode, apply.stdout + apply.stderr).toBe(0);
       expect(apply.stdout).not.toContain('running on pve2');
       const a = await lvsOf(pve1, A);
-      expect(a.map((x) => x.name)).toEqual([`snap_${A}_s2.qcow2`, `${A}.qcow2`]);
+      expect(a.map((x) => x.name)).toEqual([`snap_${A}_s3.qcow2`, `${A}.qcow2`]);
       expect(a.filter((x) => active(x.attr))).toEqual([]);
       await must(pve1, ['lvchange', '-aey', '--select', select(A)]);
       try {

@@ -281,9 +281,10 @@ export class LvmDriver implements StorageDriver {
 
   /**
    * On a Proxmox node, deactivate the chain after use unless its VM runs here, as Proxmox does:
-   * a chain a killed run left active is deactivated by the next run that touches it. Elsewhere,
-   * restore what prepareDisk found: a chain that was inactive is deactivated again. A chain with
-   * an open layer is in use on this host and stays as it is.
+   * a chain a killed run left active is deactivated by the next run that finishes its operation.
+   * Elsewhere, restore what prepareDisk found: a chain that was inactive is deactivated again. A
+   * chain with an open layer is in use on this host, and one whose operation is unfinished waits
+   * for its resume: both stay as they are.
    */
   async releaseDisk(disk: string): Promise<void> {
     const activated = this.activated.delete(disk);
@@ -296,6 +297,9 @@ export class LvmDriver implements StorageDriver {
     const layers = disksFromRows(this.storage, parseLvs(r.stdout), [disk, ...declared]).disks[disk]?.layers;
     const active = (layers ?? []).filter((l) => l.lv?.active);
     if (active.length === 0 || active.some((l) => l.open)) return;
+    // An operation left unfinished (a failed or stopped run) stays active: its resume is planned
+    // from the headers, which an inactive chain hides, and an incomplete layer may have none yet.
+    if ((layers ?? []).some((l) => l.meta?.incomplete || l.meta?.intent)) return;
     await deactivateChain(
       this.exec,
       this.vg,

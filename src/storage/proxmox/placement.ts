@@ -56,15 +56,17 @@ export class VmPlacements {
     const [vmlist, configs, uname] = results;
     if (!node || !vmlist || !configs || !uname) return {};
     const root = node.node.root;
-    // pmxcfs always has .vmlist; a root without one (a plain directory) lists no VMs.
-    if (vmlist.failed) return {};
+    const unreadable = (what: string, r: CommandResult) =>
+      new LvchainError('command_failed', `cannot read ${what} on ${this.exec.host}: ${r.stderr.trim()}`, {
+        hints: ['lvchain must know which VM owns each disk on a Proxmox node before it changes one.'],
+      });
+    // pmxcfs always has .vmlist; a plain directory standing in for it without one lists no VMs.
+    if (vmlist.failed) {
+      if (node.node.pmxcfs) throw unreadable(`${root}/.vmlist`, vmlist);
+      return {};
+    }
     // grep says 1 when no line matched; 2 is an error, and a config it could not read may own a disk.
-    if (configs.exitCode > 1)
-      throw new LvchainError(
-        'command_failed',
-        `cannot read the VM configs under ${root}/nodes on ${this.exec.host}: ${configs.stderr.trim()}`,
-        { hints: ['lvchain must know which VM owns each disk on a Proxmox node before it changes one.'] },
-      );
+    if (configs.exitCode > 1) throw unreadable(`the VM configs under ${root}/nodes`, configs);
     const list = parseVmList(vmlist.stdout, `${root}/.vmlist on ${this.exec.host}`);
     const owners = diskOwners(disks, list, parseConfigListing(configs.stdout, root), node.ids);
     const here = (this.setting.kind === 'declared' ? this.setting.node : undefined) ?? nodeName(uname.stdout);
@@ -106,7 +108,7 @@ export class VmPlacements {
     try {
       results = await exec.runBatch(vms.map((v) => ['qm', 'status', String(v.vmid)]));
     } catch (e) {
-      const why = `cannot reach ${node} (${exec.host}): ${e instanceof Error ? e.message : String(e)}`;
+      const why = `cannot ask ${node} (${exec.host}): ${e instanceof Error ? e.message : String(e)}`;
       return vms.map(() => ({ state: 'unknown', why }));
     }
     return vms.map((v, i) => {

@@ -26,6 +26,7 @@ import { judgeLive, selectEngines } from '../engines/select.js';
 import type { ObserveRequest, StorageDriver, StorageStep } from '../storage/driver.js';
 import { DirDriver } from '../storage/dir/index.js';
 import type { ProxmoxStorageLock } from '../storage/proxmox/cluster-lock.js';
+import type { VmPlacements } from '../storage/proxmox/placement.js';
 import { LvmDriver } from '../storage/lvm/index.js';
 
 const REALISED_BY: Record<StepKind, 'storage' | 'engine' | 'vm'> = {
@@ -257,11 +258,12 @@ export function createRealiser(
   exec: Executor,
   vms: Readonly<Record<string, DesiredVm>> = {},
   clusterLock?: ProxmoxStorageLock,
+  placements?: VmPlacements,
 ): Realiser {
   switch (storage.kind) {
     case 'dir':
       return new Realiser(new DirDriver(storage, exec), vms);
     case 'lvm':
-      return new Realiser(new LvmDriver(storage, exec, clusterLock), vms);
+      return new Realiser(new LvmDriver(storage, exec, clusterLock, placements), vms);
   }
 }

@@ -103,7 +103,8 @@ function proxmoxSetting(h: WrittenHost): ProxmoxNodeSetting {
   if (h.proxmox === undefined) return { kind: 'detect' };
   // The schema lets only false through as a boolean.
   if (typeof h.proxmox === 'boolean') return { kind: 'off' };
-  return { kind: 'declared', root: h.proxmox.root ?? PROXMOX_ROOT };
+  const { root, node } = h.proxmox;
+  return { kind: 'declared', root: root ?? PROXMOX_ROOT, ...(node !== undefined ? { node } : {}) };
 }
 
 /** The schema has checked the text; a rate is bytes per second. */

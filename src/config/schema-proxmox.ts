@@ -16,6 +16,15 @@ export const proxmoxNode = z
           })
           .optional()
           .describe("The node's cluster file system (default /etc/pve): storage.cfg, .vmlist, priv/lock/."),
+        node: z
+          .string({ error: typeError('a Proxmox node name such as pve2') })
+          .regex(/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$/, {
+            error: (iss) => `"${String(iss.input)}" is not a Proxmox node name; write a name such as pve2`,
+          })
+          .optional()
+          .describe(
+            "Its Proxmox node name (`hostname`): lvchain runs `qm status` here for the VMs the cluster's VM list places on that node. A VM on a node no host names is treated as running.",
+          ),
       }),
     ],
     { error: typeError(EXPECTED) },

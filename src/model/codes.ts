@@ -37,6 +37,7 @@ export const diagnosticCodeSchema = z.enum([
   'retention_refused',
   'shrink_refused',
   'merge_window_closed',
+  'running_elsewhere',
 ]);
 
 export type ProblemCode = z.infer<typeof problemCodeSchema>;

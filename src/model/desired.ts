@@ -17,7 +17,15 @@ export interface SshTarget {
  * Whether a host is a Proxmox VE node (DESIGN §13): declared with its cluster file system's
  * root, declared not to be one, or detected when the default root exists there.
  */
-export type ProxmoxNodeSetting = { kind: 'declared'; root: string } | { kind: 'off' } | { kind: 'detect' };
+export type ProxmoxNodeSetting =
+  | {
+      kind: 'declared';
+      root: string;
+      /** Its Proxmox node name: lvchain asks this host about the VMs .vmlist places on that node. */
+      node?: string;
+    }
+  | { kind: 'off' }
+  | { kind: 'detect' };
 
 /** Where a Proxmox node keeps its cluster file system unless the config says otherwise. */
 export const PROXMOX_ROOT = '/etc/pve';

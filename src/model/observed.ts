@@ -1,6 +1,7 @@
 import type { LayerRef } from './layer.js';
 import type { LayerMeta } from './meta.js';
 import type { Extents } from './extents.js';
+import type { PveVmPlacement } from './proxmox.js';
 
 /** What the hosts report, parsed. Facts only: chain analysis and decisions live in plan/. */
 
@@ -86,6 +87,8 @@ export interface ObservedDisk {
   unsafe?: { code: 'not_regular' | 'bad_sidecar'; message: string }[];
   /** Which engine may change this disk, as the engine selector (engines/select.ts) decided. */
   engine?: EngineVerdict;
+  /** On a Proxmox VE node: the VMs whose config lists this disk, and where they run (DESIGN §13). */
+  proxmoxVms?: PveVmPlacement[];
 }
 
 /** The layers of a disk another process holds open, as observation saw them (open LV, or locked image). */

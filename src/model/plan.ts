@@ -13,7 +13,8 @@ import { ISO_INSTANT } from '../base/instants.js';
 // 2.1: summary.merge (snapshots merged away no longer count in destroy); diagnostics' figures.
 // 2.2: a live snapshot's metadata carries its consistency; a live commit of the top, its pivot record.
 // 2.3: the rederive operation (action reason proxmox_changed): metadata re-derived after Proxmox
-// changed a chain; a merge step's rate (the storage's mergeRate); the merge_window_closed note.
+// changed a chain; a merge step's rate (the storage's mergeRate); diagnostic codes
+// merge_window_closed and running_elsewhere (a disk of a Proxmox VM running on another node).
 export const PLAN_FORMAT_VERSION = '2.3';
 
 const snapshotName = z.string().regex(SNAPSHOT_NAME);

@@ -83,3 +83,30 @@ export interface PveLockHolder {
   /** Seconds since the holder last created or renewed it, by the host's clock. */
   ageSeconds: number;
 }
+
+/**
+ * Where the Proxmox VM that lists a disk runs, as lvchain could find out: the VM's node from
+ * `.vmlist`, and `qm status` asked on that node. `unknown` (a node lvchain cannot ask, or an
+ * answer it cannot read) is treated as running.
+ */
+export interface PveVmPlacement {
+  vmid: number;
+  node: string;
+  /** The node is the one that runs the storage's commands. */
+  here: boolean;
+  state: 'running' | 'stopped' | 'unknown';
+  /** Why the state is unknown, for the plan. */
+  why?: string;
+}
+
+/** The VM that keeps a disk from being changed from this node: one that runs (or may run) on another. */
+export function runningElsewhere(vms: readonly PveVmPlacement[] | undefined): PveVmPlacement | undefined {
+  return vms?.find((v) => !v.here && v.state !== 'stopped');
+}
+
+/** "VM 101 is running on pve2", or why lvchain counts it as running there. */
+export function placementText(vm: PveVmPlacement): string {
+  return vm.state === 'running'
+    ? `VM ${vm.vmid} is running on ${vm.node}`
+    : `VM ${vm.vmid} is on ${vm.node} and counts as running there: ${vm.why ?? 'its state is not known'}`;
+}

@@ -4,6 +4,7 @@
  */
 import type { Desired, ProxmoxNodeSetting } from '../model/desired.js';
 import { ProxmoxStorageLock } from '../storage/proxmox/cluster-lock.js';
+import { VmPlacements } from '../storage/proxmox/placement.js';
 import type { Realiser } from '../apply/realiser.js';
 import { createRealiser } from '../apply/realiser.js';
 import { disksOn } from '../model/on-storage.js';
@@ -64,11 +65,14 @@ export class Session {
       );
       const exec = this.executor(s.kind === 'lvm' ? s.host : undefined);
       let lock: ProxmoxStorageLock | undefined;
+      let placements: VmPlacements | undefined;
       if (s.kind === 'lvm') {
-        lock = new ProxmoxStorageLock(exec, s.name, this.proxmoxSetting(s.host));
+        const setting = this.proxmoxSetting(s.host);
+        lock = new ProxmoxStorageLock(exec, s.name, setting);
+        placements = new VmPlacements(exec, setting, (node) => this.nodeExecutor(node));
         this.clusterLocks.set(storage, lock);
       }
-      b = createRealiser(s, exec, vms, lock);
+      b = createRealiser(s, exec, vms, lock, placements);
       this.backends.set(storage, b);
     }
     return b;
@@ -78,6 +82,14 @@ export class Session {
   clusterLock(storage: string): ProxmoxStorageLock | undefined {
     this.backend(storage);
     return this.clusterLocks.get(storage);
+  }
+
+  /** The declared host that is this Proxmox node (`proxmox: { node }`), where lvchain asks about its VMs. */
+  nodeExecutor(node: string): Executor | undefined {
+    const host = Object.values(this.desired.hosts).find(
+      (h) => h.proxmox.kind === 'declared' && h.proxmox.node === node,
+    );
+    return host && this.executor(host.name);
   }
 
   /** A local storage's host is detected like a silent host's: there is no `hosts:` entry to say. */

@@ -1,9 +1,17 @@
 /** Disks the planner must leave alone, and the drift and warnings that say why. */
+import { placementText, runningElsewhere } from '../model/proxmox.js';
 import type { DiskView } from './interpret.js';
 import type { StoragePlanner } from './storage-planner.js';
 
-/** Drift and in-use disks are reported and left alone. */
+/** Disks of a VM running on another node, drift and in-use disks are reported and left alone. */
 export function blockedReason(sp: StoragePlanner, view: DiskView, address: string): string | undefined {
+  // Checked first: from this node such a disk cannot even be looked at safely.
+  const away = runningElsewhere(sp.observed.disks[view.state.disk]?.proxmoxVms);
+  if (away) {
+    const summary = `${address} is left alone: ${placementText(away)}, and lvchain never activates, renames or merges a disk of a VM running on another node (routing the change to Proxmox there is later work)`;
+    sp.diagnostics.push({ severity: 'warning', code: 'running_elsewhere', summary, address });
+    return summary;
+  }
   if (view.problems.length > 0) {
     sp.drift.push({
       address,

@@ -113,6 +113,6 @@ export function vgFinding(vg: string, storages: readonly PveStorage[]): ProxmoxF
 }
 
 /** The disk a volume name holds: `vm-101-disk-0.qcow2` and `101/vm-101-disk-0.qcow2` are `vm-101-disk-0`. */
-function volumeDisk(volname: string): string {
+export function volumeDisk(volname: string): string {
   return (volname.split('/').pop() ?? volname).replace(/\.(qcow2|raw)$/, '');
 }

@@ -37,6 +37,9 @@ import { disksFromRows } from './rows.js';
 import { describeLvmStep } from './steps.js';
 import { LvchainError } from '../../base/errors.js';
 import type { ProxmoxStorageLock } from '../proxmox/cluster-lock.js';
+import type { VmPlacements } from '../proxmox/placement.js';
+import { placementText, runningElsewhere } from '../../model/proxmox.js';
+import { activateChain, deactivateChain } from './activation.js';
 
 /** LVM's default physical extent size, used to plan a VG that does not exist yet. */
 const DEFAULT_EXTENT = 4 * 1024 * 1024;
@@ -49,14 +52,20 @@ export class LvmDriver implements StorageDriver {
   private readonly pvs: string[];
   readonly exec: Executor;
   readonly protocol = 'host_device' as const;
-  /** Layers prepareDisk activated, per disk, so releaseDisk can deactivate the chain again. */
-  private readonly activated = new Map<string, boolean>();
+  /** Disks whose chain prepareDisk found inactive: off Proxmox, releaseDisk deactivates only these. */
+  private readonly activated = new Set<string>();
+  /** Disks whose Proxmox VM runs on this node, by prepareDisk's look: their chain stays active. */
+  private readonly runHere = new Set<string>();
+  /** The declared disks prepareDisk parsed names against, for releaseDisk's look. */
+  private readonly declaredWith = new Map<string, readonly string[]>();
 
   constructor(
     config: DesiredVolumeGroup,
     exec: Executor,
     /** Proxmox's cluster storage lock, when the host may be a Proxmox VE node. */
     private readonly clusterLock?: ProxmoxStorageLock,
+    /** Where the Proxmox VMs that list these disks run, when the host may be a node. */
+    private readonly placements?: VmPlacements,
   ) {
     this.storage = config.name;
     this.vg = config.name;
@@ -87,14 +96,21 @@ export class LvmDriver implements StorageDriver {
     // The lock probe rides in the same round trip: a plan costs one remote command.
     // So does the look at whether the host is a Proxmox node (DESIGN §13).
     const node = this.clusterLock?.probe() ?? [];
+    const vms = node.length > 0 ? (this.placements?.probe(request.disks) ?? []) : [];
     const [lvs, probe, ...rest] = (await this.exec.runBatch([
       reportArgv('lvs', LVS_WITH_VG_FIELDS, this.vg),
       probeArgv(this.lockTarget().path),
       ...node,
+      ...vms,
       ...this.pvs.map(pvOwnerArgv),
     ])) as [CommandResult, CommandResult, ...CommandResult[]];
     const found = node.length > 0 ? this.clusterLock?.prime(rest.slice(0, node.length)) : undefined;
-    const members = rest.slice(node.length);
+    const placed = await this.placements?.locate(
+      rest.slice(node.length, node.length + vms.length),
+      found,
+      request.disks,
+    );
+    const members = rest.slice(node.length + vms.length);
     const proxmox = found && {
       proxmox: {
         root: found.node.root,
@@ -118,6 +134,8 @@ export class LvmDriver implements StorageDriver {
         `lvs/vgs ${this.vg} on ${this.exec.host} returned no volume group`,
       );
     const { disks, foreign } = disksFromRows(this.storage, parseLvs(lvs.stdout), request.disks);
+    for (const [name, where] of Object.entries(placed ?? {}))
+      if (disks[name]) (disks[name] as ObservedDisk).proxmoxVms = where;
     const notMembers = pvOwners(this.pvs, members).filter((m) => m.vg !== this.vg);
     return {
       kind: 'lvm',
@@ -209,19 +227,39 @@ export class LvmDriver implements StorageDriver {
     await fillHeaders(this.exec, disks, site, (l) => this.readable(l));
   }
 
-  /** Activate the disk's chain if needed (apply only), then observe it with its headers. */
+  /**
+   * Apply only: refuse a disk whose Proxmox VM runs on another node, before anything happens to
+   * it; then activate its whole chain as Proxmox does and observe it with its headers.
+   */
   async prepareDisk(disk: string, declared: readonly string[]): Promise<ObservedDisk> {
-    let observed = await this.observeDiskOnly(disk, declared);
-    const inactive = observed.layers.filter((l) => !l.lv?.active);
-    if (inactive.length > 0) {
-      ok(
-        await this.exec.run(['lvchange', '-ay', ...inactive.map((l) => `${this.vg}/${lvName(disk, l.ref)}`)]),
-        `activating ${disk}`,
+    const vms = (await this.placements?.read(await this.clusterLock?.resolve(), [disk]))?.[disk];
+    const away = runningElsewhere(vms);
+    if (away)
+      throw new LvchainError(
+        'image_in_use',
+        `disk ${disk}: ${placementText(away)}; lvchain never activates, renames or merges a disk of a VM running on another node. Nothing was done.`,
+        {
+          details: { disk, vmid: away.vmid, node: away.node },
+          hints: [
+            `Change it when the VM is stopped, or with Proxmox on ${away.node}; lvchain's Proxmox engine, which would route it there, is later work.`,
+          ],
+        },
       );
-      this.activated.set(disk, true);
+    if (vms?.some((v) => v.here && v.state !== 'stopped')) this.runHere.add(disk);
+    this.declaredWith.set(disk, declared);
+    let observed = await this.observeDiskOnly(disk, declared);
+    if (observed.layers.length === 0) return observed;
+    const inactive = observed.layers.some((l) => !l.lv?.active);
+    await activateChain(this.exec, this.vg, disk, this.trashOf(observed));
+    if (inactive) {
+      this.activated.add(disk);
       observed = await this.observeDiskOnly(disk, declared);
     }
     return observed;
+  }
+
+  private trashOf(disk: ObservedDisk): string[] {
+    return disk.layers.filter((l) => l.ref.role === 'trash').map((l) => `${this.vg}/${l.name}`);
   }
 
   private async observeDiskOnly(disk: string, declared: readonly string[]): Promise<ObservedDisk> {
@@ -241,15 +279,33 @@ export class LvmDriver implements StorageDriver {
     await findLvmDependants(this.exec, this.vg, [disk], active);
   }
 
-  /** Restore the activation state prepareDisk found: a chain that was inactive is deactivated again. */
+  /**
+   * On a Proxmox node, deactivate the chain after use unless its VM runs here, as Proxmox does:
+   * a chain a killed run left active is deactivated by the next run that finishes its operation.
+   * Elsewhere, restore what prepareDisk found: a chain that was inactive is deactivated again. A
+   * chain with an open layer is in use on this host, and one whose operation is unfinished waits
+   * for its resume: both stay as they are.
+   */
   async releaseDisk(disk: string): Promise<void> {
-    if (!this.activated.get(disk)) return;
-    this.activated.delete(disk);
+    const activated = this.activated.delete(disk);
+    const here = this.runHere.delete(disk);
+    const declared = this.declaredWith.get(disk) ?? [];
+    this.declaredWith.delete(disk);
+    const proxmox = (await this.clusterLock?.resolve()) !== undefined;
+    if (proxmox ? here : !activated) return;
     const r = ok(await this.exec.run(reportArgv('lvs', LVS_FIELDS, this.vg)), `lvs ${this.vg}`);
-    const names = parseLvs(r.stdout)
-      .filter((row) => parseLvName(row.lv_name, [disk])?.disk === disk && row.lv_active === 'active')
-      .map((row) => `${this.vg}/${row.lv_name}`);
-    if (names.length > 0) ok(await this.exec.run(['lvchange', '-an', ...names]), `deactivating ${disk}`);
+    const layers = disksFromRows(this.storage, parseLvs(r.stdout), [disk, ...declared]).disks[disk]?.layers;
+    const active = (layers ?? []).filter((l) => l.lv?.active);
+    if (active.length === 0 || active.some((l) => l.open)) return;
+    // An operation left unfinished (a failed or stopped run) stays active: its resume is planned
+    // from the headers, which an inactive chain hides, and an incomplete layer may have none yet.
+    if ((layers ?? []).some((l) => l.meta?.incomplete || l.meta?.intent)) return;
+    await deactivateChain(
+      this.exec,
+      this.vg,
+      disk,
+      this.trashOf({ name: disk, storage: this.storage, layers: active }),
+    );
   }
 
   async layersInUse(disk: ObservedDisk, layers: readonly string[]): Promise<string[]> {

@@ -73,7 +73,8 @@ export async function readProxmoxNode(
   return nodeFromProbe(exec.host, setting, await exec.runBatch(probe));
 }
 
-const rootOf = (setting: ProxmoxNodeSetting) => (setting.kind === 'declared' ? setting.root : PROXMOX_ROOT);
+export const rootOf = (setting: ProxmoxNodeSetting): string =>
+  setting.kind === 'declared' ? setting.root : PROXMOX_ROOT;
 
 /** The storage IDs whose LVM storage is this VG, in the order their locks are taken. */
 export function storageIdsOf(node: ProxmoxNode, vg: string): string[] {

@@ -136,6 +136,17 @@ volumeGroups:
     expect(host('    proxmox: {}')).toEqual({ kind: 'declared', root: '/etc/pve' });
     expect(host('    proxmox: { root: /srv/pve }')).toEqual({ kind: 'declared', root: '/srv/pve' });
     expect(host('    proxmox: false')).toEqual({ kind: 'off' });
+    expect(host('    proxmox: { node: pve1 }')).toEqual({ kind: 'declared', root: '/etc/pve', node: 'pve1' });
+  });
+
+  it('refuses a node name Proxmox would not have', () => {
+    expect(issues(hosts('    proxmox: { node: "pve 1" }'))).toEqual([
+      {
+        path: 'hosts.pve1.proxmox.node',
+        line: 5,
+        message: '"pve 1" is not a Proxmox node name; write a name such as pve2',
+      },
+    ]);
   });
 
   it('refuses a relative root and a true', () => {

@@ -1,0 +1,98 @@
+/**
+ * Which Proxmox VMs list a disk, and on which node (DESIGN §13): the cluster's VM list says
+ * where each VM's config lives, and the disk lines of that config's current state say which
+ * volumes it uses. The configs arrive as one `grep -r` over `<root>/nodes`, each line prefixed
+ * with its file, so a plan reads them in the same round trip as the VG. Only the lines that name
+ * a declared disk and the section headers are sent: a disk line always names its volume, and the
+ * headers tell the current state from the snapshots. A cluster's other VMs cost nothing, and a
+ * config line lvchain could not parse stops a plan only if it names a declared disk.
+ */
+import type { PveVmConfig, PveVmList } from '../../model/proxmox.js';
+import { volumeDisk } from './ownership.js';
+import { parseVmConfig } from './vm-config.js';
+
+/** The lines of the VM configs under `<root>/nodes` that name one of the disks or open a section, prefixed with their file. */
+export function configsArgv(root: string, disks: readonly string[]): string[] {
+  return [
+    'grep',
+    '-r',
+    '-H',
+    '-n',
+    '-F',
+    '--include=*.conf',
+    '-e',
+    '[',
+    ...disks.flatMap((d) => ['-e', d]),
+    `${root}/nodes`,
+  ];
+}
+
+/**
+ * The VM configs of that listing by `<node>/<vmid>`, parsed from the lines it holds, each at its
+ * own line number so messages name the real line (containers' configs are skipped).
+ */
+export function parseConfigListing(stdout: string, root: string): Map<string, PveVmConfig> {
+  const prefix = `${root}/nodes/`;
+  const texts = new Map<string, string[]>();
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith(prefix)) continue;
+    const m = /^([^/]+)\/qemu-server\/([1-9]\d*)\.conf:(\d+):(.*)$/.exec(line.slice(prefix.length));
+    if (!m) continue;
+    const key = `${m[1]}/${m[2]}`;
+    const lines = texts.get(key) ?? [];
+    lines[Number(m[3]) - 1] = m[4] as string;
+    texts.set(key, lines);
+  }
+  return new Map(
+    [...texts].map(([key, lines]) => {
+      const [node, vmid] = key.split('/') as [string, string];
+      const file = `${root}/nodes/${node}/qemu-server/${vmid}.conf`;
+      // The lines grep left out are blank here, which the parser skips.
+      return [key, parseVmConfig(Array.from(lines, (l) => l ?? '').join('\n'), Number(vmid), file)];
+    }),
+  );
+}
+
+export interface DiskOwner {
+  vmid: number;
+  node: string;
+}
+
+/**
+ * For each disk, the VMs whose current config lists it on one of the VG's storage IDs (an
+ * `unusedN` line too: the VM's node still owns it). A config is read where `.vmlist` places its
+ * VM; a copy under another node's directory is not the VM's.
+ */
+export function diskOwners(
+  disks: readonly string[],
+  list: PveVmList,
+  configs: ReadonlyMap<string, PveVmConfig>,
+  storageIds: readonly string[],
+): Record<string, DiskOwner[]> {
+  const wanted = new Set(disks);
+  const owners: Record<string, DiskOwner[]> = {};
+  for (const [vmid, entry] of Object.entries(list.ids)) {
+    if (entry.type !== 'qemu') continue;
+    const config = configs.get(`${entry.node}/${vmid}`);
+    if (!config) continue;
+    const found = new Set(
+      config.main.disks.flatMap((d) =>
+        d.volume && storageIds.includes(d.volume.storage) ? [volumeDisk(d.volume.volname)] : [],
+      ),
+    );
+    for (const disk of found)
+      if (wanted.has(disk)) (owners[disk] ??= []).push({ vmid: Number(vmid), node: entry.node });
+  }
+  return owners;
+}
+
+/** `qm status <vmid>` prints `status: running` or `status: stopped`; anything else is not known. */
+export function parseQmStatus(stdout: string): 'running' | 'stopped' | undefined {
+  const m = /^status: (\S+)$/m.exec(stdout);
+  return m?.[1] === 'running' || m?.[1] === 'stopped' ? m[1] : undefined;
+}
+
+/** Proxmox's node name is the host name up to its first dot. */
+export function nodeName(unameN: string): string {
+  return unameN.trim().split('.')[0] ?? '';
+}

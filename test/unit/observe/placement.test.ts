@@ -1,0 +1,91 @@
+/**
+ * Which VM lists a disk and on which node, from the fixture node tree (test/fixtures/proxmox):
+ * the configs are read by the same `grep -r` a plan sends, run here on the fixture.
+ */
+import { describe, expect, it } from 'vitest';
+import { execa } from 'execa';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  configsArgv,
+  diskOwners,
+  nodeName,
+  parseConfigListing,
+  parseQmStatus,
+} from '../../../src/observe/proxmox/placement.js';
+import { parseVmList } from '../../../src/observe/proxmox/vmlist.js';
+import { parseVmConfig } from '../../../src/observe/proxmox/vm-config.js';
+import { placementText, runningElsewhere } from '../../../src/model/proxmox.js';
+
+const root = join(__dirname, '../../fixtures/proxmox/node');
+const list = () => parseVmList(readFileSync(join(root, '.vmlist'), 'utf8'), '.vmlist');
+
+const DISKS = ['vm-101-disk-0', 'vm-101-disk-2', 'vm-201-disk-1', 'vm-102-disk-1', 'vm-999-disk-0'];
+
+async function listing(disks: readonly string[] = DISKS): Promise<string> {
+  const [cmd, ...args] = configsArgv(root, disks) as [string, ...string[]];
+  return (await execa(cmd, args, { reject: false })).stdout;
+}
+
+const full = (node: string, vmid: string) => {
+  const file = join(root, `nodes/${node}/qemu-server/${vmid}.conf`);
+  return parseVmConfig(readFileSync(file, 'utf8'), Number(vmid), file);
+};
+
+describe('VM placement on a Proxmox node', () => {
+  it('reads from one grep the disk lines naming declared disks and the sections, at their real lines', async () => {
+    const configs = parseConfigListing(await listing(), root);
+    expect([...configs.keys()].sort()).toEqual(['pve1/101', 'pve1/102', 'pve2/201']);
+    for (const [key, config] of configs) {
+      const [node, vmid] = key.split('/') as [string, string];
+      const whole = full(node, vmid);
+      const named = (d: { volume?: { volname: string } }) => DISKS.some((n) => d.volume?.volname.includes(n));
+      expect(config.main.disks, key).toEqual(whole.main.disks.filter(named));
+      expect(Object.keys(config.snapshots), key).toEqual(Object.keys(whole.snapshots));
+    }
+    expect(configs.get('pve1/101')?.main.disks.map((d) => `${d.key}@${d.line}`)).toEqual([
+      'scsi0@15',
+      'unused0@20',
+    ]);
+  });
+
+  it('finds the VMs whose current config lists each disk on the VG’s storage IDs', async () => {
+    const configs = parseConfigListing(await listing(), root);
+    const owners = diskOwners(DISKS, list(), configs, ['san1', 'san1-raw']);
+    expect(owners).toEqual({
+      'vm-101-disk-0': [{ vmid: 101, node: 'pve1' }],
+      // An unused disk still belongs to its VM.
+      'vm-101-disk-2': [{ vmid: 101, node: 'pve1' }],
+      'vm-201-disk-1': [{ vmid: 201, node: 'pve2' }],
+    });
+    // vm-102-disk-1 is on the directory storage nfs-images, not on this VG.
+    expect(diskOwners(['vm-102-disk-1'], list(), configs, ['san1'])).toEqual({});
+  });
+
+  it('reads a config only where the VM list places its VM', async () => {
+    const configs = parseConfigListing(await listing(), root);
+    const moved = list();
+    (moved.ids['201'] as { node: string }).node = 'pve3';
+    expect(diskOwners(['vm-201-disk-1'], moved, configs, ['san1'])).toEqual({});
+  });
+
+  it('reads qm status and the node name', () => {
+    expect(parseQmStatus('status: running\n')).toBe('running');
+    expect(parseQmStatus('status: stopped\n')).toBe('stopped');
+    expect(parseQmStatus('status: paused\n')).toBeUndefined();
+    expect(parseQmStatus('')).toBeUndefined();
+    expect(nodeName('pve2.example.org\n')).toBe('pve2');
+  });
+
+  it('counts a VM on another node as blocking unless it is stopped, and says why', () => {
+    const base = { vmid: 201, node: 'pve2', here: false };
+    expect(runningElsewhere([{ ...base, state: 'stopped' }])).toBeUndefined();
+    expect(runningElsewhere([{ ...base, here: true, state: 'running' }])).toBeUndefined();
+    const running = runningElsewhere([{ ...base, state: 'running' }]);
+    expect(running && placementText(running)).toBe('VM 201 is running on pve2');
+    const unknown = runningElsewhere([{ ...base, state: 'unknown', why: 'no host is pve2' }]);
+    expect(unknown && placementText(unknown)).toBe(
+      'VM 201 is on pve2 and counts as running there: no host is pve2',
+    );
+  });
+});

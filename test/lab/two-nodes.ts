@@ -28,13 +28,18 @@ async function must(vm: LabVm, argv: string[], input?: string): Promise<string> 
   return r.stdout;
 }
 
-async function becomeNode(vm: LabVm, name: string): Promise<void> {
-  await must(vm, ['hostname', name]);
+/** Put the `qm` stand-in (status only) on a lab VM's PATH, where Proxmox has its qm. */
+export async function installQmStandIn(vm: LabVm): Promise<void> {
   await must(
     vm,
     ['sh', '-c', 'cat > /usr/sbin/qm && chmod 755 /usr/sbin/qm'],
     readFileSync(QM_STANDIN, 'utf8'),
   );
+}
+
+async function becomeNode(vm: LabVm, name: string): Promise<void> {
+  await must(vm, ['hostname', name]);
+  await installQmStandIn(vm);
   // pmxcfs always has priv/; cfs_lock_storage makes only priv/lock/ itself.
   await must(vm, ['mkdir', '-p', '/etc/pve/priv', '/var/run/qemu-server']);
 }

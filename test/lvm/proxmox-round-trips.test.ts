@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { useLab } from '../lab/vm.js';
 import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
 import { ProxmoxSequences } from '../helpers/proxmox-sequences.js';
+import { installQmStandIn } from '../lab/two-nodes.js';
 import type { Plan } from '../../src/model/plan.js';
 
 const VG = 'vg_san1';
@@ -209,8 +210,10 @@ describe('Proxmox round trips on a disk lvchain made', () => {
         `${root}/${name}`,
         text,
       ]);
+    // The VM is placed on this node, which answers `qm status` (stand-in): stopped, no pid file.
+    await installQmStandIn(lab());
     await lvm.writeConfig({
-      hosts: { lab: { ...(lvm.host().lab as object), proxmox: { root } } },
+      hosts: { lab: { ...(lvm.host().lab as object), proxmox: { root, node: 'pve1' } } },
       guests: { g402: { ...guest, vm: { proxmox: 402 } } },
     });
     const r = await lvm.run(['import', VG, disk, '--auto-approve']);

@@ -18,6 +18,8 @@ import { sameRef } from '../model/layer.js';
 import { sizingFor } from '../plan/sizing.js';
 import { sameSteps, stepsForOperation } from '../plan/recompute.js';
 import { storageFlags, type OpContext } from '../plan/op-steps.js';
+import { runHook } from './hooks.js';
+import { leadingIntentSteps, runSwitch, type Prepared } from './group-steps.js';
 import { disksOn } from '../model/on-storage.js';
 import { LvchainError, isLvchainError } from '../base/errors.js';
 import type { ApplyHook, ApplyOutcome } from '../model/events.js';
@@ -49,11 +51,6 @@ export async function applyPlan(
     [...byStorage.entries()].map(([storage, changes]) => applyStorage(storage, changes, ctx, outcome)),
   );
   return outcome;
-}
-
-interface Prepared {
-  change: ResourceChange;
-  steps: Step[];
 }
 
 async function applyStorage(
@@ -128,6 +125,30 @@ async function applyStorage(
       }
       continue;
     }
+    const hooks = batch.find((c) => c.x_hooks !== undefined)?.x_hooks;
+    // The post-hook runs whenever the pre-hook ran, even when it or the snapshot failed: a pre-hook
+    // may have frozen part of what it meant to.
+    const postHook = async (): Promise<void> => {
+      const failed = hooks ? await runHook(backend.driver.exec, hooks, 'post') : undefined;
+      if (failed === undefined) return;
+      const address = `${first.group ?? first.address} (post-snapshot hook)`;
+      outcome.failed.push({ address, message: failed });
+      ctx.onEvent({ type: 'apply_errored', address, message: failed, code: 'hook_failed' });
+    };
+    const hookFailed = hooks ? await runHook(backend.driver.exec, hooks, 'pre') : undefined;
+    if (hookFailed !== undefined) {
+      for (const c of batch)
+        fail(
+          c,
+          new LvchainError('hook_failed', `${hookFailed}; the snapshot is skipped`),
+          ctx,
+          outcome,
+          failedDisks,
+          failedGroups,
+        );
+      await postHook();
+      continue;
+    }
     const prepared: Prepared[] = [];
     let ok = true;
     for (const change of batch) {
@@ -147,6 +168,7 @@ async function applyStorage(
         outcome.skipped.push({ address: p.change.address, reason: 'a change of the same group failed' });
         await backend.releaseDisk(p.change.disk).catch(() => undefined);
       }
+      await postHook();
       continue;
     }
     const started = new Map<string, number>();
@@ -212,52 +234,8 @@ async function applyStorage(
     } finally {
       for (const p of prepared) await backend.releaseDisk(p.change.disk).catch(() => undefined);
     }
+    await postHook();
   }
-}
-
-/** One transaction for the switches of a guest's disks, reported as each disk's step. */
-async function runSwitch(
-  live: readonly Prepared[],
-  switchAt: (p: Prepared) => number,
-  backend: Realiser,
-  ctx: ApplyContext,
-): Promise<void> {
-  const t0 = performance.now();
-  const entries = live.map((p) => ({
-    disk: p.change.disk,
-    step: p.steps[switchAt(p)] as Extract<Step, { kind: 'switch' }>,
-  }));
-  for (const [i, p] of live.entries())
-    ctx.onEvent({
-      type: 'step_start',
-      address: p.change.address,
-      index: switchAt(p),
-      count: p.steps.length,
-      kind: 'switch',
-      description: backend.describe(p.change.disk, entries[i]?.step as Step).description,
-    });
-  await backend.switchGroup(entries, (message) =>
-    ctx.onEvent({ type: 'apply_warning', address: live[0]?.change.address ?? '', message }),
-  );
-  for (const p of live)
-    ctx.onEvent({
-      type: 'step_complete',
-      address: p.change.address,
-      index: switchAt(p),
-      kind: 'switch',
-      elapsed_ms: Math.round(performance.now() - t0),
-    });
-}
-
-function leadingIntentSteps(steps: readonly Step[]): number {
-  let n = 0;
-  while (
-    n < steps.length &&
-    steps[n]?.kind === 'set_meta' &&
-    (steps[n] as { purpose: string }).purpose === 'record_intent'
-  )
-    n++;
-  return n;
 }
 
 function fail(

@@ -114,6 +114,7 @@ function differingField(a: ResourceChange, b: ResourceChange): string | undefine
     ['expected_shape', a.expected_shape, b.expected_shape],
     ['x_top_meta', a.x_top_meta, b.x_top_meta],
     ['x_policy', a.x_policy, b.x_policy],
+    ['x_hooks', a.x_hooks, b.x_hooks],
   ];
   for (const [name, x, y] of fields) if (canonical(x) !== canonical(y)) return `its ${name}`;
   const steps = (c: ResourceChange) => c.x_steps.map((s) => s.step);

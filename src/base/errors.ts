@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'usage'
   | 'aborted'
   | 'image_in_use'
+  | 'hook_failed'
   | 'vm_unreachable'
   | 'vm_failed'
   /** A Proxmox VE file (storage.cfg, .vmlist, a VM config) that cannot be read as Proxmox writes it. */

@@ -41,6 +41,7 @@ export function policyOf(
     maxChainDepth: p.maxChainDepth ?? DEFAULTS.maxChainDepth,
     maxDeletesPerRun: p.maxDeletesPerRun ?? DEFAULTS.maxDeletesPerRun,
     ...windowOf(p.mergeWindow),
+    ...hooksOf(p.hooks),
     check: {
       warn: p.check?.warn ?? DEFAULTS.checkWarnPeriods,
       crit: p.check?.crit ?? DEFAULTS.checkCritPeriods,
@@ -87,4 +88,19 @@ function suggestTimeZone(name: string): string {
 function windowOf(text: string | undefined): Pick<DesiredPolicy, 'mergeWindow'> {
   const w = text === undefined ? undefined : parseMergeWindow(text);
   return w ? { mergeWindow: w } : {};
+}
+
+const DEFAULT_HOOK_TIMEOUT_MS = 60_000;
+
+function hooksOf(h: WrittenPolicy['hooks']): Pick<DesiredPolicy, 'hooks'> {
+  if (!h || (h.preSnapshot === undefined && h.postSnapshot === undefined)) return {};
+  const t = h.timeout === undefined ? undefined : /^(\d+)(s|m)$/.exec(h.timeout);
+  const timeoutMs = t ? Number(t[1]) * (t[2] === 'm' ? 60_000 : 1000) : DEFAULT_HOOK_TIMEOUT_MS;
+  return {
+    hooks: {
+      ...(h.preSnapshot ? { pre: [...h.preSnapshot] } : {}),
+      ...(h.postSnapshot ? { post: [...h.postSnapshot] } : {}),
+      timeoutMs,
+    },
+  };
 }

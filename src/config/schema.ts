@@ -6,6 +6,7 @@
 import { isIPv6 } from 'node:net';
 import { z } from 'zod';
 import { mergeRate, mergeWindow } from './schema-merge.js';
+import { hooks } from './schema-hooks.js';
 import { DURATION_PATTERN, SIZE_PATTERN, exactSize, parseDuration, parseSize } from '../base/units.js';
 import type { NameKind } from '../base/names.js';
 import { describeValue, typeError } from './schema-words.js';
@@ -299,6 +300,7 @@ const policy = z
       .optional()
       .describe('Validate refuses a policy that can keep more snapshots than this (default 32).'),
     mergeWindow: mergeWindow.optional(),
+    hooks: hooks.optional(),
     maxDeletesPerRun: z
       .number({ error: typeError('a whole number of at least 1') })
       .int({ error: 'must be a whole number of at least 1' })

@@ -15,6 +15,8 @@ export interface CommandResult {
   stderr: string;
   durationMs: number;
   failed: boolean;
+  /** Set when it ran past its time limit and was stopped. */
+  timedOut?: boolean;
   /** Set when the process could not start or was killed. */
   cause?: unknown;
 }

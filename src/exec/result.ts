@@ -27,6 +27,7 @@ export function toCommandResult(
         : '',
     durationMs: Math.round(performance.now() - run.started),
     failed: r.failed,
+    ...(r.timedOut ? { timedOut: true } : {}),
     // Only when the process could not start or was killed: an exit code says enough otherwise.
     ...(r.failed && r.exitCode === undefined ? { cause: r } : {}),
   };

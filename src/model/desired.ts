@@ -36,6 +36,12 @@ export interface DesiredHost {
   proxmox: ProxmoxNodeSetting;
 }
 
+export interface SnapshotHooks {
+  pre?: string[];
+  post?: string[];
+  timeoutMs: number;
+}
+
 /** A daily window, in a policy's time zone; it may cross midnight. */
 export interface MergeWindow {
   /** Minutes after local midnight. */
@@ -91,6 +97,8 @@ export interface DesiredPolicy {
   maxDeletesPerRun: number;
   /** Merges wait outside this daily window (in `timezone`); undefined = any time. */
   mergeWindow?: MergeWindow;
+  /** Commands run around each snapshot of the policy's guests and disks. */
+  hooks?: SnapshotHooks;
   /** `check` thresholds: how many schedule periods old the newest snapshot may be. */
   check: { warn: number; crit: number };
 }

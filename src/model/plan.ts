@@ -224,6 +224,15 @@ export const operationSchema = z.discriminatedUnion('op', [
   }),
 ]);
 
+/** Commands around a snapshot, as argv on the storage's host, with the environment they get. */
+export const hooksSchema = z.strictObject({
+  pre: z.array(z.string()).min(1).optional(),
+  post: z.array(z.string()).min(1).optional(),
+  timeout_ms: z.number().int().positive(),
+  env: z.record(z.string(), z.string()),
+});
+export type PlannedHooks = z.infer<typeof hooksSchema>;
+
 export const resourceChangeSchema = z.strictObject({
   address: z.string(),
   type: z.enum(['lvchain_vg', 'lvchain_disk', 'lvchain_snapshot']),
@@ -248,6 +257,8 @@ export const resourceChangeSchema = z.strictObject({
   /** Metadata a finished top carries, so apply can recompute the steps from what it finds. */
   x_top_meta: layerMetaSchema,
   x_policy: z.string().optional(),
+  /** The policy's snapshot hooks, run once around the change's group (or the change alone). */
+  x_hooks: hooksSchema.optional(),
   x_steps: z.array(plannedStepSchema),
 });
 

@@ -2,7 +2,13 @@
  * One builder for every change: the operation says what happens, and the change's type,
  * address, actions, `after` and reason detail are derived from it, so they cannot disagree.
  */
-import type { Action, ActionReason, PlannedOperation, RederiveOperation } from '../model/plan.js';
+import type {
+  Action,
+  ActionReason,
+  PlannedHooks,
+  PlannedOperation,
+  RederiveOperation,
+} from '../model/plan.js';
 import type { Intent } from '../model/intent.js';
 import type { LayerMeta } from '../model/meta.js';
 import { describeIntent, encodeIntent } from '../model/intent.js';
@@ -24,6 +30,7 @@ export interface ChangeFacts {
   why?: Why;
   group?: string;
   policy?: string;
+  hooks?: PlannedHooks;
 }
 
 interface Derived {
@@ -201,6 +208,7 @@ export function draftChange(
     operation: op,
     topMeta: facts.topMeta,
     ...(facts.policy !== undefined ? { policy: facts.policy } : {}),
+    ...(facts.hooks !== undefined ? { hooks: facts.hooks } : {}),
   };
 }
 

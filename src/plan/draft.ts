@@ -6,6 +6,7 @@ import type {
   Diagnostic,
   Drift,
   Operation,
+  PlannedHooks,
   Step,
 } from '../model/plan.js';
 import type { LayerMeta } from '../model/meta.js';
@@ -28,6 +29,7 @@ export interface DraftChange {
   expectedShape: ShapeRow[];
   topMeta: LayerMeta;
   policy?: string;
+  hooks?: PlannedHooks;
   steps: Step[];
 }
 

@@ -49,6 +49,7 @@ export function finalizePlan(draft: PlanDraft, id: PlanIdentity, describe: Descr
     if (c.group !== undefined) rc.group = c.group;
     if (c.reasonDetail !== undefined) rc.reason_detail = c.reasonDetail;
     if (c.policy !== undefined) rc.x_policy = c.policy;
+    if (c.hooks !== undefined) rc.x_hooks = c.hooks;
     return rc;
   });
   return {

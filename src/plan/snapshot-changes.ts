@@ -1,6 +1,6 @@
 /** Phase B of a group: its new snapshots, all disks under one name and one time. */
 import { groupSnapshotId } from '../model/address.js';
-import type { Operation } from '../model/plan.js';
+import type { Operation, PlannedHooks } from '../model/plan.js';
 import type { DiskState } from './state.js';
 import { layerAt } from './state.js';
 import { autoSnapshotName, isDue } from '../policy/schedule.js';
@@ -57,6 +57,7 @@ export function planSnapshots(
               }
             : {}),
           ...(policyName !== undefined ? { policy: policyName } : {}),
+          ...hooksFor(sp, group, ns.name),
         },
         ctx,
         disk.size,
@@ -96,4 +97,24 @@ function dueSnapshots(sp: StoragePlanner, group: Group, states: Map<string, Disk
     });
   } else out.push({ name, kind: 'auto' });
   return out;
+}
+
+/** The policy's hooks for one snapshot of the group, with what they are told about it. */
+function hooksFor(sp: StoragePlanner, group: Group, snap: string): { hooks?: PlannedHooks } {
+  const h = group.policy?.hooks;
+  if (!h) return {};
+  return {
+    hooks: {
+      ...(h.pre ? { pre: h.pre } : {}),
+      ...(h.post ? { post: h.post } : {}),
+      timeout_ms: h.timeoutMs,
+      env: {
+        LVCHAIN_GUEST: group.guest ?? '',
+        LVCHAIN_DISKS: group.disks.map((d) => d.name).join(' '),
+        LVCHAIN_SNAPSHOT: snap,
+        LVCHAIN_STORAGE: sp.storage.name,
+        LVCHAIN_POLICY: group.policy?.name ?? '',
+      },
+    },
+  };
 }

@@ -2,6 +2,7 @@
 import type { CapacityReport, Diagnostic, Plan, ResourceChange } from '../model/plan.js';
 import { formatBytes } from '../base/units.js';
 import { commandLines } from './commands.js';
+import { displayArgv } from '../base/quote.js';
 import type { Style } from './style.js';
 import { stripVTControlCharacters } from 'node:util';
 import { termText } from './escape.js';
@@ -136,10 +137,19 @@ export function renderChangeDiff(c: ResourceChange, st: Style): string[] {
 /** The ordered steps of a change and the commands each runs. */
 export function renderChangeSteps(c: ResourceChange, st: Style): string[] {
   const lines = [`    steps on ${termText(c.storage)}:`];
+  const hook = (when: string, argv: readonly string[] | undefined) => {
+    if (argv)
+      lines.push(
+        `      ${when} hook (once for the snapshot, ${(c.x_hooks?.timeout_ms ?? 0) / 1000} s at most):`,
+        st.dim(`          $ ${termText(displayArgv(argv))}`),
+      );
+  };
+  hook('pre-snapshot', c.x_hooks?.pre);
   c.x_steps.forEach((s, i) => {
     lines.push(`      ${String(i + 1).padStart(2)}. ${termText(s.description)}`);
     for (const line of commandLines(s.commands)) lines.push(st.dim(`          $ ${termText(line)}`));
   });
+  hook('post-snapshot', c.x_hooks?.post);
   return lines;
 }
 

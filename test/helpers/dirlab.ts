@@ -41,6 +41,15 @@ export class DirLab {
     return join(this.diskDir(disk), `snap-${snap}-${disk}.qcow2`);
   }
 
+  /** The names of a disk's snapshots, as its image files show them, sorted. */
+  async snapshotsOf(disk: string): Promise<string[]> {
+    const suffix = `-${disk}.qcow2`;
+    return (await readdir(this.diskDir(disk)))
+      .filter((f) => f.startsWith('snap-') && f.endsWith(suffix))
+      .map((f) => f.slice('snap-'.length, -suffix.length))
+      .sort();
+  }
+
   async writeConfig(disks: Record<string, DiskSpec>, extra: Record<string, unknown> = {}): Promise<void> {
     const config = {
       version: 1,

@@ -5,7 +5,7 @@
  * pause for a pivot), with an NBD export standing in for the guest.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { readdir, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { fileOf } from '../../src/engines/qmp/graph.js';
 import { DirLab } from '../helpers/dirlab.js';
 import { diskConfig } from '../helpers/configs.js';
@@ -26,14 +26,6 @@ afterEach(async () => {
 
 const iso = (t: number) => new Date(t).toISOString();
 const auto = (t: number) => `auto-${iso(t).slice(0, 16).replace(/[-:]/g, '')}Z`;
-
-async function snapshotsOf(disk: string): Promise<string[]> {
-  const suffix = `-${disk}.qcow2`;
-  return (await readdir(lab.diskDir(disk)))
-    .filter((f) => f.startsWith('snap-') && f.endsWith(suffix))
-    .map((f) => f.slice('snap-'.length, -suffix.length))
-    .sort();
-}
 
 describe('reconcile on a running VM', () => {
   it('keeps exactly the hourly: 3 set over 8 simulated hours, live; every kept snapshot and the guest read back', async () => {
@@ -74,7 +66,7 @@ describe('reconcile on a running VM', () => {
       expect((await qemu.query<{ status: string }>('query-status')).status).toBe('running');
       expect(await guestView(qemu.nbd(DISK))).toBe(expected.digest());
     }
-    expect(await snapshotsOf(DISK)).toEqual(taken.slice(-3));
+    expect(await lab.snapshotsOf(DISK)).toEqual(taken.slice(-3));
     const pruned = await lab.run(['plan', '--now', iso(end), '--detailed-exitcode']);
     expect(pruned.exitCode, pruned.stdout + pruned.stderr).toBe(0);
     for (const name of taken.slice(-3))

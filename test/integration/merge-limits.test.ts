@@ -5,7 +5,7 @@
  * merges it limits still read back.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Plan } from '../../src/model/plan.js';
 import { DirLab } from '../helpers/dirlab.js';
@@ -27,14 +27,6 @@ afterEach(async () => {
 
 const iso = (t: number) => new Date(t).toISOString();
 const hhmm = (t: number) => iso(t).slice(11, 16);
-
-async function snapshotsOf(disk: string): Promise<string[]> {
-  const suffix = `-${disk}.qcow2`;
-  return (await readdir(lab.diskDir(disk)))
-    .filter((f) => f.startsWith('snap-') && f.endsWith(suffix))
-    .map((f) => f.slice('snap-'.length, -suffix.length))
-    .sort();
-}
 
 /** The merge steps of a saved plan, with what they run. */
 async function mergeSteps(file: string) {
@@ -73,7 +65,7 @@ describe('merge window', () => {
       }
       const r = await lab.run(['reconcile', '--now', iso(now)]);
       expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-      const kept = await snapshotsOf(DISK);
+      const kept = await lab.snapshotsOf(DISK);
       counts.push(kept.length);
       views.set(kept[kept.length - 1] as string, expected.digest());
       const open = h === 4 || h === 5;
@@ -88,7 +80,7 @@ describe('merge window', () => {
     expect(plan.stdout + plan.stderr).toContain(
       `2 snapshot deletion(s) wait for the merge window of policy hourly: ${window} UTC, and it is ${hhmm(end)} there`,
     );
-    for (const name of await snapshotsOf(DISK))
+    for (const name of await lab.snapshotsOf(DISK))
       expect(await viewDigest(lab.snap(DISK, name)), name).toBe(views.get(name));
   });
 });
@@ -155,6 +147,6 @@ describe('merge rate', () => {
     const applied = await lab.run(['apply', '--auto-approve', 'live.json']);
     expect(applied.exitCode, applied.stdout + applied.stderr).toBe(0);
     expect(await guestView(qemu.nbd(DISK))).toBe(expected.digest());
-    expect(await snapshotsOf(DISK)).toEqual([]);
+    expect(await lab.snapshotsOf(DISK)).toEqual([]);
   });
 });

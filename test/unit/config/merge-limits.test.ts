@@ -1,7 +1,7 @@
 /** `mergeRate` of storages and `mergeWindow` of policies: what the config accepts, and its errors. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/base/errors.js';
 import { loadConfigText } from '../../../src/config/load.js';
+import { configIssues } from '../../helpers/config-issues.js';
 import { mergeWindowAt, parseMergeWindow } from '../../../src/policy/merge-window.js';
 
 const FILE = '/etc/lvchain/lvchain.yaml';
@@ -19,15 +19,7 @@ policies:
     mergeWindow: ${window}
 `;
 
-function issues(text: string): { path: string; line: number; message: string }[] {
-  try {
-    loadConfigText(text, FILE);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    return e.issues.map((i) => ({ path: i.path, line: i.location.line, message: i.message }));
-  }
-  throw new Error('expected a ConfigError');
-}
+const issues = (text: string) => configIssues(text, FILE);
 
 describe('mergeRate and mergeWindow', () => {
   it('reads a rate as bytes per second, with or without /s, and a window in minutes of the day', () => {

@@ -1,7 +1,7 @@
 /** `vm:` of guests and disks (DESIGN §12): what the config accepts, its defaults and its errors. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../../src/base/errors.js';
 import { loadConfigText } from '../../../src/config/load.js';
+import { configIssues } from '../../helpers/config-issues.js';
 
 const FILE = '/etc/lvchain/lvchain.yaml';
 
@@ -28,15 +28,7 @@ disks:
 ${vm}
 `;
 
-function issues(text: string): { path: string; line: number; message: string }[] {
-  try {
-    loadConfigText(text, FILE);
-  } catch (e) {
-    if (!(e instanceof ConfigError)) throw e;
-    return e.issues.map((i) => ({ path: i.path, line: i.location.line, message: i.message }));
-  }
-  throw new Error('expected a ConfigError');
-}
+const issues = (text: string) => configIssues(text, FILE);
 
 describe('vm:', () => {
   it("gives every disk of a guest the guest's VM, with freeze defaulting to try", () => {

@@ -1,6 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 const shared = { testTimeout: 120_000, hookTimeout: 300_000 };
+// Integration tests drive the real CLI, often into the lab VM under TCG: beside another file on a
+// 2-core machine, a test that takes 100 s alone has taken over 120 s.
+const integration = { ...shared, testTimeout: 300_000 };
 
 export default defineConfig({
   test: {
@@ -13,7 +16,7 @@ export default defineConfig({
       { test: { ...shared, name: 'unit', include: ['test/unit/**/*.test.ts'] } },
       {
         test: {
-          ...shared,
+          ...integration,
           name: 'integration',
           include: ['test/**/*.test.ts', 'stacks/test/**/*.test.ts'],
           exclude: ['test/unit/**'],

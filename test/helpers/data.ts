@@ -81,15 +81,26 @@ export class ExpectedDisk {
  */
 export async function holdOpen(image: string): Promise<{ release: () => Promise<void> }> {
   const child = execa('qemu-io', ['-f', 'qcow2', image], { stdin: 'pipe', reject: false });
+  let exited = false;
+  void child.finally(() => {
+    exited = true;
+  });
   const release = async () => {
     child.kill();
     await child;
   };
-  for (let i = 0; i < 100; i++) {
+  // A deadline, not a count of tries: on a loaded 2-core machine qemu-io has taken over 5 s to start.
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && !exited) {
     const r = await execa('qemu-img', ['info', image], { reject: false });
     if (r.exitCode !== 0 && /lock/i.test(String(r.stderr))) return { release };
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  const ended = exited ? await child : undefined;
   await release();
-  throw new Error(`${image} never became locked`);
+  throw new Error(
+    ended
+      ? `qemu-io exited (${String(ended.exitCode)}) before it locked ${image}: ${String(ended.stderr)}`
+      : `${image} never became locked within 60 s`,
+  );
 }

@@ -24,6 +24,7 @@ import { disksOn } from '../model/on-storage.js';
 import { LvchainError, isLvchainError } from '../base/errors.js';
 import type { ApplyHook, ApplyOutcome } from '../model/events.js';
 import { recheckAdoption } from './adopt.js';
+import { plannedBlind, withFigures } from './blind-merge.js';
 
 export interface ApplyContext {
   desired: Desired;
@@ -48,7 +49,17 @@ export async function applyPlan(
   }
   // Storages are independent: they run side by side; inside one, changes run in plan order.
   await Promise.all(
-    [...byStorage.entries()].map(([storage, changes]) => applyStorage(storage, changes, ctx, outcome)),
+    [...byStorage.entries()].map(async ([storage, changes]) => {
+      await applyStorage(storage, changes, ctx, outcome);
+      // Only the time estimates of later plans depend on the record: a failure is a warning.
+      const unrecorded = await ctx.backend(storage).recordMerges();
+      if (unrecorded !== undefined)
+        ctx.onEvent({
+          type: 'apply_warning',
+          address: storage,
+          message: `the merge times of this run were not recorded (${unrecorded}); later plans estimate from older ones`,
+        });
+    }),
   );
   return outcome;
 }
@@ -274,6 +285,9 @@ async function prepare(
       step.kind === 'allocate' || step.kind === 'extend' ? [step.virtual_size] : [],
     ),
   );
+  // A plan made from an inactive chain knew no merge's bytes: read them now that it is active.
+  const blind = plannedBlind(change);
+  if (blind) await backend.readDiskExtents(observed);
   const sizing = sizingFor(storage);
   if (change.operation.op === 'adopt' || change.operation.op === 'rederive')
     return recheckAdoption(change, observed, sizing, ctx.desired);
@@ -312,7 +326,7 @@ async function prepare(
     );
   const planned = change.x_steps.map((s) => s.step);
   const computed = stepsForOperation(
-    change.operation as PlannedOperation,
+    blind ? withFigures(change.operation, view.state, opCtx) : (change.operation as PlannedOperation),
     view.state,
     opCtx,
     ctx.desired.disks[change.disk]?.size,
@@ -359,8 +373,9 @@ async function prepare(
       reason: 'the chain was verified after activation; steps recomputed',
     });
   }
-  // Keep the planned byte estimates for display; the structure is identical.
-  return sameSteps(planned, result.steps) ? planned : result.steps;
+  // Keep the planned byte estimates for display; the structure is identical. A blind plan had
+  // none: the bytes read now count, also in the storage's record of merge times.
+  return sameSteps(planned, result.steps) && !blind ? planned : result.steps;
 }
 
 /** Why a run stopped early: a lost lock says so; Ctrl-C needs no explanation. */

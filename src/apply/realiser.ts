@@ -28,6 +28,7 @@ import { DirDriver } from '../storage/dir/index.js';
 import type { ProxmoxStorageLock } from '../storage/proxmox/cluster-lock.js';
 import type { VmPlacements } from '../storage/proxmox/placement.js';
 import { LvmDriver } from '../storage/lvm/index.js';
+import { isSample, type MergeSample } from '../model/merge-history.js';
 
 const REALISED_BY: Record<StepKind, 'storage' | 'engine' | 'vm'> = {
   set_meta: 'storage',
@@ -121,6 +122,14 @@ export class Realiser {
     await this.engine.readExtents(this.driver, layers);
   }
 
+  /** Read the allocation of every readable layer of a prepared disk, for what its merge copies. */
+  readDiskExtents(disk: ObservedDisk): Promise<void> {
+    const layers = disk.layers
+      .filter((l) => this.driver.readable(l))
+      .map((layer) => ({ disk: disk.name, layer }));
+    return this.engine.readExtents(this.driver, layers);
+  }
+
   prepareDisk(disk: string, declared: readonly string[]): Promise<ObservedDisk> {
     return this.driver.prepareDisk(disk, declared);
   }
@@ -175,8 +184,35 @@ export class Realiser {
     return describeSwitch(this.driver, this.vmOf(disk), disk, step);
   }
 
+  /** Merges this run finished at full speed, for the storage's record (recordMerges). */
+  private readonly merges: MergeSample[] = [];
+
   /** Any step but a switch, which runs for a whole guest at once (switchGroup). */
   async execute(disk: string, step: Step, onProgress?: (fraction: number) => void): Promise<void> {
+    const t0 = performance.now();
+    await this.executeStep(disk, step, onProgress);
+    // A merge held to the storage's mergeRate says nothing about what the storage can do.
+    if ((step.kind === 'commit' || step.kind === 'stream') && step.rate === undefined)
+      this.merges.push({ bytes: step.bytes, ms: Math.round(performance.now() - t0) });
+  }
+
+  /** Add this run's merges to the storage's record; says why when it could not. */
+  async recordMerges(): Promise<string | undefined> {
+    const samples = this.merges.splice(0).filter(isSample);
+    if (samples.length === 0) return undefined;
+    try {
+      await this.driver.recordMerges(samples);
+      return undefined;
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
+  }
+
+  private async executeStep(
+    disk: string,
+    step: Step,
+    onProgress?: (fraction: number) => void,
+  ): Promise<void> {
     if (step.kind === 'stream' && this.live.has(disk))
       await streamLive(this.driver, this.vmOf(disk), disk, step, onProgress);
     else if (step.kind === 'resize' && this.live.has(disk))

@@ -1,7 +1,7 @@
 /**
- * Two ways of printing a duration, kept apart because their output is part of messages
+ * Three ways of printing a duration, kept apart because their output is part of messages
  * people and tests already rely on: config-style for figures a user wrote or a rule states,
- * rounded for measured ages and periods.
+ * rounded for measured ages and periods, and rough for estimates.
  */
 
 /** `36h`, `7d`, `90m`: the largest unit up to days that divides exactly, as durations are written in config. */
@@ -29,4 +29,13 @@ export function formatDurationRounded(ms: number): string {
   if (h < 48) return `${sign}${h}h${m % 60 ? pad(m % 60) + 'm' : ''}`;
   const d = Math.floor(h / 24);
   return `${sign}${d}d${h % 24 ? pad(h % 24) + 'h' : ''}`;
+}
+
+/** An estimate as people say one: `under a second`, `about 12 s`, `about 2 min`, `about 1.5 h`. */
+export function aboutDuration(seconds: number): string {
+  if (seconds < 1) return 'under a second';
+  if (seconds < 60) return `about ${Math.round(seconds)} s`;
+  if (seconds < 90 * 60) return `about ${Math.round(seconds / 60)} min`;
+  if (seconds < 48 * 3600) return `about ${Number((seconds / 3600).toFixed(1))} h`;
+  return `about ${Number((seconds / 86400).toFixed(1))} days`;
 }

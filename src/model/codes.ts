@@ -38,6 +38,7 @@ export const diagnosticCodeSchema = z.enum([
   'shrink_refused',
   'merge_window_closed',
   'running_elsewhere',
+  'merge_history_unusable',
 ]);
 
 export type ProblemCode = z.infer<typeof problemCodeSchema>;

@@ -1,3 +1,4 @@
+import type { MergeHistory } from './merge-history.js';
 import type { LayerRef } from './layer.js';
 import type { LayerMeta } from './meta.js';
 import type { Extents } from './extents.js';
@@ -146,6 +147,8 @@ interface ObservedStorageBase {
    * LVM plan reads them only when a change touches a layer); absent once read.
    */
   dependantsRead?: false;
+  /** The storage's record of its recent merges, for time estimates; absent when there is none. */
+  mergeHistory?: MergeHistory;
   /** An applier holds this storage's lock right now (plan takes no lock, but says so). */
   lockHeldBy?: { id: string; operation: string; who: string; created: string } | 'unknown';
 }

@@ -22,11 +22,20 @@ export function countChange(
 }
 
 export function summarize(changes: readonly ResourceChange[]): Plan['summary'] {
-  const out = { add: 0, change: 0, destroy: 0, merge: 0, bytes_to_copy: 0 };
+  const out: Plan['summary'] = { add: 0, change: 0, destroy: 0, merge: 0, bytes_to_copy: 0 };
+  // Storages are applied side by side, the changes of one in turn.
+  const seconds = new Map<string, number>();
+  let assumed = false;
   for (const c of changes) {
     countChange(c, out);
     for (const s of c.x_steps)
       if (s.step.kind === 'commit' || s.step.kind === 'stream') out.bytes_to_copy += s.step.bytes;
+    if (c.x_estimate) {
+      seconds.set(c.storage, (seconds.get(c.storage) ?? 0) + c.x_estimate.seconds);
+      assumed ||= c.x_estimate.basis === 'assumed';
+    }
   }
+  if (seconds.size > 0)
+    out.time_estimate = { seconds: Math.round(Math.max(...seconds.values()) * 10) / 10, assumed };
   return out;
 }

@@ -15,7 +15,9 @@ import { ISO_INSTANT } from '../base/instants.js';
 // 2.3: the rederive operation (action reason proxmox_changed): metadata re-derived after Proxmox
 // changed a chain; a merge step's rate (the storage's mergeRate); diagnostic codes
 // merge_window_closed and running_elsewhere (a disk of a Proxmox VM running on another node).
-export const PLAN_FORMAT_VERSION = '2.3';
+// 2.4: time estimates: a change's x_estimate and the summary's time_estimate; diagnostic code
+// merge_history_unusable.
+export const PLAN_FORMAT_VERSION = '2.4';
 
 const snapshotName = z.string().regex(SNAPSHOT_NAME);
 
@@ -224,6 +226,19 @@ export const operationSchema = z.discriminatedUnion('op', [
   }),
 ]);
 
+/**
+ * How long a change's merges should take: their bytes at the rate the storage's recorded merges
+ * ran, an assumed rate while none is on record, or the storage's mergeRate where that is lower.
+ */
+export const timeEstimateSchema = z.strictObject({
+  seconds: z.number().nonnegative(),
+  bytes_per_second: z.number().int().positive(),
+  basis: z.enum(['recorded', 'assumed', 'merge_rate']),
+  /** The merges on record behind the rate; 0 when it is assumed. */
+  merges: z.number().int().nonnegative(),
+});
+export type TimeEstimate = z.infer<typeof timeEstimateSchema>;
+
 /** Commands around a snapshot, as argv on the storage's host, with the environment they get. */
 export const hooksSchema = z.strictObject({
   pre: z.array(z.string()).min(1).optional(),
@@ -259,6 +274,8 @@ export const resourceChangeSchema = z.strictObject({
   x_policy: z.string().optional(),
   /** The policy's snapshot hooks, run once around the change's group (or the change alone). */
   x_hooks: hooksSchema.optional(),
+  /** For a change that copies data: how long it should take. */
+  x_estimate: timeEstimateSchema.optional(),
   x_steps: z.array(plannedStepSchema),
 });
 
@@ -338,6 +355,11 @@ export const planSchema = z.strictObject({
     /** Snapshots merged away into a neighbour (their data is kept). */
     merge: z.number().int(),
     bytes_to_copy: bytes,
+    /**
+     * How long the copying should take: storages run side by side, so the slowest storage's sum.
+     * `assumed` when a storage had no merge on record to estimate from.
+     */
+    time_estimate: z.strictObject({ seconds: z.number().nonnegative(), assumed: z.boolean() }).optional(),
   }),
 });
 

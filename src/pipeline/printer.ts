@@ -10,6 +10,7 @@ import { termText } from '../render/escape.js';
 import { appliedLine, type AppliedCounts } from '../render/summary.js';
 import { countChange } from '../model/plan-summary.js';
 import { progressLine } from '../render/progress.js';
+import { aboutDuration } from '../base/durations.js';
 
 export interface Printer {
   plan(plan: Plan): void;
@@ -51,6 +52,8 @@ export function printer(io: Io, json: boolean): Printer {
   // started, and the bytes a merge moves (from the plan).
   const steps = new Map<string, { count: number; startedMs: number; bytes?: number }>();
   const bytesOf = new Map<string, number>();
+  // The time merges took, for the closing line beside the plan's estimate.
+  let mergeMs = 0;
   return {
     plan: (plan) => {
       for (const c of plan.resource_changes)
@@ -101,6 +104,7 @@ export function printer(io: Io, json: boolean): Printer {
         }
         case 'step_complete':
           io.progress?.(undefined);
+          if (e.kind === 'commit' || e.kind === 'stream') mergeMs += e.elapsed_ms;
           break;
         case 'apply_complete':
           io.out(`${address}: Complete after ${(e.elapsed_ms / 1000).toFixed(1)}s`);
@@ -139,8 +143,7 @@ export function printer(io: Io, json: boolean): Printer {
           io.err('Run "lvchain plan" to see what remains; "lvchain apply" resumes interrupted operations.');
       } else {
         io.out(st.green(st.bold(`Apply complete! ${line}`)));
-        if (plan.summary.bytes_to_copy > 0)
-          io.out(`Merges copied up to ${formatBytes(plan.summary.bytes_to_copy)}.`);
+        if (plan.summary.bytes_to_copy > 0) io.out(mergesLine(plan, mergeMs));
       }
     },
     message: (text) => io.out(text),
@@ -159,4 +162,13 @@ export function countApplied(plan: Plan, o: ApplyOutcome): AppliedCounts {
     countChange(c, out);
   }
   return out;
+}
+
+/** "Merges copied up to 1.0 GiB in 12.3 s; the plan estimated about 10 s." */
+function mergesLine(plan: Plan, mergeMs: number): string {
+  const estimate = plan.summary.time_estimate;
+  return (
+    `Merges copied up to ${formatBytes(plan.summary.bytes_to_copy)} in ${(mergeMs / 1000).toFixed(1)} s` +
+    (estimate ? `; the plan estimated ${aboutDuration(estimate.seconds)}.` : '.')
+  );
 }

@@ -8,6 +8,7 @@ import type {
   Operation,
   PlannedHooks,
   Step,
+  TimeEstimate,
 } from '../model/plan.js';
 import type { LayerMeta } from '../model/meta.js';
 import type { ShapeRow } from '../model/shape.js';
@@ -31,6 +32,8 @@ export interface DraftChange {
   policy?: string;
   hooks?: PlannedHooks;
   steps: Step[];
+  /** How long its merges should take (plan/time-estimate.ts). */
+  estimate?: TimeEstimate;
 }
 
 /** A change before it is simulated: where it lands and its steps come from the simulation. */

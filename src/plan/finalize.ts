@@ -50,6 +50,7 @@ export function finalizePlan(draft: PlanDraft, id: PlanIdentity, describe: Descr
     if (c.reasonDetail !== undefined) rc.reason_detail = c.reasonDetail;
     if (c.policy !== undefined) rc.x_policy = c.policy;
     if (c.hooks !== undefined) rc.x_hooks = c.hooks;
+    if (c.estimate !== undefined) rc.x_estimate = c.estimate;
     return rc;
   });
   return {

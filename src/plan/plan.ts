@@ -12,6 +12,7 @@ import { planStorage, planVgCreation } from './storage.js';
 import { prospectiveVg } from './sizing.js';
 import { capacityDiagnostic, capacityReport } from './capacity.js';
 import { selectTargets } from './targets.js';
+import { historyDiagnostic, withEstimates } from './time-estimate.js';
 
 export function planChanges(req: PlanRequest): PlanDraft {
   const storages = [
@@ -44,6 +45,8 @@ export function planChanges(req: PlanRequest): PlanDraft {
       });
       continue;
     }
+    const unusable = historyDiagnostic(name, observed);
+    if (unusable) diagnostics.push(unusable);
     const sp = new StoragePlanner(req, desired, vg ? vg.observed : observed);
     if (vg) planVgCreation(sp, vg.devices);
     planStorage(sp);
@@ -65,7 +68,7 @@ export function planChanges(req: PlanRequest): PlanDraft {
   for (const sp of all) diagnostics.push(...sp.diagnostics);
   const errored = diagnostics.some((d) => d.severity === 'error');
   return {
-    changes: selected.changes,
+    changes: withEstimates(selected.changes, req.observed.storages),
     drift: all.flatMap((sp) => sp.drift),
     diagnostics,
     capacity,

@@ -6,6 +6,7 @@
  */
 import type { CapacityReport, Plan, ResourceChange } from '../model/plan.js';
 import { formatBytes } from '../base/units.js';
+import { aboutDuration } from '../base/durations.js';
 import { summarize } from '../model/plan-summary.js';
 import { snapshotAddress } from '../model/address.js';
 import { makeStyle } from './style.js';
@@ -21,12 +22,24 @@ export interface Tally {
   merge: number;
   destroy: number;
   bytes: number;
+  /** Estimated seconds of copying; `assumed` when the storage had no merge on record. */
+  seconds: number;
+  assumed: boolean;
 }
 
-const emptyTally = (): Tally => ({ create: 0, snapshot: 0, update: 0, merge: 0, destroy: 0, bytes: 0 });
+const emptyTally = (): Tally => ({
+  create: 0,
+  snapshot: 0,
+  update: 0,
+  merge: 0,
+  destroy: 0,
+  bytes: 0,
+  seconds: 0,
+  assumed: false,
+});
 
 /** Which column of the summary table a change counts in. */
-function column(c: ResourceChange): keyof Omit<Tally, 'bytes'> {
+function column(c: ResourceChange): keyof Omit<Tally, 'bytes' | 'seconds' | 'assumed'> {
   switch (c.operation.op) {
     case 'create':
     case 'create_vg':
@@ -56,6 +69,8 @@ export function tallyByStorage(plan: Plan): Map<string, Tally> {
     t[column(c)]++;
     if (c.operation.op === 'rollback') t.destroy += c.operation.discard.length;
     t.bytes += summarize([c]).bytes_to_copy;
+    t.seconds += c.x_estimate?.seconds ?? 0;
+    t.assumed ||= c.x_estimate?.basis === 'assumed';
     out.set(c.storage, t);
   }
   return out;
@@ -95,13 +110,14 @@ export function summaryTable(plan: Plan): string {
     'Merge',
     'Destroy',
     'Bytes to copy',
+    'Time',
     'Free before',
     'Free at peak',
     'Free after',
     'Reserve',
     'Space',
   ]);
-  const align = row(['---', ...Array(6).fill('--:'), ...Array(4).fill('--:'), '---']);
+  const align = row(['---', ...Array(7).fill('--:'), ...Array(4).fill('--:'), '---']);
   const lines = [head, align];
   for (const [storage, t] of [...tallies].sort(([a], [b]) => a.localeCompare(b))) {
     lines.push(
@@ -113,6 +129,7 @@ export function summaryTable(plan: Plan): string {
         String(t.merge),
         t.destroy > 0 ? `**${t.destroy}**` : '0',
         bytesCell(t.bytes),
+        t.bytes === 0 ? '' : `${aboutDuration(t.seconds)}${t.assumed ? ' (assumed rate)' : ''}`,
         ...capacityCells(capacity.get(storage)),
       ]),
     );

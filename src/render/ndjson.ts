@@ -57,6 +57,7 @@ export function writePlan(w: NdjsonWriter, plan: Plan): void {
         action: actionWord(c.change.actions),
         reason: c.action_reason,
         steps: c.x_steps.length,
+        ...(c.x_estimate ? { estimate: c.x_estimate } : {}),
       },
     });
   }
@@ -70,6 +71,7 @@ export function writePlan(w: NdjsonWriter, plan: Plan): void {
       merge: s.merge,
       operation: 'plan',
       bytes_to_copy: s.bytes_to_copy,
+      ...(s.time_estimate ? { time_estimate: s.time_estimate } : {}),
     },
   });
 }

@@ -1,6 +1,6 @@
 /** One step's progress as a line: where it is, how fast it goes, and how long it has left. */
 import { formatBytes } from '../base/units.js';
-import { formatDurationRounded } from '../base/durations.js';
+import { aboutDuration } from '../base/durations.js';
 
 export interface StepProgress {
   address: string;
@@ -19,11 +19,12 @@ export function progressLine(p: StepProgress): string {
   const parts = [
     `${p.address}: [${p.index + 1}/${p.count}] [${'#'.repeat(n)}${'.'.repeat(20 - n)}] ${Math.round(done * 100)}%`,
   ];
-  // Too early to say anything honest about speed before a second has passed or 1 % is done.
-  if (p.elapsedMs >= 1000 && done >= 0.01) {
+  // Too early to say anything honest about speed before a quarter second has passed or 2 % is
+  // done; any later and a 1 GiB merge on a fast disk ends before it shows a rate.
+  if (p.elapsedMs >= 250 && done >= 0.02) {
     if (p.bytes !== undefined && p.bytes > 0)
       parts.push(`${formatBytes((p.bytes * done * 1000) / p.elapsedMs)}/s`);
-    if (done < 1) parts.push(`about ${formatDurationRounded((p.elapsedMs * (1 - done)) / done)} left`);
+    if (done < 1) parts.push(`${aboutDuration((p.elapsedMs * (1 - done)) / done / 1000)} left`);
   }
   return parts.join('  ');
 }

@@ -6,6 +6,8 @@
 import type { Plan } from '../model/plan.js';
 import { formatBytes } from '../base/units.js';
 import { plural } from './md.js';
+import { aboutDuration } from '../base/durations.js';
+import { ASSUMED_BYTES_PER_SECOND } from '../model/merge-history.js';
 
 export interface AppliedCounts {
   add: number;
@@ -14,12 +16,18 @@ export interface AppliedCounts {
   merge: number;
 }
 
-/** What the merges cost. Issue 12's time estimate ("about 2 min") belongs in this list. */
+/** What the merges cost: bytes, and the time they should take. */
 function mergeCosts(s: Plan['summary']): string[] {
-  return [`${formatBytes(s.bytes_to_copy)} to copy`];
+  const costs = [`${formatBytes(s.bytes_to_copy)} to copy`];
+  const t = s.time_estimate;
+  if (t)
+    costs.push(
+      `${aboutDuration(t.seconds)}${t.assumed ? ` at an assumed ${formatBytes(ASSUMED_BYTES_PER_SECOND)}/s` : ''}`,
+    );
+  return costs;
 }
 
-/** "3 to add, 0 to change, 0 to destroy; 2 snapshots to merge away (1.5 GiB to copy)", without "Plan:". */
+/** "3 to add, 0 to change, 0 to destroy; 2 snapshots to merge away (1.5 GiB to copy, about 2 min)", without "Plan:". */
 export function planCounts(s: Plan['summary']): string {
   const base = `${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`;
   if (s.merge === 0) return base;

@@ -8,6 +8,8 @@ import { stripVTControlCharacters } from 'node:util';
 import { termText } from './escape.js';
 import { planSummaryLine } from './summary.js';
 import { mergesAway } from '../model/plan-summary.js';
+import { aboutDuration } from '../base/durations.js';
+import { plural } from './md.js';
 
 export interface TextOptions {
   style: Style;
@@ -91,6 +93,19 @@ export function mergeLine(c: ResourceChange): string | undefined {
   return `merge: ${chosen} (${why}); commit would copy ${fig(commit_bytes)}, stream would copy ${fig(stream_bytes)}`;
 }
 
+/** How long a change's merges should take, and what the estimate rests on. */
+export function durationLine(c: ResourceChange): string | undefined {
+  const e = c.x_estimate;
+  if (!e) return undefined;
+  const rate = `${formatBytes(e.bytes_per_second)}/s`;
+  const basis = {
+    recorded: `${rate}, measured over ${plural(e.merges, 'recent merge')} on ${c.storage}`,
+    assumed: `an assumed ${rate}, as ${c.storage} has no merge on record yet`,
+    merge_rate: `${rate}, held back by the mergeRate of ${c.storage}`,
+  }[e.basis];
+  return `time: ${aboutDuration(e.seconds)} at ${basis}`;
+}
+
 /** The snapshot times a re-derivation could only estimate: no record of them survived. */
 export function estimateLines(c: ResourceChange): string[] {
   if (c.operation.op !== 'rederive') return [];
@@ -130,6 +145,8 @@ export function renderChangeDiff(c: ResourceChange, st: Style): string[] {
   if (attrs.length > 0) lines.push(...attrs, '    }');
   const merge = mergeLine(c);
   if (merge) lines.push(`    ${st.cyan(merge)}`);
+  const duration = durationLine(c);
+  if (duration) lines.push(`    ${st.cyan(termText(duration))}`);
   for (const line of estimateLines(c)) lines.push(`    ${st.yellow(termText(line))}`);
   return lines;
 }

@@ -8,6 +8,7 @@ import type { Executor } from '../exec/executor.js';
 import type { LayerRef } from '../model/layer.js';
 import type { ObservedDisk, ObservedLayer, ObservedStorage } from '../model/observed.js';
 import type { PlannedStep, Step } from '../model/plan.js';
+import type { MergeSample } from '../model/merge-history.js';
 
 export interface ObserveRequest {
   /** Disks the config declares on this storage: names are parsed against them. */
@@ -51,6 +52,8 @@ export interface StorageDriver {
   releaseDisk(disk: string): Promise<void>;
   /** Which of these layers another process (a running VM) holds open. */
   layersInUse(disk: ObservedDisk, layers: readonly string[]): Promise<string[]>;
+  /** Add these merges (planned bytes, measured time) to the storage's record, for time estimates. */
+  recordMerges(samples: readonly MergeSample[]): Promise<void>;
   /** Where this storage's applier lock lives: on the host that runs its commands. */
   lockTarget(): { exec: Executor; path: string };
   describe(disk: string, step: StorageStep): Pick<PlannedStep, 'description' | 'commands'>;

@@ -23,7 +23,7 @@ const STORAGE_CFG = `lvm: labsan\n\tvgname ${VG}\n\tcontent images\n\tshared 1\n
 // tool is slowed by the number of seconds in /run/slow-<tool>, to make one change run long.
 const WRAPPER = `#!/bin/sh
 tool=\${0##*/}
-case "$tool $*" in lvchange*--addtag*|lvchange*--deltag*|lvcreate*|lvextend*|lvrename*|lvremove*) log=1 ;; *) log= ;; esac
+case "$tool $*" in lvchange*--addtag*|lvchange*--deltag*|vgchange*--addtag*|lvcreate*|lvextend*|lvrename*|lvremove*) log=1 ;; *) log= ;; esac
 [ -z "$log" ] && exec /usr/bin/lvm "$tool" "$@"
 start=$(date +%s.%N)
 [ -f /run/slow-$tool ] && { : > /run/slow-started; sleep "$(cat /run/slow-$tool)"; }
@@ -53,6 +53,16 @@ interface Interval {
   who: string;
   start: number;
   end: number;
+}
+
+/** Pairs of logged intervals (sorted by start) that overlap. */
+function overlapsIn(log: readonly Interval[]): string[] {
+  return log.flatMap((x, i) =>
+    log
+      .slice(i + 1)
+      .filter((y) => y.start < x.end)
+      .map((y) => `${x.who} ${x.start}-${x.end} and ${y.who} ${y.start}-${y.end}`),
+  );
 }
 
 describe("Proxmox's cluster storage lock around LVM changes (lab VM, a directory for /etc/pve)", () => {
@@ -89,7 +99,7 @@ describe("Proxmox's cluster storage lock around LVM changes (lab VM, a directory
     b = await LvmLab.create(lab(), VG, undefined, false);
     const install = [
       `mkdir -p ${ROOT}/priv && printf '%s' "$1" > ${ROOT}/storage.cfg`,
-      'for t in lvcreate lvextend lvrename lvremove lvchange; do rm -f /usr/bin/$t; printf "%s" "$2" > /usr/bin/$t; chmod +x /usr/bin/$t; done',
+      'for t in lvcreate lvextend lvrename lvremove lvchange vgchange; do rm -f /usr/bin/$t; printf "%s" "$2" > /usr/bin/$t; chmod +x /usr/bin/$t; done',
     ].join('\n');
     await must(lab(), ['sh', '-c', install, 'install', STORAGE_CFG, WRAPPER]);
   });
@@ -156,13 +166,7 @@ describe("Proxmox's cluster storage lock around LVM changes (lab VM, a directory
       theirs.filter((i) => i.start < span.end && i.end > span.start).length,
       'Proxmox held the lock again and again while lvchain worked',
     ).toBeGreaterThan(3);
-    const overlaps = log.flatMap((x, i) =>
-      log
-        .slice(i + 1)
-        .filter((y) => y.start < x.end)
-        .map((y) => `${x.who} ${x.start}-${x.end} and ${y.who} ${y.start}-${y.end}`),
-    );
-    expect(overlaps).toEqual([]);
+    expect(overlapsIn(log)).toEqual([]);
     expect((await must(lab(), ['ls', '-A', LOCKS])).stdout.trim()).toBe('');
     expect(ra.stderr + rb.stderr).toContain(
       `Waiting up to 120s for Proxmox's storage lock ${LOCKS}/storage-labsan-raw: it is held, last renewed 0s ago`,
@@ -236,4 +240,61 @@ describe("Proxmox's cluster storage lock around LVM changes (lab VM, a directory
     expect(plan.stdout, 'nothing is left to do for the disk').not.toMatch(/vm-502-disk-0\S* will be/);
     expect((await must(lab(), ['ls', '-A', LOCKS])).stdout.trim()).toBe('');
   }, 180_000);
+
+  it("records each merge's time on the VG under the storage lock, and the next plan estimates from it", async () => {
+    const vgTags = async () =>
+      (await must(lab(), ['vgs', '--noheadings', '-o', 'vg_tags', VG])).stdout.trim().split(',');
+    const records = async () => (await vgTags()).filter((t) => t.startsWith('lvchain.merges='));
+    const disk = 'vm-503-disk-0';
+    const chain = [`${VG}/${disk}.qcow2`, `${VG}/snap_${disk}_s1.qcow2`];
+    /**
+     * s1, then 4 MiB written into the top above it. The node deactivates a chain after apply;
+     * it is left active here so that plan can read what a merge copies.
+     */
+    const mergeDue = async (pattern: number) => {
+      await config(a, disk, ['s1']);
+      const r = await a.run(['apply', '--auto-approve']);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      await must(lab(), ['lvchange', '-ay', ...chain]);
+      await must(lab(), ['qemu-io', '-f', 'qcow2', '-c', `write -P ${pattern} 0 4M`, `/dev/${chain[0]}`]);
+      await config(a, disk, []);
+    };
+    expect(await records()).toEqual([]);
+    await mergeDue(0x21);
+    const before = await a.run(['plan', '--merge-direction', 'commit']);
+    expect(before.stdout).toMatch(/at an assumed 50 MiB\/s, as vg_pve has no merge on record yet/);
+    await must(lab(), ['sh', '-c', `: > ${LOG}; rm -f /run/holder-stop`]);
+    const holder = lab().run(['sh', '-c', HOLDER]);
+    const r = await a
+      .run(['apply', '--auto-approve', '--merge-direction', 'commit', '--lock-timeout', '2m'])
+      .finally(async () => {
+        await must(lab(), ['touch', '/run/holder-stop']);
+        await holder;
+      });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const record = await records();
+    expect(record, 'one record tag').toHaveLength(1);
+    expect(record[0]).toMatch(/^lvchain\.merges=\d+:\d+$/);
+    const log = await intervals();
+    expect(log.map((i) => i.who)).toContain('lvchain:vgchange');
+    expect(overlapsIn(log)).toEqual([]);
+    expect((await must(lab(), ['ls', '-A', LOCKS])).stdout.trim()).toBe('');
+    // The next merge is estimated from the one on record, and joins it.
+    await mergeDue(0x22);
+    const next = await a.run(['plan', '--merge-direction', 'commit']);
+    expect(next.exitCode, next.stderr).toBe(0);
+    expect(next.stdout).toMatch(
+      /time: (about \d+ s|under a second) at [\d.]+ [KMG]?i?B\/s, measured over 1 recent merge on vg_pve/,
+    );
+    // Applied from an inactive chain, as a node leaves it: the plan cannot know the bytes, so the
+    // record takes those read when apply activates it.
+    await must(lab(), ['lvchange', '-an', ...chain]);
+    const again = await a.run(['apply', '--auto-approve', '--merge-direction', 'commit']);
+    expect(again.exitCode, again.stdout + again.stderr).toBe(0);
+    const two = await records();
+    expect(two).toHaveLength(1);
+    const samples = [...(two[0] ?? '').matchAll(/(\d+):(\d+)/g)].map((m) => Number(m[1]));
+    expect(samples).toHaveLength(2);
+    for (const bytes of samples) expect(bytes).toBeGreaterThanOrEqual(4 * 1024 * 1024);
+  }, 300_000);
 });

@@ -22,6 +22,8 @@ import { diskDir, imagesDir, layerFileName, parseLayerFileName, SIDECAR_SUFFIX }
 import { readSidecar } from './sidecar.js';
 import { describeDirStep } from './steps.js';
 import { LvchainError } from '../../base/errors.js';
+import { readMergeHistory, recordDirMerges } from './merge-history.js';
+import type { MergeSample } from '../../model/merge-history.js';
 
 /** A directory of qcow2 files on this machine. */
 export class DirDriver implements StorageDriver {
@@ -90,6 +92,7 @@ export class DirDriver implements StorageDriver {
       disks,
       foreign,
       measurements: {},
+      ...(exists ? { mergeHistory: await readMergeHistory(this.root) } : {}),
       ...lockState(await this.exec.run(probeArgv(this.lockTarget().path))),
       errors,
     } satisfies ObservedDirectory;
@@ -173,6 +176,10 @@ export class DirDriver implements StorageDriver {
 
   lockTarget(): { exec: Executor; path: string } {
     return { exec: this.exec, path: join(this.root, '.lvchain.lock') };
+  }
+
+  async recordMerges(samples: readonly MergeSample[]): Promise<void> {
+    await recordDirMerges(this.root, samples);
   }
 
   async prepareDisk(disk: string, declared: readonly string[]): Promise<ObservedDisk> {

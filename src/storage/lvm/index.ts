@@ -40,6 +40,8 @@ import type { ProxmoxStorageLock } from '../proxmox/cluster-lock.js';
 import type { VmPlacements } from '../proxmox/placement.js';
 import { placementText, runningElsewhere } from '../../model/proxmox.js';
 import { activateChain, deactivateChain } from './activation.js';
+import { mergeHistoryFromVgTags, mergeTagDiff } from './tags.js';
+import { withSamples, type MergeSample } from '../../model/merge-history.js';
 
 /** LVM's default physical extent size, used to plan a VG that does not exist yet. */
 const DEFAULT_EXTENT = 4 * 1024 * 1024;
@@ -147,6 +149,7 @@ export class LvmDriver implements StorageDriver {
       mdaFree: row.vg_mda_free,
       mdaSize: row.vg_mda_size,
       lvCount: row.lv_count,
+      mergeHistory: mergeHistoryFromVgTags(row.vg_tags ?? ''),
       disks,
       foreign,
       measurements: {},
@@ -310,6 +313,23 @@ export class LvmDriver implements StorageDriver {
 
   async layersInUse(disk: ObservedDisk, layers: readonly string[]): Promise<string[]> {
     return disk.layers.filter((l) => l.open && layers.includes(l.name)).map((l) => l.name);
+  }
+
+  /**
+   * Add merges to the VG's record, a tag in the VG metadata that every node sees: a VG metadata
+   * change, so under Proxmox's storage lock on a node. A record that is not lvchain's is replaced.
+   */
+  async recordMerges(samples: readonly MergeSample[]): Promise<void> {
+    const read = ok(
+      await this.exec.run(['vgs', '--noheadings', '-o', 'vg_tags', this.vg]),
+      `vgs -o vg_tags ${this.vg}`,
+    ).stdout.trim();
+    const old = mergeHistoryFromVgTags(read).samples;
+    const { add, del } = mergeTagDiff(read, withSamples(old, samples));
+    const argv = ['vgchange', ...del.flatMap((t) => ['--deltag', t]), '--addtag', add, this.vg];
+    const run = () => this.exec.run(argv);
+    const what = `recording merge times on VG ${this.vg}`;
+    ok(this.clusterLock ? await this.clusterLock.around(what, run) : await run(), what);
   }
 
   describe(disk: string, step: StorageStep): Pick<PlannedStep, 'description' | 'commands'> {

@@ -13,6 +13,7 @@ const vgRow = z.looseObject({
   vg_mda_size: num,
   vg_mda_free: num,
   lv_count: num,
+  vg_tags: z.string().optional(),
 });
 
 const lvRow = z.looseObject({
@@ -42,7 +43,8 @@ export function parseLvs(stdout: string): LvRow[] {
   return r.report.flatMap((x) => (x as { lv: LvRow[] }).lv);
 }
 
-export const VGS_FIELDS = 'vg_name,vg_uuid,vg_size,vg_free,vg_extent_size,vg_mda_size,vg_mda_free,lv_count';
+export const VGS_FIELDS =
+  'vg_name,vg_uuid,vg_size,vg_free,vg_extent_size,vg_mda_size,vg_mda_free,lv_count,vg_tags';
 export const LVS_FIELDS = 'lv_name,lv_uuid,lv_size,lv_tags,lv_attr,lv_active,lv_time,lv_device_open';
 /** lvs can report its VG's fields on every row: one LVM process instead of two. */
 export const LVS_WITH_VG_FIELDS = `${LVS_FIELDS},${VGS_FIELDS}`;

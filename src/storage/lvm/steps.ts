@@ -38,7 +38,9 @@ const run = (argv: string[]): PlannedCommand => ({ kind: 'argv', argv });
 export function changesMetadata(argv: readonly string[]): boolean {
   const [tool] = argv;
   if (tool === 'lvcreate' || tool === 'lvextend' || tool === 'lvrename' || tool === 'lvremove') return true;
-  return tool === 'lvchange' && argv.some((a) => a === '--addtag' || a === '--deltag');
+  return (
+    (tool === 'lvchange' || tool === 'vgchange') && argv.some((a) => a === '--addtag' || a === '--deltag')
+  );
 }
 
 export function describeLvmStep(

@@ -5,6 +5,8 @@
 import type { LayerMeta } from '../../model/meta.js';
 import { decodeIntent, encodeIntent } from '../../model/intent.js';
 import { ISO_INSTANT as ISO } from '../../base/instants.js';
+import type { MergeHistory, MergeSample } from '../../model/merge-history.js';
+import { decodeSamples, encodeSamples } from '../../model/merge-history.js';
 
 const PREFIX = 'lvchain.';
 
@@ -78,4 +80,30 @@ export function tagDiff(from: LayerMeta | null | undefined, to: LayerMeta): { ad
   const before = new Set(metaToTags(from));
   const after = new Set(metaToTags(to));
   return { add: [...after].filter((t) => !before.has(t)), del: [...before].filter((t) => !after.has(t)) };
+}
+
+const MERGES = `${PREFIX}merges=`;
+
+/** The VG's merge record (one tag, `lvchain.merges=<bytes>:<ms>+…`), from `vg_tags` as LVM reports it. */
+export function mergeHistoryFromVgTags(vgTags: string): MergeHistory {
+  const tags = vgTags.split(',').filter((t) => t.startsWith(MERGES));
+  if (tags.length === 0) return { samples: [] };
+  const samples = tags.length === 1 ? decodeSamples((tags[0] as string).slice(MERGES.length)) : undefined;
+  return samples
+    ? { samples }
+    : {
+        samples: [],
+        problem: `the VG's ${MERGES}… tag${tags.length > 1 ? 's are' : ' is'} not one lvchain writes`,
+      };
+}
+
+/** The tag changes that replace the VG's merge record (every old record tag goes). */
+export function mergeTagDiff(
+  vgTags: string,
+  samples: readonly MergeSample[],
+): { add: string; del: string[] } {
+  return {
+    add: `${MERGES}${encodeSamples(samples)}`,
+    del: vgTags.split(',').filter((t) => t.startsWith(MERGES)),
+  };
 }

@@ -3,13 +3,20 @@ import type { Plan } from '../model/plan.js';
 import type { ApplyEvent, ApplyOutcome } from '../model/events.js';
 import { renderDiagnostic, renderPlanText } from '../render/text.js';
 import type { NdjsonWriter } from '../render/ndjson.js';
-import { ndjsonWriter, writeApplyEvent, writePlan, writeVersion } from '../render/ndjson.js';
+import {
+  ndjsonWriter,
+  writeApplyEvent,
+  writePlan,
+  writeStepProgress,
+  writeVersion,
+} from '../render/ndjson.js';
 import { formatBytes } from '../base/units.js';
 import type { Io } from './io.js';
 import { termText } from '../render/escape.js';
 import { appliedLine, type AppliedCounts } from '../render/summary.js';
 import { countChange } from '../model/plan-summary.js';
 import { progressLine } from '../render/progress.js';
+import { StepClock } from './step-clock.js';
 import { aboutDuration } from '../base/durations.js';
 
 export interface Printer {
@@ -20,13 +27,38 @@ export interface Printer {
   message(text: string): void;
 }
 
+/** Without a terminal, NDJSON progress comes every few seconds per step. */
+const PROGRESS_EVERY_MS = 2000;
+
 export function printer(io: Io, json: boolean): Printer {
   if (json) {
     const w: NdjsonWriter = ndjsonWriter(io.out, io.clock);
     writeVersion(w);
+    const clock = new StepClock(io.clock);
+    const shown = new Map<string, { atMs: number; between: boolean }>();
     return {
-      plan: (plan) => writePlan(w, plan),
-      event: (e) => writeApplyEvent(w, e),
+      plan: (plan) => {
+        clock.plan(plan);
+        writePlan(w, plan);
+      },
+      event: (e) => {
+        if (e.type === 'step_start') clock.start(e);
+        if (e.type !== 'step_progress') return writeApplyEvent(w, e);
+        // A log gets a report every few seconds, not every percent; but always the first one in
+        // between 0 and 100 % (scripts stop on it) and the last.
+        const key = `${e.address}#${e.index}`;
+        const last = shown.get(key);
+        const between = e.fraction > 0 && e.fraction < 1;
+        if (
+          last &&
+          e.fraction < 1 &&
+          !(between && !last.between) &&
+          io.clock() - last.atMs < PROGRESS_EVERY_MS
+        )
+          return;
+        shown.set(key, { atMs: io.clock(), between: (last?.between ?? false) || between });
+        writeStepProgress(w, clock.progress(e, e.address));
+      },
       outcome: (plan, o, stopped) => {
         const s = countApplied(plan, o);
         const bad = o.failed.length > 0 || o.interrupted;
@@ -48,17 +80,12 @@ export function printer(io: Io, json: boolean): Printer {
   }
   const st = io.style;
   const lastFraction = new Map<string, number>();
-  // What a progress line needs that its event does not carry: the step count, when the step
-  // started, and the bytes a merge moves (from the plan).
-  const steps = new Map<string, { count: number; startedMs: number; bytes?: number }>();
-  const bytesOf = new Map<string, number>();
+  const clock = new StepClock(io.clock);
   // The time merges took, for the closing line beside the plan's estimate.
   let mergeMs = 0;
   return {
     plan: (plan) => {
-      for (const c of plan.resource_changes)
-        for (const [i, { step }] of c.x_steps.entries())
-          if (step.kind === 'commit' || step.kind === 'stream') bytesOf.set(`${c.address}#${i}`, step.bytes);
+      clock.plan(plan);
       io.out(renderPlanText(plan, { style: st }));
     },
     event: (e) => {
@@ -69,28 +96,13 @@ export function printer(io: Io, json: boolean): Printer {
             `${address}: ${e.actions.includes('delete') && e.actions.includes('create') ? 'Replacing' : e.actions.includes('create') ? 'Creating' : e.actions.includes('delete') ? 'Destroying' : 'Modifying'}...`,
           );
           break;
-        case 'step_start': {
-          const key = `${e.address}#${e.index}`;
-          const bytes = bytesOf.get(key);
-          steps.set(key, {
-            count: e.count,
-            startedMs: io.clock(),
-            ...(bytes !== undefined ? { bytes } : {}),
-          });
+        case 'step_start':
+          clock.start(e);
           io.out(st.dim(`${address}: [${e.index + 1}/${e.count}] ${termText(e.description)}`));
           break;
-        }
         case 'step_progress': {
           const key = `${e.address}#${e.index}`;
-          const s = steps.get(key);
-          const line = progressLine({
-            address,
-            index: e.index,
-            count: s?.count ?? e.index + 1,
-            fraction: e.fraction,
-            elapsedMs: s ? io.clock() - s.startedMs : 0,
-            ...(s?.bytes !== undefined ? { bytes: s.bytes } : {}),
-          });
+          const line = progressLine(clock.progress(e, address));
           // A terminal redraws one line; a log gets a line per 10 % so it stays readable.
           if (io.progress) io.progress(st.dim(line));
           else {

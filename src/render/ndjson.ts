@@ -6,6 +6,7 @@ import type { Diagnostic, Plan } from '../model/plan.js';
 import type { ApplyEvent } from '../model/events.js';
 import { LVCHAIN_VERSION } from '../base/version.js';
 import { planSummaryLine } from './summary.js';
+import { progressFigures, type StepProgress } from './progress.js';
 
 export const UI_VERSION = '1.0';
 
@@ -103,4 +104,21 @@ export function writeApplyEvent(w: NdjsonWriter, e: ApplyEvent): void {
     { hook: { resource: { addr: address }, ...rest } },
     type === 'apply_errored' ? 'error' : type === 'apply_warning' ? 'warn' : 'info',
   );
+}
+
+/** A step's progress with the figures a terminal shows: bytes done of the total, rate, time left. */
+export function writeStepProgress(w: NdjsonWriter, p: StepProgress): void {
+  const f = progressFigures(p);
+  w.write('step_progress', `${p.address}: ${f.percent}%`, {
+    hook: {
+      resource: { addr: p.address },
+      index: p.index,
+      count: p.count,
+      fraction: p.fraction,
+      elapsed_ms: Math.round(p.elapsedMs),
+      ...(f.bytes !== undefined ? { bytes: f.bytes, bytes_done: f.bytesDone } : {}),
+      ...(f.bytesPerSecond !== undefined ? { bytes_per_second: f.bytesPerSecond } : {}),
+      ...(f.etaSeconds !== undefined ? { eta_seconds: f.etaSeconds } : {}),
+    },
+  });
 }

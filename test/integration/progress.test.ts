@@ -1,6 +1,7 @@
 /**
  * Progress of a data move, through the built CLI: on a terminal (a pseudo-terminal made by
- * `script`) one status line is redrawn in place; in a log, a whole line per 10 %.
+ * `script`) one status line is redrawn in place; in a log, a whole line per 10 %; with --json,
+ * an event every few seconds with the same figures.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { execa } from 'execa';
@@ -15,10 +16,14 @@ const MiB = 1024 * 1024;
 let lab: DirLab;
 afterEach(async () => lab.dispose());
 
-async function withMergeDue(): Promise<void> {
+/** `mergeRate`: hold the merge to it, so that it lasts a few seconds. */
+async function withMergeDue(mergeRate?: string): Promise<void> {
   lab = await DirLab.create('lvchain-progress-');
-  const config = (snapshots: string[]) =>
-    lab.writeRawConfig(diskConfig({ disk: DISK, size: '256MiB', snapshots }));
+  const config = (snapshots: string[]) => {
+    const c = diskConfig({ disk: DISK, size: '256MiB', snapshots });
+    if (mergeRate) (c['directories'] as { lab: Record<string, unknown> }).lab['mergeRate'] = mergeRate;
+    return lab.writeRawConfig(c);
+  };
   await config(['s1']);
   await lab.apply();
   await writePattern(lab.top(DISK), 0, 192 * MiB, 0x3c);
@@ -58,5 +63,49 @@ describe('progress of a data move', () => {
     expect(lines.length).toBeGreaterThan(0);
     expect(lines.length).toBeLessThanOrEqual(11);
     expect(r.stdout).not.toContain('\r');
+  });
+
+  it('with --json, reports every few seconds with bytes done of the total, the rate and the time left', async () => {
+    // 192 MiB at 48 MiB/s: about 4 s.
+    await withMergeDue('48MiB/s');
+    const r = await lab.run(['apply', '--auto-approve', '--json', '--merge-direction', 'commit']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    interface Hook {
+      fraction: number;
+      bytes?: number;
+      bytes_done?: number;
+      bytes_per_second?: number;
+      eta_seconds?: number;
+    }
+    const events = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { type: string; '@timestamp': string; hook?: Hook })
+      .filter((e) => e.type === 'step_progress');
+    const hooks = events.map((e) => e.hook as Hook);
+    const times = events.map((e) => Date.parse(e['@timestamp']));
+    const elapsed = (times.at(-1) ?? 0) - (times[0] ?? 0);
+    expect(elapsed, 'the merge lasted a few seconds').toBeGreaterThan(2500);
+    // qemu-img reports about every percent; the log gets the first, the first in between, one
+    // every 2 s and the last.
+    expect(events.length).toBeGreaterThanOrEqual(3);
+    expect(events.length).toBeLessThanOrEqual(3 + Math.ceil(elapsed / 2000));
+    const between = hooks.findIndex((h) => h.fraction > 0 && h.fraction < 1);
+    for (let i = between + 2; i < events.length - 1; i++)
+      expect((times[i] ?? 0) - (times[i - 1] ?? 0)).toBeGreaterThanOrEqual(1900);
+    const bytes = hooks[0]?.bytes ?? 0;
+    expect(bytes).toBeGreaterThanOrEqual(192 * MiB);
+    for (const h of hooks) {
+      expect(h.bytes).toBe(bytes);
+      expect(h.bytes_done).toBe(Math.round(bytes * h.fraction));
+    }
+    expect(hooks.at(-1)?.fraction).toBe(1);
+    const timed = hooks.filter((h) => h.eta_seconds !== undefined);
+    expect(timed.length, 'some reports say how long is left').toBeGreaterThan(0);
+    for (const h of timed) {
+      // Held to 48 MiB/s: the rate says so, and the time left follows from it.
+      expect(h.bytes_per_second ?? 0).toBeLessThan(60 * MiB);
+      expect(h.eta_seconds ?? 0).toBeLessThan(10);
+    }
   });
 });

@@ -89,10 +89,12 @@ describe('time estimates from the merges a storage has on record', () => {
       stdin: 'ignore',
     });
     expect(r.exitCode, r.stdout).toBe(0);
-    // Redrawn in place (carriage return and erase line), with a rate and the time left.
+    // Redrawn in place (carriage return, erase line): bytes done of the total, rate, time left.
     const redraws = r.stdout.split('\r\x1b[2K').slice(1);
     expect(
-      redraws.some((d) => /\d+% +[\d.]+ [KMG]iB\/s +(about [\d.]+ (s|min)|under a second) left/.test(d)),
+      redraws.some((d) =>
+        /\d+% +\S+ \S+ of \S+ GiB +[\d.]+ [KMG]iB\/s +(about [\d.]+ (s|min)|under a second) left/.test(d),
+      ),
       r.stdout,
     ).toBe(true);
     const closing =

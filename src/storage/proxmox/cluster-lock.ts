@@ -29,7 +29,9 @@ const ACQUIRE = [
   'take() { mkdir "$1" 2>/dev/null && echo "TAKEN $(stat -c %Y "$1")"; }',
   'mkdir "${1%/*}" 2>/dev/null',
   'take "$1" && exit 0',
-  'if [ ! -d "$1" ]; then mkdir "$1"; exit 1; fi',
+  // Released between the failed mkdir and this look: take it now. Only a mkdir that fails with
+  // no lock there (no quorum, permissions) is an error, and mkdir's own message says why.
+  'if [ ! -d "$1" ]; then mkdir "$1" && { echo "TAKEN $(stat -c %Y "$1")"; exit 0; }; [ -d "$1" ] || exit 1; fi',
   'now=$(date +%s); m=$(stat -c %Y "$1" 2>/dev/null) || m=$now',
   'if [ "$3" = pmxcfs ]; then touch -d @0 "$1" 2>/dev/null',
   'elif [ -n "$(find "$1" -maxdepth 0 -type d ! -newermt "@$((now - $2))" -delete -print 2>/dev/null)" ]; then echo "EXPIRED $((now - m))"; fi',

@@ -14,6 +14,7 @@ import {
   mkdirSync,
   statSync,
   utimesSync,
+  writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -127,5 +128,31 @@ describe("Proxmox's cluster storage lock on a plain directory", () => {
     expect(next.message).toContain('lvremove of d was not run');
     expect(ran).toBe(false);
     expect(readdirSync(locks), 'the other ID is released').toEqual([]);
+  });
+
+  it('takes a lock its holder releases just after the first try, and leaves none behind', async () => {
+    const held = join(locks, 'storage-san1-raw');
+    mkdirSync(held, { recursive: true });
+    // The holder lets go in the instant after lvchain's mkdir of the lock failed: a mkdir on the
+    // PATH that, once, removes the lock after failing on it (with the real mkdir's failure).
+    const bin = join(root, 'bin');
+    mkdirSync(bin);
+    const flag = join(root, 'release-once');
+    writeFileSync(flag, '');
+    writeFileSync(
+      join(bin, 'mkdir'),
+      `#!/bin/sh\nfor last; do :; done\n/bin/mkdir "$@"; rc=$?\nif [ $rc -ne 0 ] && [ "$last" = "${held}" ] && [ -f "${flag}" ]; then rm -f "${flag}"; rmdir "$last"; fi\nexit $rc\n`,
+      { mode: 0o755 },
+    );
+    const path = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${path}`;
+    try {
+      const seen = await lockFor('vg_san1').around('lvcreate of d', async () => readdirSync(locks).sort());
+      expect(existsSync(flag), 'the holder let go after the first try').toBe(false);
+      expect(seen).toEqual(['storage-san1', 'storage-san1-raw']);
+      expect(readdirSync(locks), 'nothing is left behind').toEqual([]);
+    } finally {
+      process.env['PATH'] = path;
+    }
   });
 });

@@ -14,13 +14,15 @@ describe('a step progress line', () => {
       bytes: 800 * MiB,
     });
     // 200 MiB in 2 s is 100 MiB/s; a quarter in 2 s leaves 6 s.
-    expect(line).toBe('snapshot.vm-1-disk-0@s1: [2/6] [#####...............] 25%  200 MiB of 800 MiB  100 MiB/s  about 6 s left');
+    expect(line).toBe(
+      'snapshot.vm-1-disk-0@s1: [2/6] [#####...............] 25%  200 MiB of 800 MiB  100 MiB/s  about 6 s left',
+    );
   });
 
   it('claims no rate or time before a tenth of a second has passed or 2 % is done, and no time left once done', () => {
-    expect(
-      progressLine({ address: 'a', index: 0, count: 1, fraction: 0.5, elapsedMs: 90, bytes: MiB }),
-    ).toBe('a: [1/1] [##########..........] 50%  512 KiB of 1 MiB');
+    expect(progressLine({ address: 'a', index: 0, count: 1, fraction: 0.5, elapsedMs: 90, bytes: MiB })).toBe(
+      'a: [1/1] [##########..........] 50%  512 KiB of 1 MiB',
+    );
     expect(
       progressLine({ address: 'a', index: 0, count: 1, fraction: 0.01, elapsedMs: 3000, bytes: MiB }),
     ).toBe('a: [1/1] [....................] 1%  10.2 KiB of 1 MiB');

@@ -4,11 +4,9 @@
  * an event every few seconds with the same figures.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { execa } from 'execa';
 import { DirLab } from '../helpers/dirlab.js';
+import { runInTerminal } from '../helpers/terminal.js';
 import { writePattern } from '../helpers/data.js';
-import { CLI } from '../helpers/cli.js';
-import { requireTool } from '../helpers/tools.js';
 import { diskConfig } from '../helpers/configs.js';
 
 const DISK = 'vm-931-disk-0';
@@ -34,19 +32,10 @@ const PROGRESS = /\[\d+\/\d+\] \[[#.]{20}\] \d+%/;
 
 describe('progress of a data move', () => {
   it('on a terminal, redraws one status line in place, and leaves none behind', async () => {
-    requireTool('script', 'bsdutils');
     await withMergeDue();
-    const cmd = ['node', CLI, '-c', lab.configPath, 'apply', '--auto-approve', '--merge-direction', 'commit']
-      .map((a) => `'${a}'`)
-      .join(' ');
-    const r = await execa('script', ['-qec', cmd, '/dev/null'], {
-      cwd: lab.root,
-      env: { NO_COLOR: '1', TERM: 'dumb' },
-      reject: false,
-      stdin: 'ignore',
-    });
+    const r = await runInTerminal(lab, ['apply', '--auto-approve', '--merge-direction', 'commit']);
     expect(r.exitCode, r.stdout).toBe(0);
-    const redraws = r.stdout.split('\r\x1b[2K').slice(1);
+    const { redraws } = r;
     expect(redraws.length, r.stdout).toBeGreaterThan(1);
     expect(redraws[0]).toMatch(new RegExp(`^snapshot\\.${DISK}@s1: ${PROGRESS.source}`));
     // Every status line is cleared before the next line of output: none ends in a newline.

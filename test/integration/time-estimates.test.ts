@@ -6,13 +6,11 @@
  * line is redrawn in place with its rate and time left.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { execa } from 'execa';
 import { readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirLab } from '../helpers/dirlab.js';
+import { runInTerminal } from '../helpers/terminal.js';
 import { writePattern } from '../helpers/data.js';
-import { CLI } from '../helpers/cli.js';
-import { requireTool } from '../helpers/tools.js';
 import { diskConfig } from '../helpers/configs.js';
 import type { Plan } from '../../src/model/plan.js';
 
@@ -52,7 +50,6 @@ async function samples(): Promise<{ bytes: number; ms: number }[]> {
 
 describe('time estimates from the merges a storage has on record', () => {
   it('estimates a 1 GiB merge within a factor of 3 after one recorded merge, and shows its progress redrawn with rate and time left', async () => {
-    requireTool('script', 'bsdutils');
     lab = await DirLab.create('lvchain-estimate-');
     await mergeDue('s1', GiB, 0x3c);
     // No merge on record yet: the plan says its rate is assumed.
@@ -81,18 +78,11 @@ describe('time estimates from the merges a storage has on record', () => {
       /time: (about \d+ s|under a second) at [\d.]+ [KMG]iB\/s, measured over 1 recent merge on lab/,
     );
     expect(estimate?.assumed).toBe(false);
-    const cmd = ['node', CLI, '-c', lab.configPath, 'apply', 'due.json'].map((a) => `'${a}'`).join(' ');
-    const r = await execa('script', ['-qec', cmd, '/dev/null'], {
-      cwd: lab.root,
-      env: { NO_COLOR: '1', TERM: 'dumb' },
-      reject: false,
-      stdin: 'ignore',
-    });
+    const r = await runInTerminal(lab, ['apply', 'due.json']);
     expect(r.exitCode, r.stdout).toBe(0);
     // Redrawn in place (carriage return, erase line): bytes done of the total, rate, time left.
-    const redraws = r.stdout.split('\r\x1b[2K').slice(1);
     expect(
-      redraws.some((d) =>
+      r.redraws.some((d) =>
         /\d+% +\S+ \S+ of \S+ GiB +[\d.]+ [KMG]iB\/s +(about [\d.]+ (s|min)|under a second) left/.test(d),
       ),
       r.stdout,

@@ -39,6 +39,7 @@ export const diagnosticCodeSchema = z.enum([
   'merge_window_closed',
   'running_elsewhere',
   'merge_history_unusable',
+  'merge_direction_costlier',
 ]);
 
 export type ProblemCode = z.infer<typeof problemCodeSchema>;

@@ -15,8 +15,8 @@ import { ISO_INSTANT } from '../base/instants.js';
 // 2.3: the rederive operation (action reason proxmox_changed): metadata re-derived after Proxmox
 // changed a chain; a merge step's rate (the storage's mergeRate); diagnostic codes
 // merge_window_closed and running_elsewhere (a disk of a Proxmox VM running on another node).
-// 2.4: time estimates: a change's x_estimate and the summary's time_estimate; diagnostic code
-// merge_history_unusable.
+// 2.4: time estimates: a change's x_estimate and the summary's time_estimate; diagnostic codes
+// merge_history_unusable and merge_direction_costlier.
 export const PLAN_FORMAT_VERSION = '2.4';
 
 const snapshotName = z.string().regex(SNAPSHOT_NAME);

@@ -4,7 +4,10 @@ import { groupSnapshotId } from '../model/address.js';
 import { snapRef } from '../model/layer.js';
 import type { DiskState, SimLayer } from './state.js';
 import { chainOf, layerAt, snapshotsOf } from './state.js';
-import { chooseMerge } from './merge.js';
+import { chooseMerge, type MergeChoice } from './merge.js';
+import { snapshotAddress } from '../model/address.js';
+import { formatBytes } from '../base/units.js';
+import type { Diagnostic } from '../model/plan.js';
 import type { RetentionInput } from '../policy/retention.js';
 import { decideRetention } from '../policy/retention.js';
 import { mergeWindowAt } from '../policy/merge-window.js';
@@ -141,6 +144,8 @@ function planDelete(
   const choice = chooseMerge(state, snap, sp.req.mergeDirection, sp.liveOf(state.disk));
   // A forced direction still shows both figures: read them whenever one is missing.
   if (choice.commitBytes === null || choice.streamBytes === null) sp.needExtentsFor(state, snap);
+  const costlier = forcedCostlier(choice, snapshotAddress(disk.name, snap));
+  if (costlier) sp.diagnostics.push(costlier);
   return sp.plan(
     state,
     {
@@ -159,4 +164,22 @@ function planDelete(
     },
     sp.ctx(disk.name, topMetaOf(disk), policy),
   );
+}
+
+/** --merge-direction forced the merge that copies more: say what it costs, before it is applied. */
+function forcedCostlier(choice: MergeChoice, address: string): Diagnostic | undefined {
+  const { commitBytes, streamBytes } = choice;
+  if (choice.because !== 'forced' || commitBytes === null || streamBytes === null) return undefined;
+  const [forced, other] =
+    choice.direction === 'commit' ? [commitBytes, streamBytes] : [streamBytes, commitBytes];
+  if (forced <= other) return undefined;
+  const otherWay = choice.direction === 'commit' ? 'stream' : 'commit';
+  return {
+    severity: 'warning',
+    code: 'merge_direction_costlier',
+    summary: `--merge-direction ${choice.direction} copies ${formatBytes(forced)} to merge ${address} away, where ${otherWay} would copy ${formatBytes(other)}`,
+    detail: 'Without --merge-direction, lvchain merges by whichever direction copies fewer bytes.',
+    address,
+    figures: { forced_bytes: forced, other_bytes: other },
+  };
 }

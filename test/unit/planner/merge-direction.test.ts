@@ -101,6 +101,26 @@ describe('merge direction', () => {
     expect(stepLines(plan, 'snapshot.vm-101-disk-0@s1')).toEqual(COMMIT_101);
   });
 
+  it('warns, with both figures, where the forced direction copies more, and only there', () => {
+    const warnings = (plan: ReturnType<typeof planFixture>) =>
+      plan.diagnostics.filter((d) => d.code === 'merge_direction_costlier');
+    const commit = warnings(planFixture('chains', { mergeDirection: 'commit' }));
+    expect(commit).toEqual([
+      {
+        severity: 'warning',
+        code: 'merge_direction_costlier',
+        summary:
+          '--merge-direction commit copies 8 MiB to merge snapshot.vm-102-disk-0@s1 away, where stream would copy 1 MiB',
+        detail: 'Without --merge-direction, lvchain merges by whichever direction copies fewer bytes.',
+        address: 'snapshot.vm-102-disk-0@s1',
+        figures: { forced_bytes: 8 * MiB, other_bytes: 1 * MiB },
+      },
+    ]);
+    const stream = warnings(planFixture('chains', { mergeDirection: 'stream' }));
+    expect(stream.map((d) => d.address)).toEqual(['snapshot.vm-101-disk-0@s1']);
+    expect(warnings(planFixture('chains'))).toEqual([]);
+  });
+
   it('streams on a tie: no layer is renamed', () => {
     // Fixture `retention`: the hourly snapshots hold no data, so both merges copy 0 bytes.
     const plan = planFixture('retention', { allowMassDelete: true });

@@ -128,7 +128,25 @@ export class DirStorage implements CrashStorage {
   }
 
   /** Local processes still touching this workspace (the process group kill should leave none). */
+  /**
+   * Processes of this workspace still running 2 s after the kill, as the LVM backend asks: a
+   * process the group SIGKILL reached may take a moment to exit (a qemu-img in the middle of an
+   * I/O), and is no survivor.
+   */
   async survivors(): Promise<string[]> {
+    const t0 = performance.now();
+    let left: string[] = [];
+    for (;;) {
+      left = this.running();
+      if (left.length === 0 || performance.now() - t0 > 2000) break;
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    return left.map(
+      (l) => `${l} (still running ${((performance.now() - t0) / 1000).toFixed(1)} s after the kill)`,
+    );
+  }
+
+  private running(): string[] {
     const out: string[] = [];
     for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
       let cmd = '';

@@ -12,7 +12,7 @@ import type { Realiser } from './realiser.js';
 import { measureChainSizes } from './measure-chain.js';
 import { selectEngine } from '../engines/select.js';
 import { dependantConflict, interpretDisk, layersMergedOrRemovedBy } from '../plan/interpret.js';
-import { layersChangedBy, withMetaFrom } from '../plan/state.js';
+import { layersChangedBy, withSimulatedFigures } from '../plan/state.js';
 import { shapeHasUnknowns, shapeMatches, shapeOf } from '../plan/shape.js';
 import { sameRef } from '../model/layer.js';
 import { sizingFor } from '../plan/sizing.js';
@@ -332,7 +332,7 @@ async function prepare(
     ctx.desired.disks[change.disk]?.size,
   );
   const result = computed.ok
-    ? { ok: true as const, steps: withMetaFrom(view.state, computed.steps, sizing) }
+    ? { ok: true as const, steps: withSimulatedFigures(view.state, computed.steps, sizing) }
     : computed;
   if (!result.ok)
     throw new LvchainError('plan_stale', `the change can no longer be applied: ${result.reason}`);

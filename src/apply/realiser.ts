@@ -17,6 +17,7 @@ import {
 import type { Consistency } from '../model/meta.js';
 import type { EngineVerdict, ObservedDisk, ObservedStorage } from '../model/observed.js';
 import type { PlannedStep, Step, StepKind } from '../model/plan.js';
+import { isMergeStep } from '../model/step-kinds.js';
 import { describeResize, resizeLive } from '../engines/qmp/resize.js';
 import { commitLive, describeCommit } from '../engines/qmp/commit.js';
 import { describeReattach, reattachLive } from '../engines/qmp/rename.js';
@@ -192,7 +193,7 @@ export class Realiser {
     const t0 = performance.now();
     await this.executeStep(disk, step, onProgress);
     // A merge held to the storage's mergeRate says nothing about what the storage can do.
-    if ((step.kind === 'commit' || step.kind === 'stream') && step.rate === undefined)
+    if (isMergeStep(step) && step.rate === undefined)
       this.merges.push({ bytes: step.bytes, ms: Math.round(performance.now() - t0) });
   }
 

@@ -112,6 +112,16 @@ export function packageFor(tool: string): string | undefined {
   )
     return 'lvm2';
   if (['blkdiscard', 'flock', 'wipefs', 'blkid'].includes(base)) return 'util-linux';
+  if (base === 'stdbuf') return 'coreutils';
   if (base === 'ssh') return 'openssh-client';
   return undefined;
+}
+
+/**
+ * The program `stdbuf` could not start, from its message (exit 127): stdbuf only sets the
+ * buffering of the program it runs, so that program is the one missing.
+ */
+export function missingUnderStdbuf(r: Pick<CommandResult, 'exitCode' | 'stderr'>): string | undefined {
+  if (r.exitCode !== 127) return undefined;
+  return /^stdbuf: failed to run command \W?([^\s'’]+)\W?: No such file or directory/m.exec(r.stderr)?.[1];
 }

@@ -2,7 +2,7 @@ import type { Duplex } from 'node:stream';
 import { execa } from 'execa';
 import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } from './executor.js';
 import { LvchainError } from '../base/errors.js';
-import { packageFor } from './executor.js';
+import { missingUnderStdbuf, packageFor } from './executor.js';
 import { programMissing, shielded, track } from './lifetime.js';
 import { boundOf } from './bounds.js';
 import { toCommandResult } from './result.js';
@@ -38,13 +38,15 @@ export class LocalExecutor implements Executor {
       child.stdout?.on('data', (chunk: Buffer) => listen(chunk.toString('utf8')));
     }
     const r = await child;
-    if (programMissing({ exitCode: r.exitCode ?? -1, stderr: String(r.stderr) }, file)) {
-      const pkg = packageFor(file);
+    const exit = { exitCode: r.exitCode ?? -1, stderr: String(r.stderr) };
+    const missing = programMissing(exit, file) ? file : missingUnderStdbuf(exit);
+    if (missing !== undefined) {
+      const pkg = packageFor(missing);
       throw new LvchainError(
         'tool_missing',
-        `${file} is not installed on this machine${pkg ? ` (Debian package ${pkg})` : ''}`,
+        `${missing} is not installed on this machine${pkg ? ` (Debian package ${pkg})` : ''}`,
         {
-          details: { tool: file, host: 'local' },
+          details: { tool: missing, host: 'local' },
         },
       );
     }

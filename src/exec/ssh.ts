@@ -11,7 +11,7 @@ import { Duplex } from 'node:stream';
 import { execa } from 'execa';
 import type { SshTarget } from '../model/desired.js';
 import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } from './executor.js';
-import { packageFor } from './executor.js';
+import { missingUnderStdbuf, packageFor } from './executor.js';
 import { shellCommand } from '../base/quote.js';
 import { framesToResults, newBatch, parseBatch } from './batch.js';
 import { LvchainError } from '../base/errors.js';
@@ -301,8 +301,9 @@ export class SshExecutor implements Executor {
 
   /** A remote program that is not installed: say which Debian package provides it. */
   private raiseMissingTool(r: CommandResult): void {
-    if (r.exitCode === 127 && /not found/i.test(r.stderr)) {
-      const tool = r.argv[0] ?? '';
+    const wrapped = missingUnderStdbuf(r);
+    if (wrapped !== undefined || (r.exitCode === 127 && /not found/i.test(r.stderr))) {
+      const tool = wrapped ?? r.argv[0] ?? '';
       const pkg = packageFor(tool);
       throw new LvchainError(
         'tool_missing',

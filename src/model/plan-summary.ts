@@ -1,5 +1,6 @@
 /** The counts a plan's summary line shows, Terraform-style, and the bytes its merges copy. */
 import type { Plan, ResourceChange } from './plan.js';
+import { isMergeStep, zeroedBytes } from './step-kinds.js';
 
 /** A snapshot merged away (or the rest of an interrupted merge): its data is kept, nothing is destroyed. */
 export function mergesAway(c: ResourceChange): boolean {
@@ -22,14 +23,23 @@ export function countChange(
 }
 
 export function summarize(changes: readonly ResourceChange[]): Plan['summary'] {
-  const out: Plan['summary'] = { add: 0, change: 0, destroy: 0, merge: 0, bytes_to_copy: 0 };
+  const out: Plan['summary'] = {
+    add: 0,
+    change: 0,
+    destroy: 0,
+    merge: 0,
+    bytes_to_copy: 0,
+    bytes_to_zero: 0,
+  };
   // Storages are applied side by side, the changes of one in turn.
   const seconds = new Map<string, number>();
   let assumed = false;
   for (const c of changes) {
     countChange(c, out);
-    for (const s of c.x_steps)
-      if (s.step.kind === 'commit' || s.step.kind === 'stream') out.bytes_to_copy += s.step.bytes;
+    for (const { step } of c.x_steps) {
+      if (isMergeStep(step)) out.bytes_to_copy += step.bytes;
+      out.bytes_to_zero = (out.bytes_to_zero ?? 0) + zeroedBytes(step);
+    }
     if (c.x_estimate) {
       seconds.set(c.storage, (seconds.get(c.storage) ?? 0) + c.x_estimate.seconds);
       assumed ||= c.x_estimate.basis === 'assumed';

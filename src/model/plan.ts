@@ -17,7 +17,7 @@ import { ISO_INSTANT } from '../base/instants.js';
 // merge_window_closed and running_elsewhere (a disk of a Proxmox VM running on another node).
 // 2.4: time estimates: a change's x_estimate and the summary's time_estimate; diagnostic codes
 // merge_history_unusable and merge_direction_costlier.
-export const PLAN_FORMAT_VERSION = '2.4';
+export const PLAN_FORMAT_VERSION = '2.5';
 
 const snapshotName = z.string().regex(SNAPSHOT_NAME);
 
@@ -61,6 +61,8 @@ export const layerMetaSchema = z.strictObject({
 });
 
 const bytes = z.number().int().nonnegative();
+/** The LV's size, zeroed by a wipe; filled in by simulation (plan format 2.5). */
+const zeroed = bytes.optional();
 
 /** Storage operations, not command lines (DESIGN §10). Backends translate them. */
 export const stepSchema = z.discriminatedUnion('kind', [
@@ -80,7 +82,7 @@ export const stepSchema = z.discriminatedUnion('kind', [
     /** LV size for a qcow2 of this virtual size; absent on directories. */
     capacity: bytes.optional(),
   }),
-  z.strictObject({ kind: z.literal('wipe'), layer: layerRefSchema }),
+  z.strictObject({ kind: z.literal('wipe'), layer: layerRefSchema, bytes: zeroed }),
   z.strictObject({
     kind: z.literal('format'),
     layer: layerRefSchema,
@@ -122,7 +124,8 @@ export const stepSchema = z.discriminatedUnion('kind', [
     /** Bytes per second (the storage's mergeRate): a block job's speed; offline streams have none. */
     rate: bytes.optional(),
   }),
-  z.strictObject({ kind: z.literal('remove'), layer: layerRefSchema, wipe: z.boolean() }),
+  /** With `wipe`: `bytes` as on `wipe`, zeroed before the LV is removed. */
+  z.strictObject({ kind: z.literal('remove'), layer: layerRefSchema, wipe: z.boolean(), bytes: zeroed }),
   /**
    * The running VM moves its writes to `layer` (formatted on `backing`, the layer it wrote so
    * far): one QMP transaction for every disk of the guest, inside a file-system freeze.
@@ -355,6 +358,8 @@ export const planSchema = z.strictObject({
     /** Snapshots merged away into a neighbour (their data is kept). */
     merge: z.number().int(),
     bytes_to_copy: bytes,
+    /** Bytes zeroed by the storage's wipe policy, on allocation and on removal (format 2.5). */
+    bytes_to_zero: bytes.optional(),
     /**
      * How long the copying should take: storages run side by side, so the slowest storage's sum.
      * `assumed` when a storage had no merge on record to estimate from.

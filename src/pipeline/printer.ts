@@ -1,5 +1,6 @@
 /** Printing plans and apply progress, as text or NDJSON. */
 import type { Plan } from '../model/plan.js';
+import { isMergeKind } from '../model/step-kinds.js';
 import type { ApplyEvent, ApplyOutcome } from '../model/events.js';
 import { renderDiagnostic, renderPlanText } from '../render/text.js';
 import type { NdjsonWriter } from '../render/ndjson.js';
@@ -116,7 +117,7 @@ export function printer(io: Io, json: boolean): Printer {
         }
         case 'step_complete':
           io.progress?.(undefined);
-          if (e.kind === 'commit' || e.kind === 'stream') mergeMs += e.elapsed_ms;
+          if (isMergeKind(e.kind)) mergeMs += e.elapsed_ms;
           break;
         case 'apply_complete':
           io.out(`${address}: Complete after ${(e.elapsed_ms / 1000).toFixed(1)}s`);

@@ -1,8 +1,10 @@
 /**
  * What a progress report needs that its event does not carry: the change's step count, when the
- * step started, and the bytes a merge moves (from the plan). The text and NDJSON printers share it.
+ * step started, and the bytes a merge moves or a wipe zeroes (from the plan). The text and NDJSON
+ * printers share it.
  */
 import type { Plan } from '../model/plan.js';
+import { isMergeStep, zeroedBytes } from '../model/step-kinds.js';
 import type { ApplyEvent } from '../model/events.js';
 import type { StepProgress } from '../render/progress.js';
 
@@ -18,9 +20,11 @@ export class StepClock {
 
   plan(plan: Plan): void {
     for (const c of plan.resource_changes)
-      for (const [index, { step }] of c.x_steps.entries())
-        if (step.kind === 'commit' || step.kind === 'stream')
-          this.bytesOf.set(key({ address: c.address, index }), step.bytes);
+      for (const [index, { step }] of c.x_steps.entries()) {
+        const at = key({ address: c.address, index });
+        if (isMergeStep(step)) this.bytesOf.set(at, step.bytes);
+        else if (zeroedBytes(step) > 0) this.bytesOf.set(at, zeroedBytes(step));
+      }
   }
 
   start(e: Event<'step_start'>): void {

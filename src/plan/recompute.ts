@@ -41,9 +41,12 @@ function figuresOf(op: Operation): MergeFigures {
   };
 }
 
-/** Steps compared for equality; byte estimates may move as guests write and do not count. */
+/**
+ * Steps compared for equality; byte figures do not count: a merge's estimate moves as guests
+ * write, and a plan saved before format 2.5 has no wiped bytes.
+ */
 export function sameSteps(a: readonly Step[], b: readonly Step[]): boolean {
-  const strip = (s: Step) => canonical(s.kind === 'commit' || s.kind === 'stream' ? { ...s, bytes: 0 } : s);
+  const strip = (s: Step) => canonical('bytes' in s ? { ...s, bytes: 0 } : s);
   return a.length === b.length && a.every((s, i) => strip(s) === strip(b[i] as Step));
 }
 

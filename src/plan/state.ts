@@ -157,17 +157,26 @@ export function applySteps(state: DiskState, steps: readonly Step[], sizing: Siz
 }
 
 /**
- * Record on each metadata step what it replaces, by simulating the steps: a backend that
- * stores metadata as LV tags changes them by difference, and the plan shows exact commands.
+ * Record on each step what only the simulation knows: on a metadata step what it replaces (a
+ * backend that stores metadata as LV tags changes them by difference, and the plan shows exact
+ * commands); on a wipe the bytes it zeroes, the LV's size at that point.
  */
-export function withMetaFrom(state: DiskState, steps: readonly Step[], sizing: Sizing): Step[] {
+export function withSimulatedFigures(state: DiskState, steps: readonly Step[], sizing: Sizing): Step[] {
   let cur = state;
   return steps.map((step) => {
-    const out: Step =
-      step.kind === 'set_meta' ? { ...step, from: layerAt(cur, step.layer)?.meta ?? null } : step;
+    const out = simulatedFigures(cur, step);
     cur = applyStep(cur, step, sizing);
     return out;
   });
+}
+
+function simulatedFigures(state: DiskState, step: Step): Step {
+  if (step.kind === 'set_meta') return { ...step, from: layerAt(state, step.layer)?.meta ?? null };
+  if (step.kind === 'wipe' || (step.kind === 'remove' && step.wipe)) {
+    const capacity = layerAt(state, step.layer)?.capacity;
+    return capacity === undefined ? step : { ...step, bytes: capacity };
+  }
+  return step;
 }
 
 /** The layer whose backing is `ref`, if any. */

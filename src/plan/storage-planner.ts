@@ -5,7 +5,7 @@ import type { ObservedStorage } from '../model/observed.js';
 import type { Diagnostic, Drift, PlannedOperation } from '../model/plan.js';
 import type { LayerMeta } from '../model/meta.js';
 import type { DiskState, SimLayer, Sizing } from './state.js';
-import { applyStep, childOf, findIntents, layerAt, withMetaFrom } from './state.js';
+import { applyStep, childOf, findIntents, layerAt, withSimulatedFigures } from './state.js';
 import { shapeOf } from './shape.js';
 import { snapRef } from '../model/layer.js';
 import type { DiskView } from './interpret.js';
@@ -137,7 +137,7 @@ export class StoragePlanner {
       storage: this.storage.name,
       disk: state.disk,
       expectedShape: shapeOf(state),
-      steps: withMetaFrom(state, result.steps, ctx.sizing),
+      steps: withSimulatedFigures(state, result.steps, ctx.sizing),
     });
     return cur;
   }

@@ -4,6 +4,7 @@
  * storage's mergeRate where that is lower.
  */
 import type { Diagnostic, Step, TimeEstimate } from '../model/plan.js';
+import { isMergeStep } from '../model/step-kinds.js';
 import type { ObservedStorage } from '../model/observed.js';
 import { throughputOf, type Throughput } from '../model/merge-history.js';
 import type { DraftChange } from './draft.js';
@@ -13,7 +14,7 @@ export function changeEstimate(steps: readonly Step[], t: Throughput): TimeEstim
   let bytes = 0;
   let limited = false;
   for (const s of steps) {
-    if ((s.kind !== 'commit' && s.kind !== 'stream') || s.bytes === 0) continue;
+    if (!isMergeStep(s) || s.bytes === 0) continue;
     const rate = s.rate !== undefined && s.rate < t.bytesPerSecond ? s.rate : t.bytesPerSecond;
     limited ||= rate !== t.bytesPerSecond;
     seconds += s.bytes / rate;

@@ -72,6 +72,7 @@ export function writePlan(w: NdjsonWriter, plan: Plan): void {
       merge: s.merge,
       operation: 'plan',
       bytes_to_copy: s.bytes_to_copy,
+      ...(s.bytes_to_zero ? { bytes_to_zero: s.bytes_to_zero } : {}),
       ...(s.time_estimate ? { time_estimate: s.time_estimate } : {}),
     },
   });

@@ -27,11 +27,15 @@ function mergeCosts(s: Plan['summary']): string[] {
   return costs;
 }
 
-/** "3 to add, 0 to change, 0 to destroy; 2 snapshots to merge away (1.5 GiB to copy, about 2 min)", without "Plan:". */
+/**
+ * "3 to add, 0 to change, 0 to destroy; 2 snapshots to merge away (1.5 GiB to copy, about 2 min);
+ * 8 GiB to zero", without "Plan:". Zeroing writes every byte of an LV, so it is counted apart.
+ */
 export function planCounts(s: Plan['summary']): string {
-  const base = `${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`;
-  if (s.merge === 0) return base;
-  return `${base}; ${plural(s.merge, 'snapshot')} to merge away (${mergeCosts(s).join(', ')})`;
+  const parts = [`${s.add} to add, ${s.change} to change, ${s.destroy} to destroy`];
+  if (s.merge > 0) parts.push(`${plural(s.merge, 'snapshot')} to merge away (${mergeCosts(s).join(', ')})`);
+  if (s.bytes_to_zero) parts.push(`${formatBytes(s.bytes_to_zero)} to zero`);
+  return parts.join('; ');
 }
 
 export function planSummaryLine(s: Plan['summary']): string {

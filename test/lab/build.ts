@@ -52,6 +52,8 @@ export const HOST_TOOLS: Record<string, string> = {
   dpkg: 'dpkg',
 };
 
+const STDBUF_LIBRARY = '/usr/libexec/coreutils/libstdbuf.so';
+
 /**
  * Binaries copied into the guest (all end up in /usr/bin; /bin, /sbin, /usr/sbin point there).
  * /bin/sh is dash, as on Debian/Proxmox hosts: Debian's static busybox ash prefers its own
@@ -689,6 +691,8 @@ function planBuild(cacheDir: string, log: (m: string) => void): Plan {
   const links = new Map<string, Symlink>();
   for (const b of binaries.values())
     for (const lib of sharedLibraries(b.hostPath)) addHostPath(lib, files, links);
+  // stdbuf (coreutils) preloads it: lvchain line-buffers blkdiscard's progress with it, as on a Debian host.
+  addHostPath(STDBUF_LIBRARY, files, links);
 
   const stampFile = path.join(cacheDir, 'inputs-stamp.json');
   const allInputs = [...new Set([...fixedInputs, ...[...files.values()].map((f) => f.hostPath)])];

@@ -63,6 +63,8 @@ describe('lab VM', () => {
       expect(await ok(vm, [...wrapper, 'blkdiscard', '--version'])).toContain('util-linux');
     }
     expect(await ok(vm, ['dd', '--version'])).toContain('coreutils');
+    // stdbuf finds its preload library (lvchain line-buffers blkdiscard's progress with it)
+    expect(await ok(vm, ['stdbuf', '-oL', 'blkdiscard', '--version'])).toContain('util-linux');
   });
 
   it('creates a PV, a VG and a tagged qcow2 LV the way Proxmox does', async () => {

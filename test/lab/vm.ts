@@ -20,6 +20,8 @@ export interface LabDiskSpec {
    * shared-VG tests). It is neither created, filled nor removed; sizeMiB is ignored.
    */
   file?: string;
+  /** Throttle the guest's writes to this disk (QEMU's bps_wr): long work that takes real time. */
+  writeBytesPerSecond?: number;
 }
 
 export interface StartLabOptions {
@@ -355,10 +357,13 @@ export async function startLab(opts: StartLabOptions = {}): Promise<LabVm> {
         '-device', 'virtio-net-pci,netdev=n0,romfile=',
         '-object', 'rng-random,id=rng0,filename=/dev/urandom',
         '-device', 'virtio-rng-pci,rng=rng0',
-        ...diskFiles.flatMap((f) => [
-          '-drive',
-          `file=${f.replace(/,/g, ',,')},if=virtio,format=raw,cache=unsafe,discard=unmap,file.locking=off`,
-        ]),
+        ...diskFiles.flatMap((f, i) => {
+          const bps = specs[i]?.writeBytesPerSecond;
+          return [
+            '-drive',
+            `file=${f.replace(/,/g, ',,')},if=virtio,format=raw,cache=unsafe,discard=unmap,file.locking=off${bps ? `,bps_wr=${bps}` : ''}`,
+          ];
+        }),
       ];
       const [cmd, args] = setpriv
         ? [setpriv, ['--pdeathsig', 'KILL', '--', qemu, ...qemuArgs]]

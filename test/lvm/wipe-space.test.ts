@@ -28,6 +28,8 @@ describe('wiping and running out of space, on LVM over ssh', () => {
       { sizeMiB: 128, fillByte: MARKER },
       { sizeMiB: 128, fillByte: MARKER },
       { sizeMiB: 96 },
+      // Writes held to 16 MiB/s: a wipe takes seconds, as on a SAN, instead of a blink.
+      { sizeMiB: 320, writeBytesPerSecond: 16 * 2 ** 20 },
     ],
   });
   const labs: LvmLab[] = [];
@@ -35,7 +37,7 @@ describe('wiping and running out of space, on LVM over ssh', () => {
   const facts = new Map<string, string>();
   afterAll(async () => {
     await Promise.all(labs.map((l) => l.dispose()));
-    if (facts.size < 4) return;
+    if (facts.size < 5) return;
     writeSection(
       'wipe:lvm',
       [
@@ -113,6 +115,77 @@ describe('wiping and running out of space, on LVM over ssh', () => {
     facts.set(
       'free',
       `\`zeroout-on-free\`: a snapshot holding 12 MiB of 0x${PATTERN.toString(16)} is deleted (stream); a foreign LV then created over all free extents reads ${left} bytes of it. The removal step, with \`blkdiscard --zeroout\` on the 20 MiB LV and its progress events, took ${removeMs} ms.`,
+    );
+  });
+
+  it('the plan counts the bytes it zeroes, and over ssh the wipe reports its progress while it runs', async () => {
+    const l = await LvmLab.create(lab(), 'vg_slow', lab().devices[5]);
+    labs.push(l);
+    const disk = 'vm-463-disk-0';
+    const cfg = (snaps: string[]) =>
+      l.writeConfig(
+        {
+          disks: {
+            [disk]: {
+              storage: 'vg_slow',
+              size: '128MiB',
+              ...(snaps.length ? { snapshots: { s1: {} } } : {}),
+            },
+          },
+        },
+        { wipe: 'zeroout-on-free' },
+      );
+    await cfg(['s1']);
+    await expect(l.run(['apply', '--auto-approve'])).resolves.toMatchObject({ exitCode: 0 });
+    await cfg([]);
+    const snapLv = (await l.lvs()).get(`snap_${disk}_s1.qcow2`);
+    const lvBytes = Number(snapLv?.size);
+    expect(lvBytes).toBeGreaterThan(128 * 2 ** 20);
+    const text = await l.run(['plan']);
+    expect(text.stdout).toMatch(
+      new RegExp(
+        `^Plan: 0 to add, 0 to change, 0 to destroy; 1 snapshot to merge away \\(.*\\); ${lvBytes / 2 ** 20} MiB to zero\\.$`,
+        'm',
+      ),
+    );
+    const planned = await l.run(['plan', '--json']);
+    const summary = planned.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; changes?: { bytes_to_zero?: number } })
+      .find((e) => e.type === 'change_summary');
+    expect(summary?.changes?.bytes_to_zero).toBe(lvBytes);
+
+    const r = await l.run(['apply', '--auto-approve', '--json']);
+    expect(r.exitCode, r.stderr).toBe(0);
+    type Hook = {
+      kind?: string;
+      index?: number;
+      fraction?: number;
+      elapsed_ms?: number;
+      bytes?: number;
+      bytes_done?: number;
+    };
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { type: string; hook?: Hook });
+    const removal = events.find((e) => e.type === 'step_complete' && e.hook?.kind === 'remove')?.hook;
+    expect(removal?.elapsed_ms, 'the throttled wipe takes seconds').toBeGreaterThan(3000);
+    const during = events
+      .filter((e) => e.type === 'step_progress' && e.hook?.index === removal?.index)
+      .map((e) => e.hook as Hook)
+      .filter((h) => (h.fraction ?? 0) > 0 && (h.fraction ?? 0) < 1);
+    // blkdiscard's lines came in as it wrote them, not all at its end (as a block-buffered pipe delivered them).
+    expect(during.length, JSON.stringify(events.filter((e) => e.type === 'step_progress'))).toBeGreaterThan(
+      0,
+    );
+    expect(during[0]?.elapsed_ms).toBeLessThan((removal?.elapsed_ms ?? 0) - 1000);
+    expect(during[0]?.bytes).toBe(lvBytes);
+    expect(during[0]?.bytes_done).toBeGreaterThan(0);
+    facts.set(
+      'progress',
+      `Progress of a wipe over ssh: zeroing a ${lvBytes / 2 ** 20} MiB LV on a disk held to 16 MiB/s took ${removal?.elapsed_ms} ms; its first progress event with a part done came after ${during[0]?.elapsed_ms} ms (${Math.round((during[0]?.fraction ?? 0) * 100)} %).`,
     );
   });
 

@@ -21,6 +21,7 @@ import {
 } from './qemu-img-argv.js';
 import { copyIntoChild } from './split-stream.js';
 import { rateNote } from '../../base/units.js';
+import { isMergeStep } from '../../model/step-kinds.js';
 
 /** `qemu-img measure` of each virtual size, once each. */
 export async function measureSizes(
@@ -90,7 +91,7 @@ export const offlineEngine: ImageEngine = {
   async execute(site, disk, step, onProgress): Promise<void> {
     const what = `${step.kind} of ${describeRef(step.layer)} of ${disk}`;
     // Data moves run long: each on its own connection, so they stop with lvchain.
-    const ownConnection = step.kind === 'commit' || step.kind === 'stream';
+    const ownConnection = isMergeStep(step);
     let commands = offlineEngine.describe(site, disk, step).commands;
     const mode = CACHE_MODES[site.kind].stream;
     if (step.kind === 'stream' && mode.form === 'split') {

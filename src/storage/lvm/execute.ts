@@ -6,7 +6,7 @@ import type { FallbackCondition, PlannedCommand } from '../../model/plan.js';
 import { LvchainError } from '../../base/errors.js';
 import type { StorageStep } from '../driver.js';
 import { parseWipefs } from './report.js';
-import { changesMetadata } from './steps.js';
+import { changesMetadata, isZeroArgv } from './steps.js';
 import type { ProxmoxStorageLock } from '../proxmox/cluster-lock.js';
 
 /** When a planned fallback runs: the command it stands in for failed this way. */
@@ -48,7 +48,7 @@ export async function executeLvmStep(
       assertBlank(exec, argv.at(-1) as string, await exec.run(argv));
       continue;
     }
-    if (argv[0] === 'blkdiscard') {
+    if (isZeroArgv(argv)) {
       const r = await zero(exec, argv, deviceSize, onProgress);
       const covered = commands.some(
         (f) => f.kind === 'argv' && f.fallback_for?.index === i && FALLS_BACK[f.fallback_for.when](r),

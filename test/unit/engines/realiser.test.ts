@@ -82,10 +82,12 @@ describe('commands the plan shows', () => {
     const { commands } = lvm.describe(DISK, { kind: 'remove', layer: s1, wipe: true });
     expect(commands.map((c) => c.kind === 'argv' && c.argv[0])).toEqual([
       'blockdev',
-      'blkdiscard',
+      'stdbuf',
       'dd',
       'lvremove',
     ]);
+    // Line-buffered, so its progress lines arrive as they are written, not 4 KiB at a time.
+    expect(commandLines(commands)[1]).toMatch(/^stdbuf -oL blkdiscard --zeroout --verbose /);
     expect(commands[2]).toMatchObject({ fallback_for: { index: 1, when: 'zeroout_refused' } });
     expect(commandLines(commands)[2]).toMatch(/^dd .*\(only if the device refuses BLKZEROOUT\)$/);
   });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { DiskState, SimLayer, Sizing } from '../../../src/plan/state.js';
-import { applySteps, findIntents, chainOf } from '../../../src/plan/state.js';
+import { applySteps, findIntents, chainOf, withSimulatedFigures } from '../../../src/plan/state.js';
+import { zeroedBytes } from '../../../src/model/step-kinds.js';
 import { shapeOf } from '../../../src/plan/shape.js';
 import type { OpContext, OpResult } from '../../../src/plan/op-steps.js';
 import { cleanupLeftovers, resume } from '../../../src/plan/ops.js';
@@ -205,6 +206,30 @@ describe('operations resume from every step boundary', () => {
         const steps = mustSteps(destroyDisk(start, ctx));
         assertResumableEverywhere(start, steps, sizing, ctx);
         expect(Object.keys(applySteps(start, steps, sizing).layers)).toEqual([]);
+      }),
+    );
+  });
+});
+
+describe('the bytes a wipe zeroes', () => {
+  it('are the size of each LV it zeroes, as the simulation holds them, and only with a wipe policy', () => {
+    fc.assert(
+      fc.property(fc.boolean(), fc.integer({ min: 1, max: 4 }), (wipe, n) => {
+        const ctx = ctxFor(lvmSizing, wipe);
+        const start = chain(n, lvmSizing, [64 * MiB, 256 * MiB]);
+        const zeroed = (steps: Step[]) =>
+          withSimulatedFigures(start, steps, lvmSizing).reduce((sum, st) => sum + zeroedBytes(st), 0);
+        // A snapshot: the new top's LV, zeroed before it is formatted.
+        const top = start.layers['top'];
+        const snap = mustSteps(takeSnapshot(start, 'new', '2026-02-01T00:00:00Z', 'pinned', ctx));
+        expect(zeroed(snap)).toBe(wipe ? lvmSizing.capacityFor?.(top?.virtualSize ?? 0) : 0);
+        // A merge: the LV that is removed, zeroed first.
+        const gone = mustSteps(
+          deleteSnapshot(start, 's0', 'stream', { commitBytes: 7, streamBytes: 9 }, ctx),
+        );
+        const removed = gone.filter((st) => st.kind === 'remove');
+        expect(removed).toHaveLength(1);
+        expect(zeroed(gone)).toBe(wipe ? start.layers['snap:s0']?.capacity : 0);
       }),
     );
   });

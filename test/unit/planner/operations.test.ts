@@ -41,7 +41,14 @@ describe('operations on a fresh storage', () => {
       'set_meta snap:base finish',
     ]);
     expect(plan.applyable).toBe(true);
-    expect(plan.summary).toEqual({ add: 2, change: 0, destroy: 0, merge: 0, bytes_to_copy: 0 });
+    expect(plan.summary).toEqual({
+      add: 2,
+      change: 0,
+      destroy: 0,
+      merge: 0,
+      bytes_to_copy: 0,
+      bytes_to_zero: 0,
+    });
   });
 });
 

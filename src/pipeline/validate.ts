@@ -62,13 +62,17 @@ export async function validateCommand(g: GlobalOptions, o: { json: boolean }, io
     );
   }
   for (const w of worst) {
-    const what =
-      w.bytes === null
-        ? 'unbounded (a policy keeps snapshots without limit)'
-        : `up to ${formatBytes(w.bytes)}`;
-    io.out(
-      `  storage ${w.storage}: the declared disks can need ${what} in the worst case${w.measured ? '' : ' (estimated: qemu-img is not installed here)'}`,
-    );
+    const estimated = w.measured ? '' : ' (estimated: qemu-img is not installed here)';
+    if (w.bytes === null)
+      io.out(`  storage ${w.storage}: unbounded (a policy keeps snapshots without limit)${estimated}`);
+    else if (w.kind === 'lvm')
+      io.out(
+        `  storage ${w.storage}: the declared disks take up to ${formatBytes(w.bytes)} once their policies keep every snapshot they allow; thick LVM allocates each LV in full when it is made, so this is paid up front, whatever the guests write${estimated}`,
+      );
+    else
+      io.out(
+        `  storage ${w.storage}: the declared disks can need up to ${formatBytes(w.bytes)} in the worst case, if every kept snapshot is fully written${estimated}`,
+      );
   }
   return 0;
 }

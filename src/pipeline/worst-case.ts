@@ -12,6 +12,7 @@ import { isLvchainError } from '../base/errors.js';
 
 export interface WorstCase {
   storage: string;
+  kind: 'lvm' | 'dir';
   bytes: number | null;
   measured: boolean;
 }
@@ -38,6 +39,6 @@ export async function worstCases(desired: Desired): Promise<WorstCase[]> {
       s.name,
       (d) => sizing.capacityFor?.(d.size) ?? sizing.fullyAllocated(d.size),
     );
-    return { storage: s.name, bytes, measured };
+    return { storage: s.name, kind: s.kind, bytes, measured };
   });
 }

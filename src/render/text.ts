@@ -271,6 +271,14 @@ export function worstCaseLine(r: CapacityReport, st: Style): string {
   if (r.worst_case === null || r.worst_case === undefined) {
     return st.yellow(`Worst case on ${r.storage}: unbounded (a policy keeps snapshots without limit)`);
   }
-  const line = `Worst case on ${r.storage}: the declared disks can need up to ${formatBytes(r.worst_case)} (each disk's kept snapshots plus its top, fully written); the storage holds ${formatBytes(r.size)} in all, ${formatBytes(r.free_before)} of it free now`;
+  const holds = `${formatBytes(r.size)} in all, ${formatBytes(r.free_before)} of it free now`;
+  // Thick LVM allocates each layer's LV in full when it is made: the figure is a cost, not a risk.
+  if (r.kind === 'lvm') {
+    const line = `Up front on ${r.storage}: the declared disks take up to ${formatBytes(r.worst_case)} once their policies keep every snapshot they allow (thick LVM allocates each LV in full when it is made); the VG holds ${holds}`;
+    return r.worst_case > r.size
+      ? st.yellow(`${line}: not enough, so snapshots will fail before retention is full`)
+      : line;
+  }
+  const line = `Worst case on ${r.storage}: the declared disks can need up to ${formatBytes(r.worst_case)} (each disk's kept snapshots plus its top, fully written); the storage holds ${holds}`;
   return r.worst_case > r.size ? st.yellow(`${line}: not enough if every snapshot fills`) : line;
 }

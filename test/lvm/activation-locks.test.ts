@@ -81,15 +81,15 @@ describe('activation and locks on LVM over ssh', () => {
     expect((await l.run(['plan', '--detailed-exitcode'])).exitCode).toBe(0);
   });
 
-  it('validate and plan print the worst-case VG size of the declared disks', async () => {
+  it('validate and plan print what the declared disks take of the VG, as a cost paid up front', async () => {
     const validate = await l.run(['validate']);
     // Two pinned snapshots plus the top, each an LV sized for a 16 MiB qcow2 (20 MiB in 4 MiB extents).
     expect(validate.stdout).toContain(
-      'storage vg_act: the declared disks can need up to 60 MiB in the worst case',
+      'storage vg_act: the declared disks take up to 60 MiB once their policies keep every snapshot they allow; thick LVM allocates each LV in full when it is made, so this is paid up front, whatever the guests write',
     );
     const plan = await l.run(['plan']);
     expect(plan.stdout).toMatch(
-      /Worst case on vg_act: the declared disks can need up to 60 MiB .*; the storage holds 1020 MiB in all, [\d.]+ [KMG]?i?B of it free now/,
+      /Up front on vg_act: the declared disks take up to 60 MiB once their policies keep every snapshot they allow \(thick LVM allocates each LV in full when it is made\); the VG holds 1020 MiB in all, [\d.]+ [KMG]?i?B of it free now/,
     );
   });
 

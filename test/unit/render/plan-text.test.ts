@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fixture, planFixture } from '../planner/plan-fixture.js';
-import { renderPlanText } from '../../../src/render/text.js';
+import { renderPlanText, worstCaseLine } from '../../../src/render/text.js';
 import { makeStyle } from '../../../src/render/style.js';
 import { FIXTURE_NOW, HOUR } from '../../fixtures/observed/constants.js';
 import { formatBytes } from '../../../src/base/units.js';
@@ -81,5 +81,28 @@ describe('worst case', () => {
     expect(text(plan).split('\n')[0]).toContain(
       `the storage holds ${formatBytes(r.size)} in all, ${formatBytes(r.free_before)} of it free now`,
     );
+  });
+});
+
+describe('what the declared disks take of the storage', () => {
+  const report = planFixture('chains').capacity[0] as Parameters<typeof worstCaseLine>[0];
+  const line = (kind: 'lvm' | 'dir', worst: number) =>
+    worstCaseLine({ ...report, kind, worst_case: worst }, makeStyle(false));
+
+  it('on thick LVM is a cost paid up front, not a worst case that writes may reach', () => {
+    expect(line('lvm', 60 * 2 ** 20)).toMatch(
+      /^Up front on \S+: the declared disks take up to 60 MiB once their policies keep every snapshot they allow \(thick LVM allocates each LV in full when it is made\); the VG holds /,
+    );
+    expect(line('lvm', report.size + 1)).toMatch(
+      /: not enough, so snapshots will fail before retention is full$/,
+    );
+    expect(line('lvm', 1)).not.toMatch(/worst case/i);
+  });
+
+  it('on a directory is a worst case, reached only if every kept snapshot is fully written', () => {
+    expect(line('dir', 60 * 2 ** 20)).toMatch(
+      /^Worst case on \S+: the declared disks can need up to 60 MiB .*fully written/,
+    );
+    expect(line('dir', report.size + 1)).toMatch(/: not enough if every snapshot fills$/);
   });
 });

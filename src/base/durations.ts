@@ -31,11 +31,15 @@ export function formatDurationRounded(ms: number): string {
   return `${sign}${d}d${h % 24 ? pad(h % 24) + 'h' : ''}`;
 }
 
-/** An estimate as people say one: `under a second`, `about 12 s`, `about 2 min`, `about 1.5 h`. */
-export function aboutDuration(seconds: number): string {
+/**
+ * An estimate as people say one: `under a second`, `about 12 s`, `about 2 min`, `about 1.5 h`;
+ * or, for a bound, `at most 12 s`.
+ */
+export function aboutDuration(seconds: number, bound = false): string {
   if (seconds < 1) return 'under a second';
-  if (seconds < 60) return `about ${Math.round(seconds)} s`;
-  if (seconds < 90 * 60) return `about ${Math.round(seconds / 60)} min`;
-  if (seconds < 48 * 3600) return `about ${Number((seconds / 3600).toFixed(1))} h`;
-  return `about ${Number((seconds / 86400).toFixed(1))} days`;
+  const word = bound ? 'at most' : 'about';
+  if (seconds < 60) return `${word} ${Math.round(seconds)} s`;
+  if (seconds < 90 * 60) return `${word} ${Math.round(seconds / 60)} min`;
+  if (seconds < 48 * 3600) return `${word} ${Number((seconds / 3600).toFixed(1))} h`;
+  return `${word} ${Number((seconds / 86400).toFixed(1))} days`;
 }

@@ -34,18 +34,27 @@ export function summarize(changes: readonly ResourceChange[]): Plan['summary'] {
   // Storages are applied side by side, the changes of one in turn.
   const seconds = new Map<string, number>();
   let assumed = false;
+  let atMost = 0;
+  let timeAtMost = false;
   for (const c of changes) {
     countChange(c, out);
     for (const { step } of c.x_steps) {
       if (isMergeStep(step)) out.bytes_to_copy += step.bytes;
       out.bytes_to_zero = (out.bytes_to_zero ?? 0) + zeroedBytes(step);
     }
+    if (c.operation.op === 'delete') atMost += c.operation.at_most_bytes ?? 0;
     if (c.x_estimate) {
       seconds.set(c.storage, (seconds.get(c.storage) ?? 0) + c.x_estimate.seconds);
       assumed ||= c.x_estimate.basis === 'assumed';
+      timeAtMost ||= c.x_estimate.at_most === true;
     }
   }
+  if (atMost > 0) out.bytes_to_copy_at_most = atMost;
   if (seconds.size > 0)
-    out.time_estimate = { seconds: Math.round(Math.max(...seconds.values()) * 10) / 10, assumed };
+    out.time_estimate = {
+      seconds: Math.round(Math.max(...seconds.values()) * 10) / 10,
+      assumed,
+      ...(timeAtMost ? { at_most: true } : {}),
+    };
   return out;
 }

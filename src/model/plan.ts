@@ -8,6 +8,9 @@ import { SNAPSHOT_NAME } from '../base/names.js';
 import { diagnosticCodeSchema, driftCodeSchema } from './codes.js';
 import { shapeRowsSchema } from './shape.js';
 import { ISO_INSTANT } from '../base/instants.js';
+import { timeEstimateSchema } from './time-estimate.js';
+
+export type { TimeEstimate } from './time-estimate.js';
 
 // 2.0: a step's commands became a tagged union (argv, qmp, in_process) instead of argv arrays.
 // 2.1: summary.merge (snapshots merged away no longer count in destroy); diagnostics' figures.
@@ -208,6 +211,8 @@ export const operationSchema = z.discriminatedUnion('op', [
     stream_bytes: bytes.nullable(),
     /** Why this direction: cheaper, only one possible, or forced by --merge-direction. */
     chosen_because: z.enum(['cheaper', 'tie', 'forced', 'no_estimate', 'live_engine']),
+    /** The chosen figure could not be read: the most it can be, the merged layer's virtual size (2.5). */
+    at_most_bytes: bytes.optional(),
   }),
   z.strictObject({ op: z.literal('rollback'), snap: snapshotName, discard: z.array(snapshotName) }),
   z.strictObject({ op: z.literal('destroy') }),
@@ -228,19 +233,6 @@ export const operationSchema = z.discriminatedUnion('op', [
     ),
   }),
 ]);
-
-/**
- * How long a change's merges should take: their bytes at the rate the storage's recorded merges
- * ran, an assumed rate while none is on record, or the storage's mergeRate where that is lower.
- */
-export const timeEstimateSchema = z.strictObject({
-  seconds: z.number().nonnegative(),
-  bytes_per_second: z.number().int().positive(),
-  basis: z.enum(['recorded', 'assumed', 'merge_rate']),
-  /** The merges on record behind the rate; 0 when it is assumed. */
-  merges: z.number().int().nonnegative(),
-});
-export type TimeEstimate = z.infer<typeof timeEstimateSchema>;
 
 /** Commands around a snapshot, as argv on the storage's host, with the environment they get. */
 export const hooksSchema = z.strictObject({
@@ -364,7 +356,15 @@ export const planSchema = z.strictObject({
      * How long the copying should take: storages run side by side, so the slowest storage's sum.
      * `assumed` when a storage had no merge on record to estimate from.
      */
-    time_estimate: z.strictObject({ seconds: z.number().nonnegative(), assumed: z.boolean() }).optional(),
+    time_estimate: z
+      .strictObject({
+        seconds: z.number().nonnegative(),
+        assumed: z.boolean(),
+        at_most: z.boolean().optional(),
+      })
+      .optional(),
+    /** What the merges whose bytes could not be read (inactive chains) copy at most (format 2.5). */
+    bytes_to_copy_at_most: bytes.optional(),
   }),
 });
 

@@ -155,6 +155,7 @@ function planDelete(
       commit_bytes: choice.commitBytes,
       stream_bytes: choice.streamBytes,
       chosen_because: choice.because,
+      ...(choice.atMostBytes !== undefined ? { at_most_bytes: choice.atMostBytes } : {}),
     },
     {
       ...(group !== undefined ? { group } : {}),

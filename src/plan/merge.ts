@@ -16,6 +16,11 @@ export interface MergeChoice {
   commitBytes: number | null;
   streamBytes: number | null;
   because: 'cheaper' | 'tie' | 'forced' | 'no_estimate' | 'live_engine';
+  /**
+   * When the chosen direction's figure is unknown: the most it can copy, the virtual size of the
+   * layer whose data moves (the child for a commit, the snapshot for a stream).
+   */
+  atMostBytes?: number;
 }
 
 /**
@@ -40,7 +45,13 @@ export function chooseMerge(
       : commitCost(child.extents)
     : null;
   const streamBytes = layerS?.extents && child?.extents ? streamCost(layerS.extents, child.extents) : null;
-  if (override !== 'auto') return { direction: override, commitBytes, streamBytes, because: 'forced' };
+  const bound = (direction: MergeDirection) => {
+    const known = direction === 'commit' ? commitBytes : streamBytes;
+    const moved = (direction === 'commit' ? child : layerS)?.virtualSize;
+    return known === null && moved !== undefined ? { atMostBytes: moved } : {};
+  };
+  if (override !== 'auto')
+    return { direction: override, commitBytes, streamBytes, because: 'forced', ...bound(override) };
   if (live) {
     const commitBlocked = liveMergeBlocker(state, snap, 'commit', live) !== undefined;
     const streamBlocked = liveMergeBlocker(state, snap, 'stream', live) !== undefined;
@@ -55,8 +66,8 @@ export function chooseMerge(
   if (commitBytes === null || streamBytes === null) {
     // Without figures, do what Proxmox does: the oldest snapshot is committed (streaming it
     // copies all its data), a snapshot with a parent is streamed.
-    const oldest = layerS?.backing === null;
-    return { direction: oldest ? 'commit' : 'stream', commitBytes, streamBytes, because: 'no_estimate' };
+    const direction = layerS?.backing === null ? 'commit' : 'stream';
+    return { direction, commitBytes, streamBytes, because: 'no_estimate', ...bound(direction) };
   }
   // A tie streams: the child keeps its name and no layer is renamed.
   if (commitBytes < streamBytes) return { direction: 'commit', commitBytes, streamBytes, because: 'cheaper' };

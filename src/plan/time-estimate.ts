@@ -9,16 +9,25 @@ import type { ObservedStorage } from '../model/observed.js';
 import { throughputOf, type Throughput } from '../model/merge-history.js';
 import type { DraftChange } from './draft.js';
 
-export function changeEstimate(steps: readonly Step[], t: Throughput): TimeEstimate | undefined {
+/** `atMostBytes`: the most a merge whose chain could not be read can copy (its step has no bytes). */
+export function changeEstimate(
+  steps: readonly Step[],
+  t: Throughput,
+  atMostBytes?: number,
+): TimeEstimate | undefined {
   let seconds = 0;
   let bytes = 0;
   let limited = false;
+  let atMost = false;
   for (const s of steps) {
-    if (!isMergeStep(s) || s.bytes === 0) continue;
+    if (!isMergeStep(s)) continue;
+    const n = s.bytes === 0 && atMostBytes !== undefined ? atMostBytes : s.bytes;
+    if (n === 0) continue;
+    atMost ||= n !== s.bytes;
     const rate = s.rate !== undefined && s.rate < t.bytesPerSecond ? s.rate : t.bytesPerSecond;
     limited ||= rate !== t.bytesPerSecond;
-    seconds += s.bytes / rate;
-    bytes += s.bytes;
+    seconds += n / rate;
+    bytes += n;
   }
   if (bytes === 0) return undefined;
   return {
@@ -26,6 +35,7 @@ export function changeEstimate(steps: readonly Step[], t: Throughput): TimeEstim
     bytes_per_second: limited ? Math.max(1, Math.round(bytes / seconds)) : t.bytesPerSecond,
     basis: limited ? 'merge_rate' : t.basis,
     merges: t.merges,
+    ...(atMost ? { at_most: true } : {}),
   };
 }
 
@@ -41,7 +51,8 @@ export function withEstimates(
     return t;
   };
   return changes.map((c) => {
-    const estimate = changeEstimate(c.steps, rateOf(c.storage));
+    const atMost = c.operation.op === 'delete' ? c.operation.at_most_bytes : undefined;
+    const estimate = changeEstimate(c.steps, rateOf(c.storage), atMost);
     return estimate ? { ...c, estimate } : c;
   });
 }

@@ -25,6 +25,8 @@ export interface Tally {
   /** Estimated seconds of copying; `assumed` when the storage had no merge on record. */
   seconds: number;
   assumed: boolean;
+  /** What merges from chains not read now copy at most; their time counts that much. */
+  atMostBytes: number;
 }
 
 const emptyTally = (): Tally => ({
@@ -36,10 +38,11 @@ const emptyTally = (): Tally => ({
   bytes: 0,
   seconds: 0,
   assumed: false,
+  atMostBytes: 0,
 });
 
 /** Which column of the summary table a change counts in. */
-function column(c: ResourceChange): keyof Omit<Tally, 'bytes' | 'seconds' | 'assumed'> {
+function column(c: ResourceChange): keyof Omit<Tally, 'bytes' | 'seconds' | 'assumed' | 'atMostBytes'> {
   switch (c.operation.op) {
     case 'create':
     case 'create_vg':
@@ -71,6 +74,7 @@ export function tallyByStorage(plan: Plan): Map<string, Tally> {
     t.bytes += summarize([c]).bytes_to_copy;
     t.seconds += c.x_estimate?.seconds ?? 0;
     t.assumed ||= c.x_estimate?.basis === 'assumed';
+    if (c.operation.op === 'delete') t.atMostBytes += c.operation.at_most_bytes ?? 0;
     out.set(c.storage, t);
   }
   return out;
@@ -128,8 +132,12 @@ export function summaryTable(plan: Plan): string {
         String(t.update),
         String(t.merge),
         t.destroy > 0 ? `**${t.destroy}**` : '0',
-        bytesCell(t.bytes),
-        t.bytes === 0 ? '' : `${aboutDuration(t.seconds)}${t.assumed ? ' (assumed rate)' : ''}`,
+        t.atMostBytes > 0
+          ? `${bytesCell(t.bytes)}, up to ${formatBytes(t.atMostBytes)} unread`
+          : bytesCell(t.bytes),
+        t.bytes + t.atMostBytes === 0
+          ? ''
+          : `${aboutDuration(t.seconds, t.atMostBytes > 0)}${t.assumed ? ' (assumed rate)' : ''}`,
         ...capacityCells(capacity.get(storage)),
       ]),
     );

@@ -18,11 +18,18 @@ export interface AppliedCounts {
 
 /** What the merges cost: bytes, and the time they should take. */
 function mergeCosts(s: Plan['summary']): string[] {
-  const costs = [`${formatBytes(s.bytes_to_copy)} to copy`];
+  const unread = s.bytes_to_copy_at_most;
+  const costs = [
+    unread === undefined
+      ? `${formatBytes(s.bytes_to_copy)} to copy`
+      : s.bytes_to_copy === 0
+        ? `up to ${formatBytes(unread)} to copy, from chains not read now`
+        : `${formatBytes(s.bytes_to_copy)} to copy, and up to ${formatBytes(unread)} from chains not read now`,
+  ];
   const t = s.time_estimate;
   if (t)
     costs.push(
-      `${aboutDuration(t.seconds)}${t.assumed ? ` at an assumed ${formatBytes(ASSUMED_BYTES_PER_SECOND)}/s` : ''}`,
+      `${aboutDuration(t.seconds, t.at_most)}${t.assumed ? ` at an assumed ${formatBytes(ASSUMED_BYTES_PER_SECOND)}/s` : ''}`,
     );
   return costs;
 }

@@ -80,9 +80,14 @@ function attributes(c: ResourceChange, sym: Symbol, st: Style): string[] {
 
 export function mergeLine(c: ResourceChange): string | undefined {
   if (c.operation.op !== 'delete') return undefined;
-  const { merge, commit_bytes, stream_bytes, chosen_because } = c.operation;
-  const fig = (n: number | null) => (n === null ? 'unknown' : `${formatBytes(n)} (${n} bytes)`);
+  const { merge, commit_bytes, stream_bytes, chosen_because, at_most_bytes } = c.operation;
   const chosen = merge === 'merge_commit' ? 'commit' : 'stream';
+  const fig = (n: number | null, way: string) =>
+    n !== null
+      ? `${formatBytes(n)} (${n} bytes)`
+      : way === chosen && at_most_bytes !== undefined
+        ? `unknown, at most ${formatBytes(at_most_bytes)}`
+        : 'unknown';
   const why = {
     cheaper: 'cheaper',
     tie: 'equal cost; streaming keeps the child in place',
@@ -90,7 +95,7 @@ export function mergeLine(c: ResourceChange): string | undefined {
     no_estimate: 'no estimate: the chain is not readable now',
     live_engine: 'the VM is running, and its QEMU can merge this one only this way',
   }[chosen_because];
-  return `merge: ${chosen} (${why}); commit would copy ${fig(commit_bytes)}, stream would copy ${fig(stream_bytes)}`;
+  return `merge: ${chosen} (${why}); commit would copy ${fig(commit_bytes, 'commit')}, stream would copy ${fig(stream_bytes, 'stream')}`;
 }
 
 /** How long a change's merges should take, and what the estimate rests on. */
@@ -103,7 +108,7 @@ export function durationLine(c: ResourceChange): string | undefined {
     assumed: `an assumed ${rate}, as ${c.storage} has no merge on record yet`,
     merge_rate: `${rate}, held back by the mergeRate of ${c.storage}`,
   }[e.basis];
-  return `time: ${aboutDuration(e.seconds)} at ${basis}`;
+  return `time: ${aboutDuration(e.seconds, e.at_most)} at ${basis}`;
 }
 
 /** The snapshot times a re-derivation could only estimate: no record of them survived. */

@@ -289,6 +289,16 @@ describe("Proxmox's cluster storage lock around LVM changes (lab VM, a directory
     // Applied from an inactive chain, as a node leaves it: the plan cannot know the bytes, so the
     // record takes those read when apply activates it.
     await must(lab(), ['lvchange', '-an', ...chain]);
+    // The plan bounds what it cannot read: a commit copies at most the child's virtual size.
+    const blind = await a.run(['plan', '--merge-direction', 'commit']);
+    expect(blind.exitCode, blind.stderr).toBe(0);
+    expect(blind.stdout).toContain('commit would copy unknown, at most 8 MiB');
+    expect(blind.stdout).toMatch(
+      /time: (at most \d+ s|under a second) at [\d.]+ [KMG]?i?B\/s, measured over 1 recent merge/,
+    );
+    expect(blind.stdout).toMatch(
+      /^Plan: 0 to add, 0 to change, 0 to destroy; 1 snapshot to merge away \(up to 8 MiB to copy, from chains not read now, (at most \d+ s|under a second)\)\.$/m,
+    );
     const again = await a.run(['apply', '--auto-approve', '--merge-direction', 'commit']);
     expect(again.exitCode, again.stdout + again.stderr).toBe(0);
     const two = await records();

@@ -143,6 +143,22 @@ describe('time estimates of changes', () => {
     expect(summarize([]).time_estimate).toBeUndefined();
   });
 
+  it('bounds a merge whose bytes could not be read by the most it can copy, and says it is a bound', () => {
+    const t = throughputOf([{ bytes: 100 * MiB, ms: 1000 }]);
+    const e = changeEstimate([commit(0)], t, 200 * MiB);
+    expect(e).toMatchObject({ seconds: 2, basis: 'recorded', at_most: true });
+    // Known bytes are never replaced by the bound.
+    expect(changeEstimate([commit(50 * MiB)], t, 200 * MiB)).toEqual({
+      seconds: 0.5,
+      bytes_per_second: 100 * MiB,
+      basis: 'recorded',
+      merges: 1,
+    });
+    expect(changeEstimate([commit(0)], t)).toBeUndefined();
+    expect(aboutDuration(12.4, true)).toBe('at most 12 s');
+    expect(aboutDuration(0.2, true)).toBe('under a second');
+  });
+
   it('reads as people say it', () => {
     expect(aboutDuration(0.4)).toBe('under a second');
     expect(aboutDuration(12.4)).toBe('about 12 s');

@@ -51,3 +51,34 @@ export function diskConfig(o: {
     },
   };
 }
+
+/**
+ * The hooks tests' config body: guest `db` on `storage`, under an hourly policy `db` whose
+ * hooks are `pre` and `post --thaw`.
+ */
+export function hookedGuest(o: {
+  storage: string;
+  disks: readonly string[];
+  size: string;
+  pre: string;
+  post: string;
+  timeout: string;
+}): Record<string, unknown> {
+  return {
+    policies: {
+      db: {
+        timezone: 'UTC',
+        schedule: '0 * * * *',
+        retention: { last: 5 },
+        hooks: { preSnapshot: [o.pre], postSnapshot: [o.post, '--thaw'], timeout: o.timeout },
+      },
+    },
+    guests: {
+      db: {
+        storage: o.storage,
+        policy: 'db',
+        disks: Object.fromEntries(o.disks.map((d) => [d, { size: o.size }])),
+      },
+    },
+  };
+}

@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { readFile, writeFile, chmod, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirLab } from '../helpers/dirlab.js';
+import { hookedGuest } from '../helpers/configs.js';
 
 const DISKS = ['vm-861-disk-0', 'vm-861-disk-1'];
 let lab: DirLab;
@@ -30,21 +31,7 @@ async function config(pre: string, post: string, timeout = '5s'): Promise<void> 
   await lab.writeRawConfig({
     version: 1,
     directories: { lab: { path: './store' } },
-    policies: {
-      db: {
-        timezone: 'UTC',
-        schedule: '0 * * * *',
-        retention: { last: 5 },
-        hooks: { preSnapshot: [pre], postSnapshot: [post, '--thaw'], timeout },
-      },
-    },
-    guests: {
-      db: {
-        storage: 'lab',
-        policy: 'db',
-        disks: Object.fromEntries(DISKS.map((d) => [d, { size: '8MiB' }])),
-      },
-    },
+    ...hookedGuest({ storage: 'lab', disks: DISKS, size: '8MiB', pre, post, timeout }),
   });
 }
 

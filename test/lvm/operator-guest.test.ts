@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useLab } from '../lab/vm.js';
 import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
-import { pinned } from '../helpers/configs.js';
+import { hookedGuest, pinned } from '../helpers/configs.js';
 
 const MiB = 2 ** 20;
 const HOUR = 3_600_000;
@@ -149,23 +149,7 @@ describe('a guest on LVM over ssh', () => {
       return path;
     };
     const config = (pre: string, post: string, timeout: string) =>
-      lvm.writeConfig({
-        policies: {
-          db: {
-            timezone: 'UTC',
-            schedule: '0 * * * *',
-            retention: { last: 5 },
-            hooks: { preSnapshot: [pre], postSnapshot: [post, '--thaw'], timeout },
-          },
-        },
-        guests: {
-          db: {
-            storage: VG,
-            policy: 'db',
-            disks: Object.fromEntries(DISKS.map((d) => [d, { size: '16MiB' }])),
-          },
-        },
-      });
+      lvm.writeConfig(hookedGuest({ storage: VG, disks: DISKS, size: '16MiB', pre, post, timeout }));
     const log = async () => (await lab().run(['cat', LOG])).stdout.trim().split('\n').filter(Boolean);
     const snapshotLvs = async () => [...(await lvm.lvs()).keys()].filter((n) => n.startsWith('snap_')).length;
     /** Three hours that have passed, one per apply: apply refuses a --now ahead of the clock. */

@@ -1,6 +1,6 @@
 /** What a layer allocates, and what a commit or a stream makes of two layers' allocations. */
 import type { Ranges } from '../base/ranges.js';
-import { subtract, total, union } from '../base/ranges.js';
+import { normalize, subtract, total, union } from '../base/ranges.js';
 
 /** Allocation of one layer by itself, as `qemu-img map` with the backing cut off reports it. */
 export interface Extents {
@@ -17,9 +17,27 @@ export function allocated(x: Extents): Ranges {
   return union(x.data, x.zero);
 }
 
-/** Bytes `qemu-img commit -d C` copies into S: the data allocated in C (zero clusters are metadata). */
+/**
+ * `qemu-img commit` runs QEMU's mirror job, which copies whole chunks of its dirty bitmap: the
+ * target's cluster size capped at 64 KiB, so 64 KiB for lvchain's and Proxmox's layers. Measured
+ * with strace (QEMU 7.2): 200 random 4 KiB writes in C (800 KiB) made it write 13.4 MB into S,
+ * and left 12.9 MB allocated there.
+ */
+export const COMMIT_CHUNK = 64 * 1024;
+
+/** C's data as the commit copies it: widened to whole chunks. */
+function committedData(child: Extents): Ranges {
+  return normalize(
+    child.data.map(([start, end]): [number, number] => [
+      Math.floor(start / COMMIT_CHUNK) * COMMIT_CHUNK,
+      Math.ceil(end / COMMIT_CHUNK) * COMMIT_CHUNK,
+    ]),
+  );
+}
+
+/** Bytes `qemu-img commit -d C` copies into S: C's data in whole chunks (zero clusters are metadata). */
 export function commitCost(child: Extents): number {
-  return total(child.data);
+  return total(committedData(child));
 }
 
 /** Bytes QEMU's live `block-commit` below the top writes: it copies zero clusters as data. */
@@ -32,12 +50,17 @@ export function streamCost(snapshot: Extents, child: Extents): number {
   return total(subtract(snapshot.data, allocated(child)));
 }
 
-/** S after `commit C into S`: C's clusters win. */
+/**
+ * S after `commit C into S`: C's clusters win, and each chunk the commit copied is data in S
+ * (what C showed of S there is written back). A live commit below the top copies without
+ * chunks; this over-counts it by at most a chunk per extent.
+ */
 export function afterCommit(snapshot: Extents, child: Extents): Extents {
   const childAlloc = allocated(child);
+  const copied = subtract(committedData(child), child.zero);
   return {
-    data: union(subtract(snapshot.data, childAlloc), child.data),
-    zero: union(subtract(snapshot.zero, childAlloc), child.zero),
+    data: union(subtract(snapshot.data, childAlloc), copied),
+    zero: subtract(union(subtract(snapshot.zero, childAlloc), child.zero), copied),
   };
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { commitCost, liveCommitCost, streamCost } from '../../../src/model/extents.js';
+import { afterCommit, commitCost, liveCommitCost, streamCost } from '../../../src/model/extents.js';
 
 const MiB = 1024 * 1024;
 
@@ -14,5 +14,24 @@ describe('merge costs', () => {
     expect(liveCommitCost(child)).toBe(66 * MiB);
     // The stream copies what the child still sees of the snapshot: 2-4 MiB.
     expect(streamCost(snapshot, child)).toBe(2 * MiB);
+  });
+
+  it('qemu-img commit copies whole 64 KiB chunks, and leaves them as data in the snapshot', () => {
+    const KiB = 1024;
+    const child = {
+      data: [
+        [4 * KiB, 8 * KiB],
+        [60 * KiB, 68 * KiB],
+      ] as [number, number][],
+      zero: [[256 * KiB, 320 * KiB]] as [number, number][],
+    };
+    // Two chunks for the first write (0-64 KiB, which the second write also touches) and the next.
+    expect(commitCost(child)).toBe(128 * KiB);
+    const after = afterCommit({ data: [[1 * MiB, 2 * MiB]], zero: [] }, child);
+    expect(after.data).toEqual([
+      [0, 128 * KiB],
+      [1 * MiB, 2 * MiB],
+    ]);
+    expect(after.zero).toEqual([[256 * KiB, 320 * KiB]]);
   });
 });

@@ -30,6 +30,20 @@ export function infoArgv(path: string, shared = true): string[] {
   return ['qemu-img', 'info', ...(shared ? ['-U'] : []), '--output=json', '-f', 'qcow2', path];
 }
 
+/** `qemu-img info` of a top and every image below it, as `infoArgv` of each. */
+export function chainInfoArgv(top: string, shared = true): string[] {
+  return [
+    'qemu-img',
+    'info',
+    '--backing-chain',
+    ...(shared ? ['-U'] : []),
+    '--output=json',
+    '-f',
+    'qcow2',
+    top,
+  ];
+}
+
 export async function readHeaders(
   exec: Executor,
   targets: readonly HeaderTarget[],
@@ -37,16 +51,7 @@ export async function readHeaders(
   const out = new Map<string, HeaderObservation>();
   const withTop = targets.filter((t) => t.top !== undefined);
   const chains = await exec.runBatch(
-    withTop.map((t) => [
-      'qemu-img',
-      'info',
-      '--backing-chain',
-      '-U',
-      '--output=json',
-      '-f',
-      'qcow2',
-      t.paths.get(t.top as string) as string,
-    ]),
+    withTop.map((t) => chainInfoArgv(t.paths.get(t.top as string) as string)),
   );
   withTop.forEach((t, i) => {
     const r = chains[i];

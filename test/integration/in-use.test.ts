@@ -85,6 +85,27 @@ describe('a disk held open like a running VM', () => {
     expect(await viewDigest(lab.top(DISK))).toBe(views.get('top'));
   });
 
+  it('checks the whole chain with one look when nothing holds it, and the merge goes ahead', async () => {
+    const views = await chain();
+    await lab.writeConfig({ [DISK]: { size: '4MiB', snapshots: ['a', 'c'] } });
+    const log = join(lab.root, 'commands.ndjson');
+    const r = await lab.run(['--command-log', log, 'apply', '--auto-approve']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    // The looks that take image locks: qemu-img info without -U. One for the chain, where one per
+    // layer the merge touches (b, c) and the top were three.
+    const looks = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { argv: string[] }).argv)
+      .filter((argv) => argv[0] === 'qemu-img' && argv[1] === 'info' && !argv.includes('-U'));
+    expect(looks).toEqual([
+      ['qemu-img', 'info', '--backing-chain', '--output=json', '-f', 'qcow2', lab.top(DISK)],
+    ]);
+    expect(await viewDigest(lab.snap(DISK, 'a'))).toBe(views.get('a'));
+    expect(await viewDigest(lab.snap(DISK, 'c'))).toBe(views.get('c'));
+    expect(await viewDigest(lab.top(DISK))).toBe(views.get('top'));
+  });
+
   it('still changes metadata alone: protect is set while the VM runs', async () => {
     const views = await chain();
     await lab.writeConfig({ [DISK]: { size: '4MiB', snapshots: ['a', 'b', 'c'], protect: true } });

@@ -13,7 +13,8 @@ import type {
 import type { PlannedStep } from '../../model/plan.js';
 import type { LayerRef } from '../../model/layer.js';
 import type { ObserveRequest, StorageDriver, StorageStep } from '../driver.js';
-import { fillHeaders, infoArgv } from '../headers.js';
+import { chainInfoArgv, fillHeaders, infoArgv } from '../headers.js';
+import { parseInfo } from '../../observe/qemu.js';
 import { lockState, probeArgv } from '../lock-probe.js';
 import { findDirDependants } from './dependants.js';
 import { isDir, kindOf, listDirs, listEntries, nearestExisting, notRegular } from './entries.js';
@@ -202,9 +203,20 @@ export class DirDriver implements StorageDriver {
   async releaseDisk(): Promise<void> {}
 
   async layersInUse(disk: ObservedDisk, names: readonly string[]): Promise<string[]> {
-    const layers = disk.layers.filter((l) => names.includes(l.name) && l.header.state === 'read');
-    // Without -U, qemu-img takes the image lock, which fails while a VM has the image open.
-    const results = await this.exec.runBatch(layers.map((l) => infoArgv(this.path(disk.name, l.ref), false)));
+    const path = (l: ObservedLayer) => this.path(disk.name, l.ref);
+    let layers = disk.layers.filter((l) => names.includes(l.name) && l.header.state === 'read');
+    // Without -U, qemu-img takes the image lock, which fails while a VM has the image open. One
+    // look at the whole chain takes each image's lock as a look at each does: when it succeeds,
+    // nothing holds the layers it reached, and only a failure needs the looks one by one.
+    const top = disk.layers.find((l) => l.ref.role === 'top' && l.header.state === 'read');
+    if (top && layers.length > 1) {
+      const [chain] = await this.exec.runBatch([chainInfoArgv(path(top), false)]);
+      if (chain && !chain.failed) {
+        const reached = new Set(parseInfo(chain.stdout).map((i) => i.filename));
+        layers = layers.filter((l) => !reached.has(path(l)));
+      }
+    }
+    const results = await this.exec.runBatch(layers.map((l) => infoArgv(path(l), false)));
     return layers
       .filter((_, i) => results[i]?.failed && /lock/i.test(results[i]?.stderr ?? ''))
       .map((l) => l.name);

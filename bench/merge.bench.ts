@@ -11,7 +11,7 @@
  * LVCHAIN_BENCH_ROUNDS sets the rounds (default 5). Runs the built CLI (dist/): `npm run build` first.
  */
 import { execa } from 'execa';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DirLab } from '../test/helpers/dirlab.js';
 import { writePattern } from '../test/helpers/data.js';
@@ -89,11 +89,29 @@ async function main(): Promise<void> {
         return [copy];
       },
     });
+    const overheads = new Map<string, { before: number[]; after: number[] }>();
     const apply = (direction: 'commit' | 'stream'): Operation => ({
       label: `lvchain apply, delete by ${direction}`,
       run: async () => {
         await deleteS1();
-        await lab.apply('--merge-direction', direction);
+        const log = join(lab.root, 'commands.ndjson');
+        await rm(log, { force: true });
+        const started = Date.now();
+        const r = await lab.run([
+          '--command-log',
+          log,
+          'apply',
+          '--auto-approve',
+          '--merge-direction',
+          direction,
+        ]);
+        const ended = Date.now();
+        if (r.exitCode !== 0) throw new Error(`apply failed (${r.exitCode}):\n${r.stdout}\n${r.stderr}`);
+        const move = moveSpan(await readFile(log, 'utf8'));
+        const o = overheads.get(direction) ?? { before: [], after: [] };
+        o.before.push((move.start - started) / 1000);
+        o.after.push((ended - move.end) / 1000);
+        overheads.set(direction, o);
         return layerFiles(dir);
       },
     });
@@ -177,9 +195,39 @@ async function main(): Promise<void> {
         `  ${o.label.padEnd(62)} ${m.toFixed(2).padStart(6)} s  ${rate(m).toFixed(0).padStart(5)} MiB/s  (${spread})  ${(rate(m) / base).toFixed(2)}× dd direct`,
       );
     }
+    console.log(
+      '\nlvchain apply beyond its data move (from --command-log): from the process start to the first',
+    );
+    console.log('data-moving command, and from the last one to the process exit; median (min–max)\n');
+    const show = (xs: number[]) =>
+      `${median(xs).toFixed(3)} s (${Math.min(...xs).toFixed(3)}–${Math.max(...xs).toFixed(3)})`;
+    for (const [direction, o] of overheads) {
+      const total = o.before.map((b, i) => b + (o.after[i] ?? 0));
+      console.log(
+        `  delete by ${direction.padEnd(7)} before ${show(o.before)}   after ${show(o.after)}   total ${show(total)}`,
+      );
+    }
   } finally {
     await lab.dispose();
   }
+}
+
+/**
+ * When the commands that move data ran, from a command log: `qemu-img commit`, the copy-on-read
+ * `qemu-io` and the `qemu-img rebase` that follows it. Each event is logged at its command's end.
+ */
+function moveSpan(log: string): { start: number; end: number } {
+  const spans = log
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as { argv: string[]; durationMs: number; time: string })
+    .filter(
+      ({ argv }) =>
+        argv.includes('commit') || argv.includes('rebase') || argv.some((a) => a.endsWith('qemu-io')),
+    )
+    .map((e) => ({ end: Date.parse(e.time), start: Date.parse(e.time) - e.durationMs }));
+  if (spans.length === 0) throw new Error(`no data-moving command in the command log:\n${log}`);
+  return { start: Math.min(...spans.map((x) => x.start)), end: Math.max(...spans.map((x) => x.end)) };
 }
 
 async function layerFiles(dir: string): Promise<string[]> {

@@ -44,20 +44,27 @@ export function chainInfoArgv(top: string, shared = true): string[] {
   ];
 }
 
+/**
+ * With `unheld`, the chain reads take the image locks (no -U), as the in-use look does, and
+ * `unheld` receives the path of every image they reached: nothing held it open at that moment.
+ * A chain held by a VM then fails its look and is read layer by layer with -U.
+ */
 export async function readHeaders(
   exec: Executor,
   targets: readonly HeaderTarget[],
+  unheld?: Set<string>,
 ): Promise<Map<string, HeaderObservation>> {
   const out = new Map<string, HeaderObservation>();
   const withTop = targets.filter((t) => t.top !== undefined);
   const chains = await exec.runBatch(
-    withTop.map((t) => chainInfoArgv(t.paths.get(t.top as string) as string)),
+    withTop.map((t) => chainInfoArgv(t.paths.get(t.top as string) as string, unheld === undefined)),
   );
   withTop.forEach((t, i) => {
     const r = chains[i];
     if (!r || r.failed) return;
     const dir = dirname(t.paths.get(t.top as string) as string);
     for (const info of parseInfo(r.stdout)) {
+      unheld?.add(info.filename);
       // Only entries in the disk's own directory are its layers; anything else is a foreign backing.
       if (dirname(info.filename) !== dir) break;
       out.set(info.filename, { state: 'read', header: info.header, backing: { kind: 'none' } });
@@ -120,6 +127,7 @@ export async function fillHeaders(
   disks: readonly ObservedDisk[],
   site: HeaderSite,
   wanted: (layer: ObservedLayer) => boolean,
+  unheld?: Set<string>,
 ): Promise<void> {
   const targets = disks.map((d) => {
     const layers = d.layers.filter(wanted);
@@ -127,7 +135,7 @@ export async function fillHeaders(
     const top = layers.find((l) => l.ref.role === 'top')?.name;
     return top ? { paths, top } : { paths };
   });
-  const headers = await readHeaders(exec, targets);
+  const headers = await readHeaders(exec, targets, unheld);
   for (const d of disks) {
     for (const l of d.layers) {
       if (!wanted(l)) continue;

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { lvchain, type CliResult } from './cli.js';
+import { TRASH_DIR } from '../../src/storage/dir/layout.js';
 
 export interface DiskSpec {
   size: string;
@@ -100,6 +101,8 @@ export class DirLab {
       }
       for (const e of entries) {
         const p = join(dir, e.name);
+        // Removed layers pass through the trash while a detached rm frees them.
+        if (e.name === TRASH_DIR) continue;
         if (e.isDirectory()) await walk(p);
         else {
           const st = await stat(p);

@@ -1,5 +1,5 @@
 /** Running the directory storage steps in-process: sidecar first, so every file has its metadata. */
-import { mkdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir } from '../../exec/atomic-file.js';
 import { LvchainError } from '../../base/errors.js';
@@ -8,6 +8,7 @@ import type { StorageStep } from '../driver.js';
 import { exists, kindOf, notRegular } from './entries.js';
 import { diskDir, imagesDir, layerFileName } from './layout.js';
 import { readSidecar, updateSidecar } from './sidecar.js';
+import { discardFile } from './trash.js';
 
 export async function executeDirStep(root: string, disk: string, step: StorageStep): Promise<void> {
   const dir = diskDir(root, disk);
@@ -51,9 +52,7 @@ export async function executeDirStep(root: string, disk: string, step: StorageSt
       return;
     }
     case 'remove': {
-      await unlink(join(dir, name(step.layer))).catch((e: NodeJS.ErrnoException) => {
-        if (e.code !== 'ENOENT') throw e;
-      });
+      await discardFile(root, join(dir, name(step.layer)));
       await fsyncDir(dir);
       await updateSidecar(dir, disk, (layers) => void delete layers[name(step.layer)]);
       return;

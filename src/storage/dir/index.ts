@@ -21,6 +21,7 @@ import { isDir, kindOf, listDirs, listEntries, nearestExisting, notRegular } fro
 import { executeDirStep } from './execute.js';
 import { diskDir, imagesDir, layerFileName, parseLayerFileName, SIDECAR_SUFFIX } from './layout.js';
 import { readSidecar } from './sidecar.js';
+import { sweepTrash } from './trash.js';
 import { describeDirStep } from './steps.js';
 import { LvchainError } from '../../base/errors.js';
 import { readMergeHistory, recordDirMerges } from './merge-history.js';
@@ -34,6 +35,8 @@ export class DirDriver implements StorageDriver {
   private readonly root: string;
   readonly exec: Executor;
   readonly protocol = 'file' as const;
+  /** Per disk being changed: the layers prepareDisk's locking look found held by nobody. */
+  private readonly unheld = new Map<string, Set<string>>();
 
   constructor(config: DesiredDirectory, exec: Executor) {
     this.storage = config.name;
@@ -162,12 +165,12 @@ export class DirDriver implements StorageDriver {
     return { disks, foreign };
   }
 
-  private async fillHeaders(disks: readonly ObservedDisk[]): Promise<void> {
+  private async fillHeaders(disks: readonly ObservedDisk[], unheld?: Set<string>): Promise<void> {
     // A disk with a link or a FIFO among its layers is drift: none of its headers is read, since
     // the backing chain of a regular layer may lead into the unsafe one.
     const safe = disks.filter((d) => !(d.unsafe ?? []).some((p) => p.code === 'not_regular'));
     const site = { path: (d: string, r: LayerRef) => this.path(d, r), parseName: parseLayerFileName };
-    await fillHeaders(this.exec, safe, site, () => true);
+    await fillHeaders(this.exec, safe, site, () => true, unheld);
   }
 
   async readHeaders(): Promise<void> {}
@@ -184,11 +187,17 @@ export class DirDriver implements StorageDriver {
   }
 
   async prepareDisk(disk: string, declared: readonly string[]): Promise<ObservedDisk> {
+    // Under the storage lock, before any change: what a killed run left to free is freed now.
+    await sweepTrash(this.root);
     const dir = diskDir(this.root, disk);
     const known = new Set([disk, ...declared.filter((d) => diskDir(this.root, d) === dir)]);
     const found = await this.observeDir(dir, known);
     const observed = found.disks[disk] ?? { name: disk, storage: this.storage, layers: [] };
-    await this.fillHeaders([observed]);
+    // Read with the image locks taken: the same look tells layersInUse, a moment later, which
+    // layers nothing holds, so a change costs one qemu-img less per disk.
+    const unheld = new Set<string>();
+    await this.fillHeaders([observed], unheld);
+    this.unheld.set(disk, unheld);
     return observed;
   }
 
@@ -200,11 +209,16 @@ export class DirDriver implements StorageDriver {
     await findDirDependants(this.exec, this.root, disks, (d, n) => join(diskDir(this.root, d), n));
   }
 
-  async releaseDisk(): Promise<void> {}
+  async releaseDisk(disk: string): Promise<void> {
+    this.unheld.delete(disk);
+  }
 
   async layersInUse(disk: ObservedDisk, names: readonly string[]): Promise<string[]> {
     const path = (l: ObservedLayer) => this.path(disk.name, l.ref);
-    let layers = disk.layers.filter((l) => names.includes(l.name) && l.header.state === 'read');
+    const unheld = this.unheld.get(disk.name) ?? new Set<string>();
+    let layers = disk.layers.filter(
+      (l) => names.includes(l.name) && l.header.state === 'read' && !unheld.has(path(l)),
+    );
     // Without -U, qemu-img takes the image lock, which fails while a VM has the image open. One
     // look at the whole chain takes each image's lock as a look at each does: when it succeeds,
     // nothing holds the layers it reached, and only a failure needs the looks one by one.

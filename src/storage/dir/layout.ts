@@ -22,4 +22,7 @@ export function sidecarName(disk: string): string {
 
 export const SIDECAR_SUFFIX = '.lvchain.json';
 
+/** Where removed layers wait for their blocks to be freed (trash.ts). */
+export const TRASH_DIR = '.lvchain-trash';
+
 export { layerFileName, parseLayerFileName } from '../../model/layer-names.js';

@@ -7,7 +7,7 @@ import type { PlannedStep } from '../../model/plan.js';
 import { LvchainError } from '../../base/errors.js';
 import type { StorageStep } from '../driver.js';
 import { setMetaVerb } from '../set-meta.js';
-import { layerFileName, sidecarName } from './layout.js';
+import { layerFileName, sidecarName, TRASH_DIR } from './layout.js';
 
 export function describeDirStep(
   storage: string,
@@ -41,7 +41,9 @@ export function describeDirStep(
     case 'remove':
       return {
         description: `remove ${name(step.layer)}`,
-        commands: inProcess(`unlink ${name(step.layer)}, then drop its entry in ${sidecarName(disk)}`),
+        commands: inProcess(
+          `move ${name(step.layer)} into ${TRASH_DIR} (its blocks are freed in the background), then drop its entry in ${sidecarName(disk)}`,
+        ),
       };
     case 'create_vg':
       throw new LvchainError('plan_invalid', `${storage} is a directory, not a volume group`);

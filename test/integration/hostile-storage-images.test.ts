@@ -397,6 +397,29 @@ describe('hostile images on a directory storage', () => {
     });
   });
 
+  it('an image of another VM rebased onto the snapshot after planning is read again, and stops the merge', async () => {
+    await baseline();
+    await mkdir(cloneDir(), { recursive: true });
+    await qemuImg('create', '-q', '-f', 'qcow2', clone(), QSIZE);
+    await mergeDue();
+    await withPlanInFlight(lab.configPath, async ({ plan, apply }) => {
+      expect(plan.resource_changes.map((c) => c.address)).toContain(`snapshot.${D}@s1`);
+      // The plan read this image with no backing; a run must not trust that read once the file changed.
+      await qemuImg('rebase', '-u', '-f', 'qcow2', '-F', 'qcow2', '-b', `../900/snap-s1-${D}.qcow2`, clone());
+      const before = await guarded();
+      const view = await viewDigest(clone());
+      const outcome = await apply();
+      expect(outcome.failed).toEqual([
+        {
+          address: `snapshot.${D}@s1`,
+          message: expect.stringContaining(`snap-s1-${D}.qcow2 is the backing file of ${clone()}`) as unknown,
+        },
+      ]);
+      expect(await guarded()).toEqual(before);
+      expect(await viewDigest(clone())).toBe(view);
+    });
+  });
+
   it('once the clone is gone, the merge goes ahead and every view keeps its data', async () => {
     await baseline();
     await linkedClone(clone(), `../900/snap-s1-${D}.qcow2`);

@@ -13,15 +13,25 @@ import { parseInfo } from '../../observe/qemu.js';
 import type { BackedImage } from '../dependants.js';
 import { jsonSpecMentions, recordDependants } from '../dependants.js';
 import { infoArgv } from '../headers.js';
+import { identityAt } from './entries.js';
 import { imagesDir } from './layout.js';
 
 const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
 
+/** Backing files read in this run, by image path, with the file's identity (entries.ts) then. */
+export type BackingsRead = Map<string, { identity: string; backing: string | undefined }>;
+
+/**
+ * Records the dependants of `disks`' layers. An image whose backing `read` holds under the
+ * identity it has now is not read again: apply looks for the dependants of each disk it changes,
+ * and reading every other image each time made a run's reads grow with the square of its disks.
+ */
 export async function findDirDependants(
   exec: Executor,
   root: string,
   disks: readonly ObservedDisk[],
   pathOf: (disk: string, layer: string) => string,
+  read: BackingsRead,
 ): Promise<void> {
   const known = new Map<string, BackedImage>();
   const owner = new Map<string, string>();
@@ -33,14 +43,21 @@ export async function findDirDependants(
         known.set(path, { name: path, backing: l.header.header.backingPath });
     }
   }
-  const others: string[] = [];
-  for (const file of await imageFiles(imagesDir(root)))
-    if (!owner.has(file) && (await isQcow2(file))) others.push(file);
-  const results = await exec.runBatch(others.map((p) => infoArgv(p)));
-  others.forEach((path, i) => {
+  const others: { path: string; identity: string }[] = [];
+  for (const file of await imageFiles(imagesDir(root))) {
+    if (owner.has(file)) continue;
+    const identity = await identityAt(file);
+    const before = read.get(file);
+    if (identity !== undefined && before?.identity === identity) {
+      if (before.backing !== undefined) known.set(file, { name: file, backing: before.backing });
+    } else if (identity !== undefined && (await isQcow2(file))) others.push({ path: file, identity });
+  }
+  const results = await exec.runBatch(others.map((o) => infoArgv(o.path)));
+  others.forEach(({ path, identity }, i) => {
     const r = results[i];
     if (!r || r.failed) return;
     const backing = parseInfo(r.stdout)[0]?.header.backingPath;
+    read.set(path, { identity, backing });
     if (backing !== undefined) known.set(path, { name: path, backing });
   });
 

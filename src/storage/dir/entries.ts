@@ -1,5 +1,5 @@
 /** What is on a directory storage, by lstat: links are reported as links, never followed. */
-import type { Stats } from 'node:fs';
+import type { BigIntStats, Stats } from 'node:fs';
 import { lstat, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { isoSeconds } from '../../base/instants.js';
@@ -49,9 +49,14 @@ export interface Entry {
   bytes: number;
   born: string;
   modified: string;
+  /**
+   * Inode, size and change time to the nanosecond: the same only while the file is unchanged
+   * (a write, a rename, a truncation all move the change time).
+   */
+  identity: string;
 }
 
-function kindOfStats(st: Stats): EntryKind {
+function kindOfStats(st: Stats | BigIntStats): EntryKind {
   if (st.isSymbolicLink()) return 'symbolic link';
   if (st.isFile()) return 'file';
   if (st.isDirectory()) return 'directory';
@@ -79,6 +84,17 @@ export function notRegular(path: string, kind: EntryKind): string {
   return `${path} is ${what}; lvchain does not follow links or open special files on a storage`;
 }
 
+/** See Entry.identity. */
+export function identityOf(st: BigIntStats): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}`;
+}
+
+/** The identity of what is at `path` now (not following a link), or undefined. */
+export async function identityAt(path: string): Promise<string | undefined> {
+  const st = await lstat(path, { bigint: true }).catch(() => undefined);
+  return st ? identityOf(st) : undefined;
+}
+
 /** Every entry of a directory, by lstat: links are reported as links, never followed. */
 export async function listEntries(dir: string): Promise<Entry[]> {
   let names: string[];
@@ -89,16 +105,17 @@ export async function listEntries(dir: string): Promise<Entry[]> {
   }
   const out: Entry[] = [];
   for (const name of names.sort((a, b) => a.localeCompare(b))) {
-    const st = await lstat(join(dir, name)).catch(() => undefined);
+    const st = await lstat(join(dir, name), { bigint: true }).catch(() => undefined);
     if (!st) continue;
     // Birth time where the filesystem records it, else the last change of the inode.
-    const born = st.birthtimeMs > 0 ? st.birthtime : st.ctime;
+    const born = st.birthtimeMs > 0n ? st.birthtimeMs : st.ctimeMs;
     out.push({
       name,
       kind: kindOfStats(st),
-      bytes: st.isFile() ? st.blocks * 512 : 0,
-      born: isoSeconds(born.getTime()),
-      modified: isoSeconds(st.mtimeMs),
+      bytes: st.isFile() ? Number(st.blocks) * 512 : 0,
+      born: isoSeconds(Number(born)),
+      modified: isoSeconds(Number(st.mtimeMs)),
+      identity: identityOf(st),
     });
   }
   return out;

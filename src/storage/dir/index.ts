@@ -16,7 +16,7 @@ import type { ObserveRequest, StorageDriver, StorageStep } from '../driver.js';
 import { chainInfoArgv, fillHeaders, infoArgv } from '../headers.js';
 import { parseInfo } from '../../observe/qemu.js';
 import { lockState, probeArgv } from '../lock-probe.js';
-import { findDirDependants } from './dependants.js';
+import { findDirDependants, type BackingsRead } from './dependants.js';
 import { isDir, kindOf, listDirs, listEntries, nearestExisting, notRegular } from './entries.js';
 import { executeDirStep } from './execute.js';
 import { diskDir, imagesDir, layerFileName, parseLayerFileName, SIDECAR_SUFFIX } from './layout.js';
@@ -35,6 +35,12 @@ export class DirDriver implements StorageDriver {
   private readonly root: string;
   readonly exec: Executor;
   readonly protocol = 'file' as const;
+  /** Each layer file's identity (entries.ts) when it was last listed. */
+  private readonly identities = new Map<string, string>();
+  /** Headers read in this run, by path, with the identity of the file they were read from. */
+  private readonly headersRead = new Map<string, { identity: string; header: ObservedLayer['header'] }>();
+  /** Backing files read in this run, for the dependants of the disks apply changes. */
+  private readonly backingsRead: BackingsRead = new Map();
   /** Per disk being changed: the layers prepareDisk's locking look found held by nobody. */
   private readonly unheld = new Map<string, Set<string>>();
 
@@ -145,6 +151,7 @@ export class DirDriver implements StorageDriver {
         continue;
       }
       const disk = diskOf(parsed.disk);
+      this.identities.set(join(dir, e.name), e.identity);
       const layer: ObservedLayer = {
         ref: parsed.ref,
         name: e.name,
@@ -170,7 +177,27 @@ export class DirDriver implements StorageDriver {
     // the backing chain of a regular layer may lead into the unsafe one.
     const safe = disks.filter((d) => !(d.unsafe ?? []).some((p) => p.code === 'not_regular'));
     const site = { path: (d: string, r: LayerRef) => this.path(d, r), parseName: parseLayerFileName };
-    await fillHeaders(this.exec, safe, site, () => true, unheld);
+    const path = (d: ObservedDisk, l: ObservedLayer) => this.path(d.name, l.ref);
+    const same = (d: ObservedDisk, l: ObservedLayer) => {
+      const read = this.headersRead.get(path(d, l));
+      return read !== undefined && read.identity === this.identities.get(path(d, l));
+    };
+    // A look that takes the image locks is always made; a plain read is skipped for a disk whose
+    // files are all as this run last read them (a reconcile's second plan, DESIGN §5).
+    const fresh = unheld === undefined ? safe.filter((d) => !d.layers.every((l) => same(d, l))) : safe;
+    for (const d of safe)
+      if (!fresh.includes(d))
+        for (const l of d.layers)
+          l.header = structuredClone(this.headersRead.get(path(d, l))?.header ?? l.header);
+    await fillHeaders(this.exec, fresh, site, () => true, unheld);
+    for (const d of fresh)
+      for (const l of d.layers) {
+        const identity = this.identities.get(path(d, l));
+        if (l.header.state === 'read' && identity !== undefined) {
+          this.headersRead.set(path(d, l), { identity, header: structuredClone(l.header) });
+          this.backingsRead.set(path(d, l), { identity, backing: l.header.header.backingPath });
+        } else this.headersRead.delete(path(d, l));
+      }
   }
 
   async readHeaders(): Promise<void> {}
@@ -206,7 +233,13 @@ export class DirDriver implements StorageDriver {
   }
 
   private async fillDependants(disks: readonly ObservedDisk[]): Promise<void> {
-    await findDirDependants(this.exec, this.root, disks, (d, n) => join(diskDir(this.root, d), n));
+    await findDirDependants(
+      this.exec,
+      this.root,
+      disks,
+      (d, n) => join(diskDir(this.root, d), n),
+      this.backingsRead,
+    );
   }
 
   async releaseDisk(disk: string): Promise<void> {

@@ -20,6 +20,7 @@ import {
   CACHE_MODES,
   commitArgv,
   copyOnReadArgv,
+  mapArgv,
   streamArgvs,
 } from '../src/engines/offline/qemu-img-argv.js';
 import { copyIntoChild } from '../src/engines/offline/split-stream.js';
@@ -135,7 +136,8 @@ async function main(): Promise<void> {
           if (mode.form !== 'split') throw new Error('the directory stream is no longer split');
           const paths = { layer: top, from: s1 };
           const exec = new LocalExecutor();
-          await copyIntoChild(exec, 'file', paths, copyOnReadArgv(mode.cache, top), 'bench stream');
+          const maps = (ps: readonly string[]) => exec.runBatch(ps.map((p) => mapArgv('file', p)));
+          await copyIntoChild(exec, maps, paths, copyOnReadArgv(mode.cache, top), 'bench stream');
           const argvs = streamArgvs('dir', 'file', paths, s0Name);
           await sh(argvs[argvs.length - 1] as string[], dir);
           return layerFiles(dir);

@@ -26,6 +26,11 @@ export interface ImageSite {
   name(disk: string, ref: LayerRef): string;
   /** qemu-img's protocol driver for one layer alone. */
   readonly protocol: 'file' | 'host_device';
+  /**
+   * A token that differs once the image at `path` has changed (a file's identity), so a read
+   * made earlier in the run can be used again; absent where the storage cannot tell (an LV).
+   */
+  version?(path: string): Promise<string | undefined>;
 }
 
 export interface ImageEngine {

@@ -63,6 +63,12 @@ describe('reconcile reads each header once', () => {
       .trim()
       .split('\n')
       .map((l) => (JSON.parse(l) as { argv: string[] }).argv);
+    // The stream maps the two layers it merges to know what to copy: the plan's maps of the same,
+    // unchanged files serve.
+    const maps = argvs.filter((a) => a[0] === 'qemu-img' && a[1] === 'map').map((a) => a.join(' '));
+    expect(maps).toHaveLength(2 * DISKS.length);
+    expect(new Set(maps).size).toBe(maps.length);
+    expect(argvs.filter((a) => a.some((x) => x.endsWith('qemu-io')))).toHaveLength(DISKS.length);
     for (const d of DISKS) {
       const infos = argvs.filter((a) => a[0] === 'qemu-img' && a[1] === 'info' && a.at(-1) === lab.top(d));
       // The first plan's read (with -U), then apply's look (without): the second plan read none.

@@ -14,12 +14,12 @@ import {
   commitArgv,
   copyOnReadArgv,
   createArgv,
-  mapArgv,
   measureArgv,
   resizeArgv,
   streamArgvs,
 } from './qemu-img-argv.js';
 import { copyIntoChild } from './split-stream.js';
+import { readMaps } from './maps.js';
 import { rateNote } from '../../base/units.js';
 import { isMergeStep } from '../../model/step-kinds.js';
 
@@ -45,8 +45,9 @@ export const offlineEngine: ImageEngine = {
   measure: measureSizes,
 
   async readExtents(site, layers): Promise<void> {
-    const results = await site.exec.runBatch(
-      layers.map(({ disk, layer }) => mapArgv(site.protocol, site.path(disk, layer.ref))),
+    const results = await readMaps(
+      site,
+      layers.map(({ disk, layer }) => site.path(disk, layer.ref)),
     );
     layers.forEach(({ layer }, i) => {
       const r = results[i];
@@ -99,7 +100,7 @@ export const offlineEngine: ImageEngine = {
       // backing switch, the last command, is left for the loop, after the copy has flushed.
       const paths = { layer: site.path(disk, step.layer), from: site.path(disk, step.from) };
       const copy = copyOnReadArgv(mode.cache, paths.layer);
-      await copyIntoChild(site.exec, site.protocol, paths, copy, what, onProgress);
+      await copyIntoChild(site.exec, (ps) => readMaps(site, ps), paths, copy, what, onProgress);
       commands = commands.slice(-1);
     }
     for (const c of commands) {

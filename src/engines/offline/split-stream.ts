@@ -6,12 +6,11 @@
  * before the switch leaves the child backed by the snapshot, whose view it shows unchanged, and
  * the step runs again; a kill after it finds the data durable.
  */
-import type { Executor } from '../../exec/executor.js';
+import type { CommandResult, Executor } from '../../exec/executor.js';
 import { ok } from '../../exec/executor.js';
 import { normalize, subtract, total, type Ranges } from '../../base/ranges.js';
 import { allocated } from '../../model/extents.js';
 import { mapEnd, parseLayerMap } from '../../observe/qemu.js';
-import { mapArgv } from './qemu-img-argv.js';
 
 /**
  * Bytes per read. Each read is one synchronous copy-on-read request; 8 MiB keeps the requests
@@ -91,16 +90,13 @@ export function readProgress(
  */
 export async function copyIntoChild(
   exec: Executor,
-  protocol: 'file' | 'host_device',
+  readMaps: (paths: readonly string[]) => Promise<CommandResult[]>,
   paths: { layer: string; from: string },
   copyArgv: string[],
   what: string,
   onProgress?: (fraction: number) => void,
 ): Promise<void> {
-  const [fromMap, layerMap] = await exec.runBatch([
-    mapArgv(protocol, paths.from),
-    mapArgv(protocol, paths.layer),
-  ]);
+  const [fromMap, layerMap] = await readMaps([paths.from, paths.layer]);
   const from = parseLayerMap(ok(fromMap as NonNullable<typeof fromMap>, what).stdout);
   const layerOut = ok(layerMap as NonNullable<typeof layerMap>, what).stdout;
   const layer = parseLayerMap(layerOut);

@@ -51,9 +51,11 @@ export interface Entry {
   modified: string;
   /**
    * Inode, size and change time to the nanosecond: the same only while the file is unchanged
-   * (a write, a rename, a truncation all move the change time).
+   * (a write, a rename, a truncation all move the change time). Undefined where the file system
+   * keeps change times to the second, as a whole-second time suggests: two writes within one
+   * second could not be told apart.
    */
-  identity: string;
+  identity?: string;
 }
 
 function kindOfStats(st: Stats | BigIntStats): EntryKind {
@@ -85,7 +87,8 @@ export function notRegular(path: string, kind: EntryKind): string {
 }
 
 /** See Entry.identity. */
-export function identityOf(st: BigIntStats): string {
+export function identityOf(st: BigIntStats): string | undefined {
+  if (st.ctimeNs % 1_000_000_000n === 0n) return undefined;
   return `${st.dev}:${st.ino}:${st.size}:${st.ctimeNs}`;
 }
 
@@ -109,13 +112,14 @@ export async function listEntries(dir: string): Promise<Entry[]> {
     if (!st) continue;
     // Birth time where the filesystem records it, else the last change of the inode.
     const born = st.birthtimeMs > 0n ? st.birthtimeMs : st.ctimeMs;
+    const identity = identityOf(st);
     out.push({
       name,
       kind: kindOfStats(st),
       bytes: st.isFile() ? Number(st.blocks) * 512 : 0,
       born: isoSeconds(Number(born)),
       modified: isoSeconds(Number(st.mtimeMs)),
-      identity: identityOf(st),
+      ...(identity !== undefined ? { identity } : {}),
     });
   }
   return out;

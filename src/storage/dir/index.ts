@@ -17,7 +17,7 @@ import { chainInfoArgv, fillHeaders, infoArgv } from '../headers.js';
 import { parseInfo } from '../../observe/qemu.js';
 import { lockState, probeArgv } from '../lock-probe.js';
 import { findDirDependants, type BackingsRead } from './dependants.js';
-import { isDir, kindOf, listDirs, listEntries, nearestExisting, notRegular } from './entries.js';
+import { identityAt, isDir, kindOf, listDirs, listEntries, nearestExisting, notRegular } from './entries.js';
 import { executeDirStep } from './execute.js';
 import { diskDir, imagesDir, layerFileName, parseLayerFileName, SIDECAR_SUFFIX } from './layout.js';
 import { readSidecar } from './sidecar.js';
@@ -57,6 +57,10 @@ export class DirDriver implements StorageDriver {
 
   name(disk: string, ref: LayerRef): string {
     return layerFileName(disk, ref);
+  }
+
+  version(path: string): Promise<string | undefined> {
+    return identityAt(path);
   }
 
   /** Headers are read at observation; a layer whose header was read can be opened. */
@@ -151,7 +155,8 @@ export class DirDriver implements StorageDriver {
         continue;
       }
       const disk = diskOf(parsed.disk);
-      this.identities.set(join(dir, e.name), e.identity);
+      if (e.identity !== undefined) this.identities.set(join(dir, e.name), e.identity);
+      else this.identities.delete(join(dir, e.name));
       const layer: ObservedLayer = {
         ref: parsed.ref,
         name: e.name,

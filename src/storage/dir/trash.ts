@@ -1,7 +1,7 @@
 /**
  * Removing a layer file without waiting for its blocks to be freed. Unlinking a large image
- * costs about a second per 1.5 GiB on ext4 mounted with `discard` (issue 14): the last step of
- * every directory merge. A removed layer is instead renamed into `<root>/.lvchain-trash/`, which
+ * frees them in the syscall: 0.45 to 1.1 s per 1.5 GiB measured on ext4 mounted with `discard`
+ * (issue 14), at the end of every directory merge. A removed layer is instead renamed into `<root>/.lvchain-trash/`, which
  * takes it out of the chain at once and durably, and a detached `rm` frees its blocks after
  * lvchain has finished. A trash file left by a run killed before its `rm` is unlinked by the
  * next apply on the storage (sweepTrash).
@@ -58,10 +58,10 @@ export async function discardFile(root: string, path: string): Promise<void> {
   });
 }
 
-/** Unlinks what killed runs left in the trash. Returns the files it removed. */
-export async function sweepTrash(root: string): Promise<string[]> {
+/** Unlinks what killed runs left in the trash. */
+export async function sweepTrash(root: string): Promise<void> {
   const trash = await usableTrash(root, false);
-  if (trash === undefined) return [];
+  if (trash === undefined) return;
   const removed: string[] = [];
   for (const name of await readdir(trash)) {
     if (!TRASH_NAME.test(name) || (await kindOf(join(trash, name))) !== 'file') continue;
@@ -72,5 +72,4 @@ export async function sweepTrash(root: string): Promise<string[]> {
     removed.push(name);
   }
   if (removed.length > 0) await fsyncDir(trash);
-  return removed;
 }

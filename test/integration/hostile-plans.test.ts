@@ -13,6 +13,7 @@ import { DirLab } from '../helpers/dirlab.js';
 import { ExpectedDisk, viewDigest, writePattern } from '../helpers/data.js';
 import { generatedBy, writeSection } from '../helpers/reliability.js';
 import type { Plan, ResourceChange } from '../../src/model/plan.js';
+import { TRASH_DIR } from '../../src/storage/dir/layout.js';
 
 const D0 = 'vm-100-disk-0';
 const D1 = 'vm-100-disk-1';
@@ -26,7 +27,8 @@ async function treeDigest(dir: string, skip: string): Promise<string[]> {
   const walk = async (d: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true })) {
       const p = join(d, e.name);
-      if (p === skip) continue;
+      // Removed layers pass through the trash while a detached rm frees them.
+      if (p === skip || e.name === TRASH_DIR) continue;
       if (e.isDirectory()) {
         out.push(`${relative(dir, p)}/`);
         await walk(p);

@@ -28,6 +28,7 @@ import { DirLab } from '../helpers/dirlab.js';
 import { viewDigest, writePattern } from '../helpers/data.js';
 import { generatedBy, writeSection } from '../helpers/reliability.js';
 import { requireTool } from '../helpers/tools.js';
+import { TRASH_DIR } from '../../src/storage/dir/layout.js';
 
 /** The disk each case attacks, a disk in the same folder, and one in another folder. */
 const D = 'vm-800-disk-0';
@@ -69,6 +70,8 @@ async function tree(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   const walk = async (d: string): Promise<void> => {
     for (const e of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+      // Removed layers pass through the trash while a detached rm frees them.
+      if (e.name === TRASH_DIR) continue;
       const p = join(d, e.name);
       const key = relative(lab.root, p);
       if (e.isSymbolicLink()) out[key] = `link to ${await readlink(p)}`;

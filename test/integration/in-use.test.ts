@@ -4,11 +4,13 @@
  * change rewrites, renames or removes, and the top, which is what a VM holds for writing.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execa } from 'execa';
 import { DirLab } from '../helpers/dirlab.js';
 import { ExpectedDisk, holdOpen, viewDigest, writePattern } from '../helpers/data.js';
 import { requireTool } from '../helpers/tools.js';
+import { hookedGuest } from '../helpers/configs.js';
 
 const DISK = 'vm-700-disk-0';
 const SIZE = 4 * 1024 * 1024;
@@ -85,31 +87,108 @@ describe('a disk held open like a running VM', () => {
     expect(await viewDigest(lab.top(DISK))).toBe(views.get('top'));
   });
 
-  it('checks the whole chain with one look when nothing holds it, and the merge goes ahead', async () => {
+  /** The `qemu-img info` argvs of a command log. */
+  async function infosIn(log: string): Promise<string[][]> {
+    return (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { argv: string[] }).argv)
+      .filter((argv) => argv[0] === 'qemu-img' && argv[1] === 'info');
+  }
+
+  it('looks with qemu-img, once for the whole chain, when /proc/locks shows another lock on it', async () => {
+    const views = await chain();
+    await lab.writeConfig({ [DISK]: { size: '4MiB', snapshots: ['a', 'c'] } });
+    // A BSD lock (a backup tool's, say) does not stop QEMU, but it is a lock /proc/locks lists
+    // on the file: apply cannot tell from there, and asks qemu-img.
+    const other = execa('flock', ['-s', lab.top(DISK), 'sleep', '600'], {
+      detached: true,
+      stdio: 'ignore',
+      reject: false,
+    });
+    try {
+      const log = join(lab.root, 'commands.ndjson');
+      const r = await lab.run(['--command-log', log, 'apply', '--auto-approve']);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+      // The plan's read, then one look that takes the image locks (no -U) for the chain, where
+      // one per layer the merge touches (b, c) and the top were three; that look is also the
+      // apply's fresh read of the headers.
+      expect(await infosIn(log)).toEqual([
+        ['qemu-img', 'info', '--backing-chain', '-U', '--output=json', '-f', 'qcow2', lab.top(DISK)],
+        ['qemu-img', 'info', '--backing-chain', '--output=json', '-f', 'qcow2', lab.top(DISK)],
+      ]);
+    } finally {
+      // flock and its sleep, as a group.
+      if (other.pid !== undefined) process.kill(-other.pid, 'SIGTERM');
+      await other;
+    }
+    expect(await viewDigest(lab.snap(DISK, 'a'))).toBe(views.get('a'));
+    expect(await viewDigest(lab.snap(DISK, 'c'))).toBe(views.get('c'));
+    expect(await viewDigest(lab.top(DISK))).toBe(views.get('top'));
+  });
+
+  it('looks in /proc/locks, not with qemu-img, when the files are as its own plan just read them', async () => {
     const views = await chain();
     await lab.writeConfig({ [DISK]: { size: '4MiB', snapshots: ['a', 'c'] } });
     const log = join(lab.root, 'commands.ndjson');
     const r = await lab.run(['--command-log', log, 'apply', '--auto-approve']);
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
-    // The looks that take image locks: qemu-img info without -U. One for the chain, where one per
-    // layer the merge touches (b, c) and the top were three.
-    const infos = (await readFile(log, 'utf8'))
-      .trim()
-      .split('\n')
-      .map((l) => (JSON.parse(l) as { argv: string[] }).argv)
-      .filter((argv) => argv[0] === 'qemu-img' && argv[1] === 'info');
-    const looks = infos.filter((argv) => !argv.includes('-U'));
-    expect(looks).toEqual([
-      ['qemu-img', 'info', '--backing-chain', '--output=json', '-f', 'qcow2', lab.top(DISK)],
-    ]);
-    // And that look is also apply's fresh read of the headers: the plan's read, then it, no more.
-    expect(infos).toEqual([
+    expect(await infosIn(log)).toEqual([
       ['qemu-img', 'info', '--backing-chain', '-U', '--output=json', '-f', 'qcow2', lab.top(DISK)],
-      looks[0],
     ]);
     expect(await viewDigest(lab.snap(DISK, 'a'))).toBe(views.get('a'));
     expect(await viewDigest(lab.snap(DISK, 'c'))).toBe(views.get('c'));
     expect(await viewDigest(lab.top(DISK))).toBe(views.get('top'));
+  });
+
+  it('sees a VM that opened the disk after the plan read it, before anything changes', async () => {
+    lab = await DirLab.create('lvchain-inuse-late-');
+    await lab.writeRawConfig({
+      version: 1,
+      directories: { lab: { path: './store' } },
+      ...hookedGuest({
+        storage: 'lab',
+        disks: [DISK],
+        size: '4MiB',
+        pre: 'true',
+        post: 'true',
+        timeout: '30s',
+      }),
+    });
+    await lab.apply('--now', '2026-06-01T00:00:00Z');
+    await writePattern(lab.top(DISK), 0, 65536, 0x5a);
+    const top = await viewDigest(lab.top(DISK));
+    // The pre-snapshot hook runs after the plan and before apply looks at the disk: there it
+    // starts a qemu-io that holds the top, as a VM started in that moment would.
+    const pid = join(lab.root, 'holder.pid');
+    const pre = join(lab.root, 'start-vm.sh');
+    await writeFile(
+      pre,
+      [
+        '#!/bin/sh',
+        `qemu-io -f qcow2 -c 'sleep 600000' ${lab.top(DISK)} </dev/null >/dev/null 2>&1 &`,
+        `echo $! > ${pid}`,
+        `until ! qemu-img info ${lab.top(DISK)} >/dev/null 2>&1; do sleep 0.05; done`,
+        '',
+      ].join('\n'),
+    );
+    await chmod(pre, 0o755);
+    await lab.writeRawConfig({
+      version: 1,
+      directories: { lab: { path: './store' } },
+      ...hookedGuest({ storage: 'lab', disks: [DISK], size: '4MiB', pre, post: 'true', timeout: '30s' }),
+    });
+    const before = await images();
+    try {
+      const r = await lab.run(['apply', '--auto-approve', '--now', '2026-06-01T01:00:00Z']);
+      expect(r.exitCode, r.stdout + r.stderr).toBe(1);
+      expect(r.stdout + r.stderr).toContain(`${DISK}.qcow2 is in use by another process`);
+    } finally {
+      const holder = Number((await readFile(pid, 'utf8').catch(() => '')).trim());
+      if (holder > 0) process.kill(holder);
+    }
+    expect(await images()).toEqual(before);
+    expect(await viewDigest(lab.top(DISK))).toBe(top);
   });
 
   it('still changes metadata alone: protect is set while the VM runs', async () => {

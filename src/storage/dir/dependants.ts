@@ -6,7 +6,7 @@
  */
 import { constants } from 'node:fs';
 import { open, readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Executor } from '../../exec/executor.js';
 import type { ObservedDisk } from '../../model/observed.js';
 import { parseInfo } from '../../observe/qemu.js';
@@ -48,9 +48,17 @@ export async function findDirDependants(
     if (owner.has(file)) continue;
     const identity = await identityAt(file);
     const before = read.get(file);
-    if (identity !== undefined && before?.identity === identity) {
+    if (identity === undefined) continue;
+    if (before?.identity === identity) {
       if (before.backing !== undefined) known.set(file, { name: file, backing: before.backing });
-    } else if (identity !== undefined && (await isQcow2(file))) others.push({ path: file, identity });
+      continue;
+    }
+    const look = await backingInHeader(file);
+    if (look.kind === 'ask qemu-img') others.push({ path: file, identity });
+    else if (look.kind === 'qcow2') {
+      read.set(file, { identity, backing: look.backing });
+      if (look.backing !== undefined) known.set(file, { name: file, backing: look.backing });
+    }
   }
   const results = await exec.runBatch(others.map((o) => infoArgv(o.path)));
   others.forEach(({ path, identity }, i) => {
@@ -105,19 +113,47 @@ async function imageFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-/** Only qcow2 can have a backing file: skip the rest without starting qemu-img. */
-async function isQcow2(path: string): Promise<boolean> {
+export type HeaderLook =
+  { kind: 'not qcow2' } | { kind: 'qcow2'; backing: string | undefined } | { kind: 'ask qemu-img' };
+
+/**
+ * The backing file a qcow2 header names, read from its first bytes (qcow2 spec: the name's offset
+ * at byte 8, its length at 16), resolved as qemu-img reports `full-backing-filename`: a name with a
+ * protocol or an absolute path as it is, else beside the image. Only qcow2 can have a backing
+ * file, so the rest is skipped without starting qemu-img; a header this does not plainly
+ * understand is left to qemu-img. An image changed by the merge apply just ran is read again
+ * for each later disk's search, so this keeps that search free of commands.
+ */
+export async function backingInHeader(path: string): Promise<HeaderLook> {
   // O_NONBLOCK: a file swapped for a FIFO after the listing must not hang the read.
   const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK).catch(
     () => undefined,
   );
-  if (!fh) return false;
+  if (!fh) return { kind: 'not qcow2' };
   try {
-    const buf = Buffer.alloc(4);
-    const { bytesRead } = await fh.read(buf, 0, 4, 0);
-    return bytesRead === 4 && buf.equals(QCOW2_MAGIC);
+    const head = Buffer.alloc(20);
+    const { bytesRead } = await fh.read(head, 0, 20, 0);
+    if (bytesRead < 4 || !head.subarray(0, 4).equals(QCOW2_MAGIC)) return { kind: 'not qcow2' };
+    if (bytesRead < 20) return { kind: 'ask qemu-img' };
+    const version = head.readUInt32BE(4);
+    const offset = head.readBigUInt64BE(8);
+    const length = head.readUInt32BE(16);
+    if (version !== 2 && version !== 3) return { kind: 'ask qemu-img' };
+    if (offset === 0n) return { kind: 'qcow2', backing: undefined };
+    // qemu refuses longer names; a name past the first 2 MiB (the largest cluster) is suspect.
+    if (length === 0 || length > 1023 || offset + BigInt(length) > 2n * 1024n * 1024n)
+      return { kind: 'ask qemu-img' };
+    const raw = Buffer.alloc(length);
+    const got = await fh.read(raw, 0, length, Number(offset));
+    if (got.bytesRead !== length || raw.includes(0)) return { kind: 'ask qemu-img' };
+    const name = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    const slash = name.indexOf('/');
+    const colon = name.indexOf(':');
+    const asIs = name.startsWith('/') || (colon >= 0 && (slash < 0 || colon < slash));
+    // Joined as qemu joins it, without normalising, so messages show what qemu-img would.
+    return { kind: 'qcow2', backing: asIs ? name : `${dirname(path)}/${name}` };
   } catch {
-    return false;
+    return { kind: 'ask qemu-img' };
   } finally {
     await fh.close();
   }

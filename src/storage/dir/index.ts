@@ -22,6 +22,7 @@ import { executeDirStep } from './execute.js';
 import { diskDir, imagesDir, layerFileName, parseLayerFileName, SIDECAR_SUFFIX } from './layout.js';
 import { readSidecar } from './sidecar.js';
 import { sweepTrash } from './trash.js';
+import { imageLocks } from './held.js';
 import { describeDirStep } from './steps.js';
 import { LvchainError } from '../../base/errors.js';
 import { readMergeHistory, recordDirMerges } from './merge-history.js';
@@ -183,17 +184,10 @@ export class DirDriver implements StorageDriver {
     const safe = disks.filter((d) => !(d.unsafe ?? []).some((p) => p.code === 'not_regular'));
     const site = { path: (d: string, r: LayerRef) => this.path(d, r), parseName: parseLayerFileName };
     const path = (d: ObservedDisk, l: ObservedLayer) => this.path(d.name, l.ref);
-    const same = (d: ObservedDisk, l: ObservedLayer) => {
-      const read = this.headersRead.get(path(d, l));
-      return read !== undefined && read.identity === this.identities.get(path(d, l));
-    };
     // A look that takes the image locks is always made; a plain read is skipped for a disk whose
     // files are all as this run last read them (a reconcile's second plan, DESIGN §5).
-    const fresh = unheld === undefined ? safe.filter((d) => !d.layers.every((l) => same(d, l))) : safe;
-    for (const d of safe)
-      if (!fresh.includes(d))
-        for (const l of d.layers)
-          l.header = structuredClone(this.headersRead.get(path(d, l))?.header ?? l.header);
+    const fresh = unheld === undefined ? safe.filter((d) => !this.asRead(d)) : safe;
+    for (const d of safe) if (!fresh.includes(d)) this.reuseHeaders(d);
     await fillHeaders(this.exec, fresh, site, () => true, unheld);
     for (const d of fresh)
       for (const l of d.layers) {
@@ -203,6 +197,19 @@ export class DirDriver implements StorageDriver {
           this.backingsRead.set(path(d, l), { identity, backing: l.header.header.backingPath });
         } else this.headersRead.delete(path(d, l));
       }
+  }
+
+  /** Whether every layer of `disk` is as this run last read its header. */
+  private asRead(disk: ObservedDisk): boolean {
+    return disk.layers.every((l) => {
+      const read = this.headersRead.get(this.path(disk.name, l.ref));
+      return read !== undefined && read.identity === this.identities.get(this.path(disk.name, l.ref));
+    });
+  }
+
+  private reuseHeaders(disk: ObservedDisk): void {
+    for (const l of disk.layers)
+      l.header = structuredClone(this.headersRead.get(this.path(disk.name, l.ref))?.header ?? l.header);
   }
 
   async readHeaders(): Promise<void> {}
@@ -225,10 +232,24 @@ export class DirDriver implements StorageDriver {
     const known = new Set([disk, ...declared.filter((d) => diskDir(this.root, d) === dir)]);
     const found = await this.observeDir(dir, known);
     const observed = found.disks[disk] ?? { name: disk, storage: this.storage, layers: [] };
-    // Read with the image locks taken: the same look tells layersInUse, a moment later, which
-    // layers nothing holds, so a change costs one qemu-img less per disk.
     const unheld = new Set<string>();
-    await this.fillHeaders([observed], unheld);
+    const paths = observed.layers.map((l) => this.path(disk, l.ref));
+    const unsafe = (observed.unsafe ?? []).some((p) => p.code === 'not_regular');
+    if (
+      !unsafe &&
+      observed.layers.length > 0 &&
+      this.asRead(observed) &&
+      (await imageLocks(paths)) === 'none'
+    ) {
+      // Files as this run read them (a reconcile, or apply right after its plan) and no lock on
+      // any: what the locking look below would find, without a qemu-img per disk.
+      this.reuseHeaders(observed);
+      for (const p of paths) unheld.add(p);
+    } else {
+      // Read with the image locks taken: the same look tells layersInUse, a moment later, which
+      // layers nothing holds, so a change costs one qemu-img less per disk.
+      await this.fillHeaders([observed], unheld);
+    }
     this.unheld.set(disk, unheld);
     return observed;
   }

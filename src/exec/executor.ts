@@ -40,6 +40,8 @@ export interface CommandEvent {
   durationMs: number;
   /** Commands folded into one remote round trip count once. */
   batched?: number;
+  /** Those commands, each as its argv (`argv` is the round trip's own). */
+  commands?: string[][];
 }
 
 export interface Executor {

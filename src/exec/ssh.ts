@@ -166,7 +166,14 @@ export class SshExecutor implements Executor {
       );
     }
     for (const l of this.listeners)
-      l({ host: this.host, argv: outer.argv, exitCode: outer.exitCode, durationMs, batched: argvs.length });
+      l({
+        host: this.host,
+        argv: outer.argv,
+        exitCode: outer.exitCode,
+        durationMs,
+        batched: argvs.length,
+        commands: argvs.map((a) => [...a]),
+      });
     return results;
   }
 

@@ -6,6 +6,7 @@
  * LV it does not own: README documents that limit, and the last test pins it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { useLab } from '../lab/vm.js';
 import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
 import { withPlanInFlight } from '../helpers/in-flight.js';
@@ -122,4 +123,73 @@ describe('a foreign LV backed by an lvchain layer', () => {
       expect((await remoteView(vm, lvm.dev(CLONE), 0)).digest).toBe(view.digest);
     });
   });
+});
+
+describe("apply's searches for linked clones on LVM", () => {
+  const lab = useLab({ disks: [{ sizeMiB: 128 }] });
+  const SEARCH_VG = 'vg_search';
+  const disks = ['vm-961-disk-0', 'vm-962-disk-0', 'vm-963-disk-0'];
+  let lvm: LvmLab;
+  const config = (snapshots: string[]) =>
+    lvm.writeConfig({
+      disks: Object.fromEntries(
+        disks.map((d) => [
+          d,
+          { storage: SEARCH_VG, size: '4MiB', snapshots: Object.fromEntries(snapshots.map((s) => [s, {}])) },
+        ]),
+      ),
+    });
+
+  beforeAll(async () => {
+    const vm = lab();
+    lvm = await LvmLab.create(vm, SEARCH_VG, vm.devices[0]);
+    await config([]);
+    expect((await lvm.run(['apply', '--auto-approve'])).exitCode).toBe(0);
+    // Each snapshot holds 64 KiB of its own, so each merge moves data.
+    for (const [i, snaps] of [['s1'], ['s1', 's2']].entries()) {
+      for (const d of disks)
+        await must(vm, [
+          'qemu-io',
+          '-f',
+          'qcow2',
+          '-c',
+          `write -P ${0x41 + i} ${i * 65536} 65536`,
+          lvm.dev(`${d}.qcow2`),
+        ]);
+      await config(snaps);
+      expect((await lvm.run(['apply', '--auto-approve'])).exitCode).toBe(0);
+    }
+  }, 300_000);
+  afterAll(async () => {
+    await lvm?.dispose();
+  });
+
+  it('read each other LV once a run, and again only once apply changed its disk', async () => {
+    const views = new Map<string, string>();
+    for (const d of disks) views.set(d, (await remoteView(lab(), lvm.dev(`${d}.qcow2`), 0)).digest);
+    await config(['s2']);
+    const log = `${lvm.dir}/commands.ndjson`;
+    const r = await lvm.run(['--command-log', log, 'apply', '--auto-approve']);
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    // The round trips that read single headers (`qemu-img info` without --backing-chain): the
+    // plan's read of every active LV, then one search per disk apply merges.
+    const reads = (await readFile(log, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { host: string; argv: string[]; commands?: string[][] })
+      .filter((e) => e.host !== 'local')
+      .map((e) => e.commands ?? [e.argv])
+      .filter((cs) =>
+        cs.every((c) => c[0] === 'qemu-img' && c[1] === 'info' && !c.includes('--backing-chain')),
+      );
+    // 9 LVs; the first search reads the other two disks' 6; each later one only the 2 LVs of
+    // the disk merged just before it (read before the change, changed since), not the 5 or 6
+    // others, nor its own.
+    expect(reads.map((cs) => cs.length)).toEqual([9, 6, 2, 2]);
+    const named = (cs: string[][], d: string) => cs.filter((c) => (c.at(-1) ?? '').includes(d)).length;
+    expect(named(reads[2] ?? [], disks[0] as string)).toBe(2);
+    expect(named(reads[3] ?? [], disks[1] as string)).toBe(2);
+    for (const d of disks)
+      expect((await remoteView(lab(), lvm.dev(`${d}.qcow2`), 0)).digest).toBe(views.get(d));
+  }, 300_000);
 });

@@ -17,21 +17,48 @@ function mapperPath(vg: string, lv: string): string {
   return `/dev/mapper/${vg.replace(/-/g, '--')}-${lv.replace(/-/g, '--')}`;
 }
 
+/**
+ * Backing names read in one run, by LV name, with what `lvs` said of the LV then (uuid, size,
+ * activation). lvs cannot see a header rewritten in place, so the driver drops the entries of a
+ * disk's layers before it changes that disk; the rest is what another tool could only change by
+ * making, renaming, resizing or activating an LV, which the identity shows.
+ */
+export type LvBackings = Map<string, { identity: string; backing: string | undefined }>;
+
+/** An active LV and its identity for LvBackings. */
+export interface ActiveLv {
+  name: string;
+  identity?: string;
+}
+
 export async function findLvmDependants(
   exec: Executor,
   vg: string,
   disks: readonly ObservedDisk[],
   /** Active LVs of the VG, any owner; each disk's own layers are left out of its dependants. */
-  active: readonly string[],
+  active: readonly ActiveLv[],
+  /** Apply looks for the dependants of each disk it changes: without this, n² header reads. */
+  read?: LvBackings,
 ): Promise<void> {
-  const results = await exec.runBatch(active.map((lv) => infoArgv(`/dev/${vg}/${lv}`)));
-  const images: BackedImage[] = [];
-  active.forEach((lv, i) => {
+  const cached = (lv: ActiveLv) => {
+    const before = lv.identity === undefined ? undefined : read?.get(lv.name);
+    return before?.identity === lv.identity ? before : undefined;
+  };
+  const unread = active.filter((lv) => cached(lv) === undefined);
+  const results = await exec.runBatch(unread.map((lv) => infoArgv(`/dev/${vg}/${lv.name}`)));
+  const fresh = new Map<string, string | undefined>();
+  unread.forEach((lv, i) => {
     const r = results[i];
     if (!r || r.failed) return;
     const backing = parseInfo(r.stdout)[0]?.header.backingPath;
-    if (backing !== undefined) images.push({ name: lv, backing });
+    fresh.set(lv.name, backing);
+    if (lv.identity !== undefined) read?.set(lv.name, { identity: lv.identity, backing });
   });
+  const images: BackedImage[] = [];
+  for (const lv of active) {
+    const backing = fresh.has(lv.name) ? fresh.get(lv.name) : cached(lv)?.backing;
+    if (backing !== undefined) images.push({ name: lv.name, backing });
+  }
   for (const d of disks) {
     const own = new Set(d.layers.map((l) => l.name));
     recordDependants(

@@ -17,7 +17,7 @@ import type { LayerRef } from '../../model/layer.js';
 import type { ObserveRequest, StorageDriver, StorageStep } from '../driver.js';
 import { fillHeaders } from '../headers.js';
 import { lockState, probeArgv } from '../lock-probe.js';
-import { findLvmDependants } from './dependants.js';
+import { findLvmDependants, type LvBackings } from './dependants.js';
 import { executeLvmStep } from './execute.js';
 import { lvName, parseLvName } from './layout.js';
 import {
@@ -60,6 +60,8 @@ export class LvmDriver implements StorageDriver {
   private readonly runHere = new Set<string>();
   /** The declared disks prepareDisk parsed names against, for releaseDisk's look. */
   private readonly declaredWith = new Map<string, readonly string[]>();
+  /** Backing names apply's searches for linked clones read in this run. */
+  private readonly backingsRead: LvBackings = new Map();
 
   constructor(
     config: DesiredVolumeGroup,
@@ -173,9 +175,9 @@ export class LvmDriver implements StorageDriver {
 
   async readDependants(observed: ObservedStorage, disks: readonly string[]): Promise<void> {
     const active = [
-      ...observed.foreign.filter((f) => f.active).map((f) => f.name),
+      ...observed.foreign.filter((f) => f.active).map((f) => ({ name: f.name })),
       ...Object.values(observed.disks).flatMap((d) =>
-        d.layers.filter((l) => l.lv?.active).map((l) => l.name),
+        d.layers.filter((l) => l.lv?.active).map((l) => ({ name: l.name })),
       ),
     ];
     await findLvmDependants(
@@ -251,6 +253,8 @@ export class LvmDriver implements StorageDriver {
     if (vms?.some((v) => v.here && v.state !== 'stopped')) this.runHere.add(disk);
     this.declaredWith.set(disk, declared);
     let observed = await this.observeDiskOnly(disk, declared);
+    // Its headers change in place (a stream's new backing) where lvs sees nothing.
+    for (const l of observed.layers) this.backingsRead.delete(l.name);
     if (observed.layers.length === 0) return observed;
     const inactive = observed.layers.some((l) => !l.lv?.active);
     await activateChain(this.exec, this.vg, disk, this.trashOf(observed));
@@ -276,10 +280,12 @@ export class LvmDriver implements StorageDriver {
 
   async readDiskDependants(disk: ObservedDisk): Promise<void> {
     const r = ok(await this.exec.run(reportArgv('lvs', LVS_FIELDS, this.vg)), `lvs ${this.vg}`);
+    // Its own layers are never its dependants: not read.
+    const own = new Set(disk.layers.map((l) => l.name));
     const active = parseLvs(r.stdout)
-      .filter((row) => row.lv_active === 'active')
-      .map((row) => row.lv_name);
-    await findLvmDependants(this.exec, this.vg, [disk], active);
+      .filter((row) => row.lv_active === 'active' && !own.has(row.lv_name))
+      .map((row) => ({ name: row.lv_name, identity: `${row.lv_uuid}:${row.lv_size}` }));
+    await findLvmDependants(this.exec, this.vg, [disk], active, this.backingsRead);
   }
 
   /**

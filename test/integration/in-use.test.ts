@@ -167,8 +167,13 @@ describe('a disk held open like a running VM', () => {
       [
         '#!/bin/sh',
         `qemu-io -f qcow2 -c 'sleep 600000' ${lab.top(DISK)} </dev/null >/dev/null 2>&1 &`,
-        `echo $! > ${pid}`,
-        `until ! qemu-img info ${lab.top(DISK)} >/dev/null 2>&1; do sleep 0.05; done`,
+        'holder=$!',
+        `echo $holder > ${pid}`,
+        // Until it holds the lock; on a loaded machine qemu-io can take many seconds to start.
+        `while qemu-img info ${lab.top(DISK)} >/dev/null 2>&1; do`,
+        `  kill -0 $holder 2>/dev/null || { echo 'qemu-io exited before it locked the top' >&2; exit 3; }`,
+        '  sleep 0.1',
+        'done',
         '',
       ].join('\n'),
     );
@@ -176,7 +181,7 @@ describe('a disk held open like a running VM', () => {
     await lab.writeRawConfig({
       version: 1,
       directories: { lab: { path: './store' } },
-      ...hookedGuest({ storage: 'lab', disks: [DISK], size: '4MiB', pre, post: 'true', timeout: '30s' }),
+      ...hookedGuest({ storage: 'lab', disks: [DISK], size: '4MiB', pre, post: 'true', timeout: '4m' }),
     });
     const before = await images();
     try {

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient } from '../../src/engines/qmp/client.js';
 import { LocalExecutor } from '../../src/exec/local.js';
+import { isLvchainError } from '../../src/base/errors.js';
 import { requireTool } from './tools.js';
 
 export interface StorageDaemon {
@@ -122,7 +123,7 @@ export async function startStorageDaemon(
   // The system emulator has no command-line exports: they are added over QMP. A failure there
   // must not leave the emulator running.
   if (system) {
-    const q = await QmpClient.connect(new LocalExecutor(), qmp).catch(async (e: unknown) => {
+    const q = await connectWhenListening(qmp).catch(async (e: unknown) => {
       await stop();
       throw e;
     });
@@ -183,5 +184,22 @@ export async function guestView(uri: string): Promise<string> {
       .digest('hex');
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * The socket file appears when QEMU binds it, a moment before it listens: a connection in
+ * between is refused (seen once in CI, under load). Retried for up to 10 s.
+ */
+async function connectWhenListening(qmp: string): Promise<QmpClient> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      return await QmpClient.connect(new LocalExecutor(), qmp);
+    } catch (e) {
+      const refused = isLvchainError(e) && e.details['errno'] === 'ECONNREFUSED';
+      if (!refused || Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }

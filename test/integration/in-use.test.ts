@@ -162,16 +162,19 @@ describe('a disk held open like a running VM', () => {
     // starts a qemu-io that holds the top, as a VM started in that moment would.
     const pid = join(lab.root, 'holder.pid');
     const pre = join(lab.root, 'start-vm.sh');
+    const out = join(lab.root, 'holder.out');
     await writeFile(
       pre,
       [
         '#!/bin/sh',
-        `qemu-io -f qcow2 -c 'sleep 600000' ${lab.top(DISK)} </dev/null >/dev/null 2>&1 &`,
+        // It reads a sector once the image is open (and locked), then sleeps holding it. The
+        // wait below watches for that read, not with qemu-img: a locking qemu-img at the moment
+        // qemu-io opens the image would make qemu-io fail for the lock.
+        `stdbuf -oL qemu-io -f qcow2 -c 'read 0 512' -c 'sleep 600000' ${lab.top(DISK)} </dev/null >${out} 2>&1 &`,
         'holder=$!',
         `echo $holder > ${pid}`,
-        // Until it holds the lock; on a loaded machine qemu-io can take many seconds to start.
-        `while qemu-img info ${lab.top(DISK)} >/dev/null 2>&1; do`,
-        `  kill -0 $holder 2>/dev/null || { echo 'qemu-io exited before it locked the top' >&2; exit 3; }`,
+        `until grep -q '^read 512/512' ${out}; do`,
+        `  kill -0 $holder 2>/dev/null || { cat ${out} >&2; exit 3; }`,
         '  sleep 0.1',
         'done',
         '',
@@ -190,7 +193,11 @@ describe('a disk held open like a running VM', () => {
       expect(r.stdout + r.stderr).toContain(`${DISK}.qcow2 is in use by another process`);
     } finally {
       const holder = Number((await readFile(pid, 'utf8').catch(() => '')).trim());
-      if (holder > 0) process.kill(holder);
+      try {
+        if (holder > 0) process.kill(holder);
+      } catch {
+        // Already gone: what went wrong is in the assertions above.
+      }
     }
     expect(await images()).toEqual(before);
     expect(await viewDigest(lab.top(DISK))).toBe(top);

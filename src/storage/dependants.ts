@@ -14,6 +14,13 @@ export interface BackedImage {
 }
 
 /**
+ * Backing names read in one run, by image (a path, or an LV name), each with the identity of the
+ * image it was read from: a later search of the same run reads again only what has a new one.
+ * Each backend says what its identity covers.
+ */
+export type BackingsRead = Map<string, { identity: string; backing: string | undefined }>;
+
+/**
  * Record on each layer of `disk` the images whose backing is that layer. `identify` maps a
  * backing string and a layer to whether they name the same image (paths compared by inode on
  * directories, by device name on LVM).

@@ -10,16 +10,13 @@ import { dirname, join, resolve } from 'node:path';
 import type { Executor } from '../../exec/executor.js';
 import type { ObservedDisk } from '../../model/observed.js';
 import { parseInfo } from '../../observe/qemu.js';
-import type { BackedImage } from '../dependants.js';
+import type { BackedImage, BackingsRead } from '../dependants.js';
 import { jsonSpecMentions, recordDependants } from '../dependants.js';
 import { infoArgv } from '../headers.js';
 import { identityAt } from './entries.js';
 import { imagesDir } from './layout.js';
 
 const QCOW2_MAGIC = Buffer.from([0x51, 0x46, 0x49, 0xfb]);
-
-/** Backing files read in this run, by image path, with the file's identity (entries.ts) then. */
-export type BackingsRead = Map<string, { identity: string; backing: string | undefined }>;
 
 /**
  * Records the dependants of `disks`' layers. An image whose backing `read` holds under the

@@ -16,7 +16,8 @@ import type { ObserveRequest, StorageDriver, StorageStep } from '../driver.js';
 import { chainInfoArgv, fillHeaders, infoArgv } from '../headers.js';
 import { parseInfo } from '../../observe/qemu.js';
 import { lockState, probeArgv } from '../lock-probe.js';
-import { findDirDependants, type BackingsRead } from './dependants.js';
+import { findDirDependants } from './dependants.js';
+import type { BackingsRead } from '../dependants.js';
 import { identityAt, isDir, kindOf, listDirs, listEntries, nearestExisting, notRegular } from './entries.js';
 import { executeDirStep } from './execute.js';
 import { diskDir, imagesDir, layerFileName, parseLayerFileName, SIDECAR_SUFFIX } from './layout.js';
@@ -40,7 +41,7 @@ export class DirDriver implements StorageDriver {
   private readonly identities = new Map<string, string>();
   /** Headers read in this run, by path, with the identity of the file they were read from. */
   private readonly headersRead = new Map<string, { identity: string; header: ObservedLayer['header'] }>();
-  /** Backing files read in this run, for the dependants of the disks apply changes. */
+  /** Backing files read in this run, by path and file identity (entries.ts), for dependants. */
   private readonly backingsRead: BackingsRead = new Map();
   /** Per disk being changed: the layers prepareDisk's locking look found held by nobody. */
   private readonly unheld = new Map<string, Set<string>>();

@@ -8,7 +8,7 @@ import { normalize } from 'node:path/posix';
 import type { Executor } from '../../exec/executor.js';
 import type { ObservedDisk } from '../../model/observed.js';
 import { parseInfo } from '../../observe/qemu.js';
-import type { BackedImage } from '../dependants.js';
+import type { BackedImage, BackingsRead } from '../dependants.js';
 import { jsonSpecMentions, recordDependants } from '../dependants.js';
 import { infoArgv } from '../headers.js';
 
@@ -18,14 +18,11 @@ function mapperPath(vg: string, lv: string): string {
 }
 
 /**
- * Backing names read in one run, by LV name, with what `lvs` said of the LV then (uuid, size,
- * activation). lvs cannot see a header rewritten in place, so the driver drops the entries of a
- * disk's layers before it changes that disk; the rest is what another tool could only change by
- * making, renaming, resizing or activating an LV, which the identity shows.
+ * An active LV and, for BackingsRead, its identity: its uuid and size. lvs cannot see a header
+ * rewritten in place, so the driver drops the entries of a disk's layers before it changes that
+ * disk; another tool could otherwise only change a backing by making, renaming, resizing or
+ * activating an LV, which the identity or the list of active LVs shows.
  */
-export type LvBackings = Map<string, { identity: string; backing: string | undefined }>;
-
-/** An active LV and its identity for LvBackings. */
 export interface ActiveLv {
   name: string;
   identity?: string;
@@ -38,7 +35,7 @@ export async function findLvmDependants(
   /** Active LVs of the VG, any owner; each disk's own layers are left out of its dependants. */
   active: readonly ActiveLv[],
   /** Apply looks for the dependants of each disk it changes: without this, n² header reads. */
-  read?: LvBackings,
+  read?: BackingsRead,
 ): Promise<void> {
   const cached = (lv: ActiveLv) => {
     const before = lv.identity === undefined ? undefined : read?.get(lv.name);

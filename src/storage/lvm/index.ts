@@ -17,7 +17,8 @@ import type { LayerRef } from '../../model/layer.js';
 import type { ObserveRequest, StorageDriver, StorageStep } from '../driver.js';
 import { fillHeaders } from '../headers.js';
 import { lockState, probeArgv } from '../lock-probe.js';
-import { findLvmDependants, type LvBackings } from './dependants.js';
+import { findLvmDependants } from './dependants.js';
+import type { BackingsRead } from '../dependants.js';
 import { executeLvmStep } from './execute.js';
 import { lvName, parseLvName } from './layout.js';
 import {
@@ -61,7 +62,7 @@ export class LvmDriver implements StorageDriver {
   /** The declared disks prepareDisk parsed names against, for releaseDisk's look. */
   private readonly declaredWith = new Map<string, readonly string[]>();
   /** Backing names apply's searches for linked clones read in this run. */
-  private readonly backingsRead: LvBackings = new Map();
+  private readonly backingsRead: BackingsRead = new Map();
 
   constructor(
     config: DesiredVolumeGroup,

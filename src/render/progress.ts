@@ -30,10 +30,13 @@ export function progressFigures(p: StepProgress): ProgressFigures {
     f.bytes = bytes;
     f.bytesDone = Math.round(bytes * done);
   }
-  // Too early to say anything honest about speed before 2 % is done or a tenth of a second has
-  // passed. Not later: qemu-img reports a cached 1 GiB commit done in about 0.3 s (its flush
-  // follows), and a terminal should still have shown the rate.
-  if (p.elapsedMs >= 100 && done >= 0.02) {
+  // No figure before 2 % is done, nor before a second has passed unless the step is done: QEMU
+  // moves its first buffer (16 MiB for a qemu-img commit) at once, before its rate limit bites,
+  // so a rate over the first few hundred ms reads as two or three times the limit. Once done, the
+  // average is honest however short: qemu-img reports a cached 1 GiB commit done in about 0.3 s
+  // (its flush follows), and a terminal should still show the rate.
+  const settled = done >= 1 ? p.elapsedMs >= 100 : p.elapsedMs >= 1000 && done >= 0.02;
+  if (settled) {
     if (bytes !== undefined) f.bytesPerSecond = Math.round((bytes * done * 1000) / p.elapsedMs);
     if (done < 1) f.etaSeconds = Math.round((p.elapsedMs * (1 - done)) / done / 100) / 10;
   }

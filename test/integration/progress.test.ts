@@ -65,6 +65,7 @@ describe('progress of a data move', () => {
       bytes_done?: number;
       bytes_per_second?: number;
       eta_seconds?: number;
+      elapsed_ms: number;
     }
     const events = r.stdout
       .split('\n')
@@ -92,8 +93,11 @@ describe('progress of a data move', () => {
     const timed = hooks.filter((h) => h.eta_seconds !== undefined);
     expect(timed.length, 'some reports say how long is left').toBeGreaterThan(0);
     for (const h of timed) {
-      // Held to 48 MiB/s: the rate says so, and the time left follows from it.
-      expect(h.bytes_per_second ?? 0).toBeLessThan(60 * MiB);
+      // Held to 48 MiB/s: the rate says so, and the time left follows from it. QEMU moves its
+      // first 16 MiB buffer before the limit bites (measured: 7 % of 192 MiB done at 60 ms), so
+      // the average since the start may run ahead of the limit by that much.
+      expect(h.elapsed_ms).toBeGreaterThanOrEqual(1000);
+      expect(h.bytes_per_second ?? 0).toBeLessThan(48 * MiB * 1.05 + (16 * MiB * 1000) / h.elapsed_ms);
       expect(h.eta_seconds ?? 0).toBeLessThan(10);
     }
   });

@@ -22,7 +22,7 @@ const THIS_FILE = fileURLToPath(import.meta.url);
 const KERNEL_META_PACKAGE = 'linux-image-cloud-amd64';
 
 /** Kernel modules to load, by name; their dependencies are added and ordered. */
-const MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio-rng', 'dm-mod'];
+const MODULES = ['virtio_pci', 'virtio_blk', 'virtio_net', 'virtio-rng', 'dm-mod', 'fuse'];
 
 /** Host tools and the Debian package that provides each (for error messages). */
 export const HOST_TOOLS: Record<string, string> = {
@@ -53,6 +53,8 @@ export const HOST_TOOLS: Record<string, string> = {
 };
 
 const STDBUF_LIBRARY = '/usr/libexec/coreutils/libstdbuf.so';
+/** Debian builds QEMU's TCG accelerator as a module, which even `-machine none` loads. */
+const QEMU_TCG_MODULE = '/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so';
 
 /**
  * Binaries copied into the guest (all end up in /usr/bin; /bin, /sbin, /usr/sbin point there).
@@ -67,6 +69,9 @@ const GUEST_BINARIES = [
   'qemu-img',
   'qemu-io',
   'qemu-storage-daemon',
+  // With -machine none, a QEMU that holds a chain's LVs and can pause its (absent) guest, as the
+  // live engine's commit of the top needs: qemu-storage-daemon has no "stop".
+  'qemu-system-x86_64',
   'socat',
   'blkdiscard',
   'wipefs',
@@ -693,6 +698,8 @@ function planBuild(cacheDir: string, log: (m: string) => void): Plan {
     for (const lib of sharedLibraries(b.hostPath)) addHostPath(lib, files, links);
   // stdbuf (coreutils) preloads it: lvchain line-buffers blkdiscard's progress with it, as on a Debian host.
   addHostPath(STDBUF_LIBRARY, files, links);
+  addHostPath(QEMU_TCG_MODULE, files, links);
+  for (const lib of sharedLibraries(QEMU_TCG_MODULE)) addHostPath(lib, files, links);
 
   const stampFile = path.join(cacheDir, 'inputs-stamp.json');
   const allInputs = [...new Set([...fixedInputs, ...[...files.values()].map((f) => f.hostPath)])];

@@ -44,6 +44,7 @@ const REALISED_BY: Record<StepKind, 'storage' | 'engine' | 'vm'> = {
   commit: 'engine',
   stream: 'engine',
   switch: 'vm',
+  reattach: 'vm',
 };
 
 function isEngineStep(step: Step): step is EngineStep {
@@ -180,6 +181,11 @@ export class Realiser {
         ],
       };
     }
+    if (step.kind === 'reattach')
+      return {
+        description: `move the running VM's node of ${this.driver.name(disk, step.was)} onto ${this.driver.name(disk, step.layer)}, if an earlier run did not`,
+        commands: describeReattach(this.driver, this.vmOf(disk), disk, step.was, step.layer),
+      };
     if (isEngineStep(step)) return this.engine.describe(this.driver, disk, step);
     if (isStorageStep(step)) return this.driver.describe(disk, step);
     return describeSwitch(this.driver, this.vmOf(disk), disk, step);
@@ -234,6 +240,9 @@ export class Realiser {
     } else if (step.kind === 'rename' && this.reattaches(disk, step)) {
       await this.driver.execute(disk, step, onProgress);
       await reattachLive(this.driver, this.vmOf(disk), disk, step.from, step.to);
+    } else if (step.kind === 'reattach') {
+      // Planned only for a disk a running VM holds; if it stopped since, no node is left to move.
+      if (this.live.has(disk)) await reattachLive(this.driver, this.vmOf(disk), disk, step.was, step.layer);
     } else if (step.kind === 'set_meta' && step.meta.consistency === 'crash' && this.frozen.has(disk))
       // The plan can only promise crash consistency (a resume cannot know whether an earlier
       // run froze the guest); the freeze of this run's switch is what makes it `fs`.

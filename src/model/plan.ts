@@ -11,7 +11,6 @@ import { ISO_INSTANT } from '../base/instants.js';
 import { timeEstimateSchema } from './time-estimate.js';
 
 export type { TimeEstimate } from './time-estimate.js';
-
 // 2.0: a step's commands became a tagged union (argv, qmp, in_process) instead of argv arrays.
 // 2.1: summary.merge (snapshots merged away no longer count in destroy); diagnostics' figures.
 // 2.2: a live snapshot's metadata carries its consistency; a live commit of the top, its pivot record.
@@ -19,8 +18,8 @@ export type { TimeEstimate } from './time-estimate.js';
 // changed a chain; a merge step's rate (the storage's mergeRate); diagnostic codes
 // merge_window_closed and running_elsewhere (a disk of a Proxmox VM running on another node).
 // 2.4: time estimates: a change's x_estimate and the summary's time_estimate; diagnostic codes
-// merge_history_unusable and merge_direction_costlier.
-export const PLAN_FORMAT_VERSION = '2.5';
+// merge_history_unusable and merge_direction_costlier. 2.5: a wipe's bytes. 2.6: the reattach step.
+export const PLAN_FORMAT_VERSION = '2.6';
 
 const snapshotName = z.string().regex(SNAPSHOT_NAME);
 
@@ -134,6 +133,8 @@ export const stepSchema = z.discriminatedUnion('kind', [
    * far): one QMP transaction for every disk of the guest, inside a file-system freeze.
    */
   z.strictObject({ kind: z.literal('switch'), layer: layerRefSchema, backing: layerRefSchema }),
+  /** The running VM's node of `was`, renamed to `layer` by a stopped run, moved onto the new name. */
+  z.strictObject({ kind: z.literal('reattach'), layer: layerRefSchema, was: layerRefSchema }),
   /** pvcreate + vgcreate on devices that were blank when planned, and are checked again. */
   z.strictObject({ kind: z.literal('create_vg'), devices: z.array(z.string()).min(1) }),
 ]);

@@ -130,7 +130,10 @@ function commitDelete(state: DiskState, snap: string, bytes: number, ctx: OpCont
   const trash = layerAt(state, trashRef(C));
   if (!trash)
     return fail(`the renamed copy of ${describeRef(C)} is missing; its metadata cannot be restored`);
-  return ok(commitSwap(S, C, trash.meta ?? { disk: state.disk }, ctx).slice(2));
+  // S took C's name under a running VM, and the run may have stopped before QEMU's node of S was
+  // moved onto the new name: the reattach finds out, and finishes what it started.
+  const reattach: Step[] = ctx.live ? [{ kind: 'reattach', layer: C, was: S }] : [];
+  return ok([...reattach, ...commitSwap(S, C, trash.meta ?? { disk: state.disk }, ctx).slice(2)]);
 }
 
 /** After `commit C into S`: move C aside, give S C's name and metadata, drop the old C. */

@@ -149,6 +149,9 @@ export function applyStep(state: DiskState, step: Step, sizing: Sizing): DiskSta
       requireLayer(state, step.layer, step);
       requireLayer(state, step.backing, step);
       return state;
+    case 'reattach':
+      requireLayer(state, step.layer, step);
+      return state;
   }
 }
 

@@ -10,27 +10,36 @@ import type { LayerRef } from '../../model/layer.js';
 import type { PlannedCommand } from '../../model/plan.js';
 import type { ImageSite } from '../engine.js';
 import { QmpClient } from './client.js';
-import { childrenOf, fileOf, queryNodes } from './graph.js';
+import { childrenOf, dropNodesOf, fileOf, queryNodes } from './graph.js';
 import { protocolNode } from './index.js';
 import type { JsonObject } from '../../exec/json-lines.js';
 
-function fileNodeName(path: string, hop: 'r' | 't'): string {
-  return `lvc-${createHash('sha256').update(path).digest('hex').slice(0, 16)}-${hop}`;
+/** The hop nodes of one format node onto one path: named by both, so two nodes never collide. */
+function fileNodeName(node: string, path: string, hop: 'r' | 't'): string {
+  return `lvc-${createHash('sha256').update(`${node}\0${path}`).digest('hex').slice(0, 16)}-${hop}`;
 }
 
 /**
  * The old protocol node holds QEMU's lock on the file (the same inode under its new name), so a
  * new locked node cannot take it over directly: the node hops over an unlocked one for a moment.
  */
-function protocolOptions(site: ImageSite, path: string, hop: 'r' | 't'): JsonObject {
+function protocolOptions(site: ImageSite, node: string, path: string, hop: 'r' | 't'): JsonObject {
   return {
     ...protocolNode(site, path),
-    'node-name': fileNodeName(path, hop),
+    'node-name': fileNodeName(node, path, hop),
     ...(hop === 't' ? { locking: 'off' } : {}),
   };
 }
 
-function messages(
+function reopen(node: string, file: string, backing: string | null, ro: boolean): JsonObject {
+  return {
+    execute: 'blockdev-reopen',
+    arguments: { options: [{ driver: 'qcow2', 'node-name': node, file, backing, 'read-only': ro }] },
+  };
+}
+
+/** Onto the unlocked hop: its node added, the format node moved, the old protocol node deleted. */
+function firstHop(
   site: ImageSite,
   now: string,
   node: string,
@@ -38,21 +47,41 @@ function messages(
   backing: string | null,
   ro: boolean,
 ): JsonObject[] {
-  const reopen = (file: string): JsonObject => ({
-    execute: 'blockdev-reopen',
-    arguments: { options: [{ driver: 'qcow2', 'node-name': node, file, backing, 'read-only': ro }] },
-  });
   return [
-    { execute: 'blockdev-add', arguments: protocolOptions(site, now, 't') },
-    reopen(fileNodeName(now, 't')),
+    { execute: 'blockdev-add', arguments: protocolOptions(site, node, now, 't') },
+    reopen(node, fileNodeName(node, now, 't'), backing, ro),
     // Implicit protocol nodes go with the reopen; one the monitor added stays until deleted.
     ...(oldFile !== null && !oldFile.startsWith('#')
       ? [{ execute: 'blockdev-del', arguments: { 'node-name': oldFile } }]
       : []),
-    { execute: 'blockdev-add', arguments: protocolOptions(site, now, 'r') },
-    reopen(fileNodeName(now, 'r')),
-    { execute: 'blockdev-del', arguments: { 'node-name': fileNodeName(now, 't') } },
   ];
+}
+
+/** From the unlocked hop onto the locked node that stays. */
+function secondHop(
+  site: ImageSite,
+  now: string,
+  node: string,
+  backing: string | null,
+  ro: boolean,
+): JsonObject[] {
+  return [
+    { execute: 'blockdev-add', arguments: protocolOptions(site, node, now, 'r') },
+    reopen(node, fileNodeName(node, now, 'r'), backing, ro),
+    { execute: 'blockdev-del', arguments: { 'node-name': fileNodeName(node, now, 't') } },
+  ];
+}
+
+/** Every message of a reattach that starts from scratch, in order. */
+export function reattachMessages(
+  site: ImageSite,
+  now: string,
+  node: string,
+  oldFile: string | null,
+  backing: string | null,
+  ro: boolean,
+): JsonObject[] {
+  return [...firstHop(site, now, node, oldFile, backing, ro), ...secondHop(site, now, node, backing, ro)];
 }
 
 export function describeReattach(
@@ -63,7 +92,7 @@ export function describeReattach(
   to: LayerRef,
 ): PlannedCommand[] {
   const was = site.path(disk, from);
-  return messages(
+  return reattachMessages(
     site,
     site.path(disk, to),
     `<the node of ${was}>`,
@@ -77,7 +106,12 @@ export function describeReattach(
   }));
 }
 
-/** Move every qcow2 node that opened `was` onto `now`; its old protocol node is deleted. */
+/**
+ * Move every qcow2 node that opened `was` onto `now`; its old protocol node is deleted. A run
+ * stopped part way (lvchain killed between two messages) is finished from where it stopped: a
+ * node already on its unlocked hop takes the second hop, a hop node left unused is deleted, and
+ * a protocol node still naming `was` with nothing above it goes.
+ */
 export async function reattachLive(
   site: ImageSite,
   vm: DesiredVm,
@@ -89,11 +123,30 @@ export async function reattachLive(
   const now = site.path(disk, to);
   const q = await QmpClient.connect(site.exec, vm.qmp);
   try {
-    for (const n of (await queryNodes(q)).filter((x) => x.drv === 'qcow2' && fileOf(x) === was)) {
-      const { file, backing } = await childrenOf(q, n['node-name']);
-      for (const m of messages(site, now, n['node-name'], file, backing, n.ro))
-        await q.execute(m.execute as string, m.arguments as JsonObject);
+    const send = async (messages: JsonObject[]) => {
+      for (const m of messages) await q.execute(m.execute as string, m.arguments as JsonObject);
+    };
+    const nodes = await queryNodes(q);
+    const named = new Set(nodes.map((n) => n['node-name']));
+    // A node on a hop names `now` through it; one that opened `now` afresh is left alone.
+    for (const n of nodes.filter((x) => x.drv === 'qcow2' && (fileOf(x) === was || fileOf(x) === now))) {
+      const node = n['node-name'];
+      const [t, r] = [fileNodeName(node, now, 't'), fileNodeName(node, now, 'r')];
+      let { file, backing } = await childrenOf(q, node);
+      if (file !== t && file !== r) {
+        if (fileOf(n) !== was) continue;
+        for (const left of [t, r].filter((h) => named.has(h)))
+          await q.execute('blockdev-del', { 'node-name': left });
+        await send(firstHop(site, now, node, file, backing, n.ro));
+        ({ file, backing } = await childrenOf(q, node));
+      }
+      if (file === t) {
+        if (named.has(r)) await q.execute('blockdev-del', { 'node-name': r });
+        await send(secondHop(site, now, node, backing, n.ro));
+      } else if (named.has(t)) await q.execute('blockdev-del', { 'node-name': t });
     }
+    // A protocol node of `was` that a stopped run had moved its format node off.
+    await dropNodesOf(q, was);
   } finally {
     q.close();
   }

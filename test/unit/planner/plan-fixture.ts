@@ -122,6 +122,8 @@ export function stepLine(step: Step): string {
       return `create_vg ${step.devices.join(' ')}`;
     case 'switch':
       return `switch ${ref(step.layer)} on ${ref(step.backing)}`;
+    case 'reattach':
+      return `reattach ${ref(step.was)} → ${ref(step.layer)}`;
   }
 }
 

@@ -71,6 +71,35 @@ describe('resume of an interrupted operation', () => {
     ]);
   });
 
+  it('delete by commit, stopped after s1 took the top name: finishes; under a running VM, first makes sure QEMU names the renamed image', () => {
+    const offline = planFixture('interrupted-delete-swap');
+    expect(changeLines(offline)).toEqual(['snapshot.vm-168-disk-0@s1: resume']);
+    expect(stepLines(offline, 'snapshot.vm-168-disk-0@s1')).toEqual([
+      'set_meta top finish',
+      'remove trash:top',
+    ]);
+    // The verdict the engine selector gives when the declared VM's QEMU holds the disk.
+    const live = planFixture('interrupted-delete-swap', {}, undefined, (observed) => {
+      const d = Object.values(observed.storages).find((s) => s.disks['vm-168-disk-0'])?.disks[
+        'vm-168-disk-0'
+      ];
+      if (!d) throw new Error('the fixture has no disk vm-168-disk-0');
+      d.engine = {
+        kind: 'engine',
+        engine: 'qmp',
+        socket: '/run/qemu-server/168.qmp',
+        topHeld: true,
+        qemu: '7.2',
+        pauses: true,
+      };
+    });
+    expect(stepLines(live, 'snapshot.vm-168-disk-0@s1')).toEqual([
+      'reattach snap:s1 → top',
+      'set_meta top finish',
+      'remove trash:top',
+    ]);
+  });
+
   it('delete by stream, stopped after the stream: removes the snapshot and finishes', () => {
     const plan = planFixture('interrupted-delete-stream');
     expect(change(plan, 'snapshot.vm-164-disk-0@s1').operation).toEqual({

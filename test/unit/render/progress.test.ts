@@ -21,9 +21,9 @@ describe('a step progress line', () => {
 
   it('claims no rate or time before a second has passed or 2 % is done, and no time left once done', () => {
     // A burst at the start (QEMU's first buffer) is not a rate.
-    expect(progressLine({ address: 'a', index: 0, count: 1, fraction: 0.5, elapsedMs: 990, bytes: MiB })).toBe(
-      'a: [1/1] [##########..........] 50%  512 KiB of 1 MiB',
-    );
+    expect(
+      progressLine({ address: 'a', index: 0, count: 1, fraction: 0.5, elapsedMs: 990, bytes: MiB }),
+    ).toBe('a: [1/1] [##########..........] 50%  512 KiB of 1 MiB');
     expect(
       progressLine({ address: 'a', index: 0, count: 1, fraction: 0.01, elapsedMs: 3000, bytes: MiB }),
     ).toBe('a: [1/1] [....................] 1%  10.2 KiB of 1 MiB');
@@ -34,9 +34,9 @@ describe('a step progress line', () => {
     expect(
       progressLine({ address: 'a', index: 0, count: 1, fraction: 1, elapsedMs: 250, bytes: 4 * MiB }),
     ).toBe('a: [1/1] [####################] 100%  4 MiB of 4 MiB  16 MiB/s');
-    expect(progressLine({ address: 'a', index: 0, count: 1, fraction: 1, elapsedMs: 90, bytes: 4 * MiB })).toBe(
-      'a: [1/1] [####################] 100%  4 MiB of 4 MiB',
-    );
+    expect(
+      progressLine({ address: 'a', index: 0, count: 1, fraction: 1, elapsedMs: 90, bytes: 4 * MiB }),
+    ).toBe('a: [1/1] [####################] 100%  4 MiB of 4 MiB');
     expect(progressLine({ address: 'a', index: 0, count: 1, fraction: 1, elapsedMs: 4000 })).toBe(
       'a: [1/1] [####################] 100%',
     );

@@ -258,8 +258,14 @@ describe(SCENARIO.title, () => {
     // The scenario is long enough for each rule to have kept a snapshot and later let it go: one
     // kept past the hourly window (a daily or weekly), and one past the daily window (a weekly).
     const letGo = [...keptAtAge].filter(([name]) => !retained.includes(name)).map(([, age]) => age);
-    expect(letGo.some((age) => age >= 24), 'a daily or weekly snapshot was pruned').toBe(true);
-    expect(letGo.some((age) => age >= 24 * (RULES.daily + 1)), 'a weekly snapshot was pruned').toBe(true);
+    expect(
+      letGo.some((age) => age >= 24),
+      'a daily or weekly snapshot was pruned',
+    ).toBe(true);
+    expect(
+      letGo.some((age) => age >= 24 * (RULES.daily + 1)),
+      'a weekly snapshot was pruned',
+    ).toBe(true);
     // Metadata carries the creation instant; the name is only for people.
     const sidecar = JSON.parse(await readFile(`${lab.diskDir(DISK)}/${DISK}.lvchain.json`, 'utf8')) as {
       layers: Record<string, { snap?: string; created?: string; kind?: string }>;

@@ -6,6 +6,7 @@
  */
 import type { LabVm } from '../lab/vm.js';
 import { must } from './lvmlab.js';
+import { holderCommand, type HolderSpec } from './qemu-holder.js';
 
 export interface LabStorageDaemon {
   /** QMP socket path inside the VM. */
@@ -18,19 +19,7 @@ export interface LabStorageDaemon {
   stop(): Promise<void>;
 }
 
-export interface LabDaemonOptions {
-  /**
-   * `system`: qemu-system-x86_64 with no machine instead of the daemon. It holds the same graph
-   * and NBD exports but can also pause its (absent) guest, as the live engine's commit of the top
-   * needs.
-   */
-  process?: 'daemon' | 'system';
-  /**
-   * `fuse` where the guest must see the disk grow: an NBD server forbids `block_resize` on the
-   * node it exports, as a virtio-blk device does not (the daemon only).
-   */
-  exports?: 'nbd' | 'fuse';
-}
+export type LabDaemonOptions = Partial<Pick<HolderSpec, 'process' | 'exports'>>;
 
 export async function startLabStorageDaemon(
   vm: LabVm,
@@ -42,43 +31,20 @@ export async function startLabStorageDaemon(
   const qmp = `${dir}/qmp.sock`;
   const nbd = `${dir}/nbd.sock`;
   const pidfile = `${dir}/qsd.pid`;
-  const system = process === 'system';
-  if (system && kind !== 'nbd') throw new Error('the system emulator stand-in exports NBD only');
-  const dash = system ? '-' : '--';
   const window = (disk: string) => `${dir}/${disk}.fuse`;
+  const { program, args, exportMessages } = holderCommand({
+    tops,
+    process,
+    exports: kind,
+    protocol: 'host_device',
+    qmp,
+    nbd,
+    window,
+  });
   await must(vm, ['mkdir', '-p', dir]);
   if (kind === 'fuse') await must(vm, ['touch', ...Object.keys(tops).map(window)]);
-  const args = system
-    ? ['-machine', 'none', '-nodefaults', '-display', 'none']
-    : ['--nbd-server', `addr.type=unix,addr.path=${nbd}`];
-  // The system emulator has no command-line exports: they go over QMP once it runs.
-  const exports: string[] = [];
-  for (const [disk, top] of Object.entries(tops)) {
-    args.push(`${dash}blockdev`, `driver=host_device,node-name=${disk}-file,filename=${top}`);
-    args.push(`${dash}blockdev`, `driver=qcow2,node-name=${disk}-top,file=${disk}-file`);
-    if (system)
-      exports.push(
-        JSON.stringify({
-          execute: 'block-export-add',
-          arguments: { type: 'nbd', id: disk, 'node-name': `${disk}-top`, name: disk, writable: true },
-        }),
-      );
-    else if (kind === 'nbd')
-      args.push('--export', `type=nbd,id=${disk},node-name=${disk}-top,name=${disk},writable=on`);
-    else
-      args.push(
-        '--export',
-        `type=fuse,id=${disk},node-name=${disk}-top,mountpoint=${window(disk)},writable=on`,
-      );
-  }
-  args.push(
-    `${dash}chardev`,
-    `socket,path=${qmp},server=on,wait=off,id=mon0`,
-    system ? '-mon' : '--monitor',
-    system ? 'chardev=mon0,mode=control' : 'chardev=mon0',
-  );
-  const program = system ? 'qemu-system-x86_64' : 'qemu-storage-daemon';
-  await must(vm, [program, system ? '-daemonize' : '--daemonize', `${dash}pidfile`, pidfile, ...args]);
+  const background = process === 'system' ? ['-daemonize', '-pidfile'] : ['--daemonize', '--pidfile'];
+  await must(vm, [program, ...background, pidfile, ...args]);
   const pid = Number((await must(vm, ['cat', pidfile])).stdout.trim());
   const daemon: LabStorageDaemon = {
     qmp,
@@ -98,15 +64,9 @@ export async function startLabStorageDaemon(
       await vm.run(['rm', '-rf', dir]);
     },
   };
-  if (system) {
-    const messages = [
-      JSON.stringify({ execute: 'qmp_capabilities' }),
-      JSON.stringify({
-        execute: 'nbd-server-start',
-        arguments: { addr: { type: 'unix', data: { path: nbd } } },
-      }),
-      ...exports,
-    ];
+  // The system emulator's exports go over QMP, through socat as lvchain's relay does.
+  if (exportMessages.length > 0) {
+    const messages = [{ execute: 'qmp_capabilities' }, ...exportMessages].map((m) => JSON.stringify(m));
     const script = `printf '%s\\n' "$@" | socat -t 2 - UNIX-CONNECT:"$0"`;
     const r = await vm.run(['sh', '-c', script, qmp, ...messages]);
     const errors = r.stdout.split('\n').filter((l) => l.includes('"error"'));

@@ -14,6 +14,8 @@ import { QmpClient } from '../../src/engines/qmp/client.js';
 import { LocalExecutor } from '../../src/exec/local.js';
 import { isLvchainError } from '../../src/base/errors.js';
 import { requireTool } from './tools.js';
+import { holderCommand, type HolderSpec } from './qemu-holder.js';
+import type { JsonObject } from '../../src/exec/json-lines.js';
 
 export interface StorageDaemon {
   pid: number;
@@ -34,15 +36,7 @@ const exists = (p: string) =>
     () => false,
   );
 
-export interface DaemonOptions {
-  exports: 'nbd' | 'fuse';
-  /**
-   * `daemon`: qemu-storage-daemon. `system`: qemu-system-x86_64 with no machine, which holds
-   * the same graph and NBD exports but can also pause its (absent) guest, as a commit of the
-   * top needs.
-   */
-  process?: 'daemon' | 'system';
-}
+export type DaemonOptions = Pick<HolderSpec, 'exports'> & Partial<Pick<HolderSpec, 'process'>>;
 
 export async function startStorageDaemon(
   tops: Record<string, string>,
@@ -51,7 +45,6 @@ export async function startStorageDaemon(
   const system = opts.process === 'system';
   if (system) requireTool('qemu-system-x86_64', 'qemu-system-x86');
   else requireTool('qemu-storage-daemon', 'qemu-system-common');
-  if (system && opts.exports !== 'nbd') throw new Error('the system emulator stand-in exports NBD only');
   if (opts.exports === 'fuse' && !(await exists('/dev/fuse')))
     throw new Error(
       'this test needs /dev/fuse for a FUSE export of qemu-storage-daemon (the kernel module fuse)',
@@ -60,36 +53,21 @@ export async function startStorageDaemon(
   const window = (disk: string) => join(dir, `${disk}.fuse`);
   const qmp = join(dir, 'qmp.sock');
   const nbd = join(dir, 'nbd.sock');
-  // The NBD server must exist before the exports that use it.
-  const args: string[] = system
-    ? ['-machine', 'none', '-nodefaults', '-display', 'none']
-    : ['--nbd-server', `addr.type=unix,addr.path=${nbd}`];
-  const dash = system ? '-' : '--';
-  for (const [disk, top] of Object.entries(tops)) {
-    args.push(`${dash}blockdev`, `driver=file,node-name=${disk}-file,filename=${top}`);
-    args.push(`${dash}blockdev`, `driver=qcow2,node-name=${disk}-top,file=${disk}-file`);
-    if (system) continue;
-    if (opts.exports === 'nbd')
-      args.push('--export', `type=nbd,id=${disk},node-name=${disk}-top,name=${disk},writable=on`);
-    else {
-      await writeFile(window(disk), '');
-      args.push(
-        '--export',
-        `type=fuse,id=${disk},node-name=${disk}-top,mountpoint=${window(disk)},writable=on`,
-      );
-    }
-  }
-  args.push(
-    `${dash}chardev`,
-    `socket,path=${qmp},server=on,wait=off,id=mon0`,
-    system ? '-mon' : '--monitor',
-    system ? 'chardev=mon0,mode=control' : 'chardev=mon0',
-  );
+  const { program, args, exportMessages } = holderCommand({
+    tops,
+    process: opts.process ?? 'daemon',
+    exports: opts.exports,
+    protocol: 'file',
+    qmp,
+    nbd,
+    window,
+  });
+  if (opts.exports === 'fuse') for (const disk of Object.keys(tops)) await writeFile(window(disk), '');
   // In the foreground, so its stderr (QEMU's errors, assertion failures) reaches a log that a
   // failing test can show; detached, so it does not share the test's signals.
   const log = join(dir, 'qsd.log');
   const out = await open(log, 'w');
-  const child = spawn(system ? 'qemu-system-x86_64' : 'qemu-storage-daemon', args, {
+  const child = spawn(program, args, {
     detached: true,
     stdio: ['ignore', out.fd, out.fd],
   });
@@ -98,9 +76,7 @@ export async function startStorageDaemon(
   for (let i = 0; i < 200 && !(await exists(qmp)); i++) await new Promise((r) => setTimeout(r, 25));
   if (!(await exists(qmp))) {
     child.kill('SIGKILL');
-    throw new Error(
-      `${system ? 'qemu-system-x86_64' : 'qemu-storage-daemon'} did not start:\n${await readFile(log, 'utf8')}`,
-    );
+    throw new Error(`${program} did not start:\n${await readFile(log, 'utf8')}`);
   }
   const pid = child.pid as number;
   const stop = async () => {
@@ -120,23 +96,14 @@ export async function startStorageDaemon(
     if (process.env.LVCHAIN_KEEP_QSD_LOG) console.error(await readFile(log, 'utf8').catch(() => ''));
     await rm(dir, { recursive: true, force: true });
   };
-  // The system emulator has no command-line exports: they are added over QMP. A failure there
-  // must not leave the emulator running.
-  if (system) {
+  // The system emulator's exports go over QMP. A failure there must not leave it running.
+  if (exportMessages.length > 0) {
     const q = await connectWhenListening(qmp).catch(async (e: unknown) => {
       await stop();
       throw e;
     });
     try {
-      await q.execute('nbd-server-start', { addr: { type: 'unix', data: { path: nbd } } });
-      for (const disk of Object.keys(tops))
-        await q.execute('block-export-add', {
-          type: 'nbd',
-          id: disk,
-          'node-name': `${disk}-top`,
-          name: disk,
-          writable: true,
-        });
+      for (const m of exportMessages) await q.execute(m.execute, m.arguments as JsonObject);
     } catch (e) {
       await stop();
       throw e;

@@ -127,7 +127,7 @@ describe('a reattach stopped part way', () => {
       await rename(was, now);
       await withQmp(site, qmp, async (q) => {
         const { file, backing } = await childrenOf(q, 'base');
-        const messages = reattachMessages(site, now, 'base', file, backing, true);
+        const messages = reattachMessages({ site, now, node: 'base', backing, ro: true }, file);
         expect(messages).toHaveLength(6);
         for (const m of messages.slice(0, k)) await q.execute(m.execute as string, m.arguments as JsonObject);
       });

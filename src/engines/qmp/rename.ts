@@ -38,18 +38,20 @@ function reopen(node: string, file: string, backing: string | null, ro: boolean)
   };
 }
 
+/** One format node's move onto the protocol node of `now`, keeping its backing and mode. */
+export interface NodeMove {
+  site: ImageSite;
+  now: string;
+  node: string;
+  backing: string | null;
+  ro: boolean;
+}
+
 /** Onto the unlocked hop: its node added, the format node moved, the old protocol node deleted. */
-function firstHop(
-  site: ImageSite,
-  now: string,
-  node: string,
-  oldFile: string | null,
-  backing: string | null,
-  ro: boolean,
-): JsonObject[] {
+function firstHop(m: NodeMove, oldFile: string | null): JsonObject[] {
   return [
-    { execute: 'blockdev-add', arguments: protocolOptions(site, node, now, 't') },
-    reopen(node, fileNodeName(node, now, 't'), backing, ro),
+    { execute: 'blockdev-add', arguments: protocolOptions(m.site, m.node, m.now, 't') },
+    reopen(m.node, fileNodeName(m.node, m.now, 't'), m.backing, m.ro),
     // Implicit protocol nodes go with the reopen; one the monitor added stays until deleted.
     ...(oldFile !== null && !oldFile.startsWith('#')
       ? [{ execute: 'blockdev-del', arguments: { 'node-name': oldFile } }]
@@ -58,30 +60,17 @@ function firstHop(
 }
 
 /** From the unlocked hop onto the locked node that stays. */
-function secondHop(
-  site: ImageSite,
-  now: string,
-  node: string,
-  backing: string | null,
-  ro: boolean,
-): JsonObject[] {
+function secondHop(m: NodeMove): JsonObject[] {
   return [
-    { execute: 'blockdev-add', arguments: protocolOptions(site, node, now, 'r') },
-    reopen(node, fileNodeName(node, now, 'r'), backing, ro),
-    { execute: 'blockdev-del', arguments: { 'node-name': fileNodeName(node, now, 't') } },
+    { execute: 'blockdev-add', arguments: protocolOptions(m.site, m.node, m.now, 'r') },
+    reopen(m.node, fileNodeName(m.node, m.now, 'r'), m.backing, m.ro),
+    { execute: 'blockdev-del', arguments: { 'node-name': fileNodeName(m.node, m.now, 't') } },
   ];
 }
 
-/** Every message of a reattach that starts from scratch, in order. */
-export function reattachMessages(
-  site: ImageSite,
-  now: string,
-  node: string,
-  oldFile: string | null,
-  backing: string | null,
-  ro: boolean,
-): JsonObject[] {
-  return [...firstHop(site, now, node, oldFile, backing, ro), ...secondHop(site, now, node, backing, ro)];
+/** Every message of a move that starts from scratch, in order; `oldFile`: the node's file child. */
+export function reattachMessages(m: NodeMove, oldFile: string | null): JsonObject[] {
+  return [...firstHop(m, oldFile), ...secondHop(m)];
 }
 
 export function describeReattach(
@@ -92,14 +81,14 @@ export function describeReattach(
   to: LayerRef,
 ): PlannedCommand[] {
   const was = site.path(disk, from);
-  return reattachMessages(
+  const move = {
     site,
-    site.path(disk, to),
-    `<the node of ${was}>`,
-    `<its file node>`,
-    `<its backing node>`,
-    false,
-  ).map((m): PlannedCommand => ({
+    now: site.path(disk, to),
+    node: `<the node of ${was}>`,
+    backing: '<its backing node>',
+    ro: false,
+  };
+  return reattachMessages(move, '<its file node>').map((m): PlannedCommand => ({
     kind: 'qmp',
     socket: vm.qmp,
     message: { execute: m.execute as string, arguments: m.arguments as JsonObject },
@@ -137,12 +126,12 @@ export async function reattachLive(
         if (fileOf(n) !== was) continue;
         for (const left of [t, r].filter((h) => named.has(h)))
           await q.execute('blockdev-del', { 'node-name': left });
-        await send(firstHop(site, now, node, file, backing, n.ro));
+        await send(firstHop({ site, now, node, backing, ro: n.ro }, file));
         ({ file, backing } = await childrenOf(q, node));
       }
       if (file === t) {
         if (named.has(r)) await q.execute('blockdev-del', { 'node-name': r });
-        await send(secondHop(site, now, node, backing, n.ro));
+        await send(secondHop({ site, now, node, backing, ro: n.ro }));
       } else if (named.has(t)) await q.execute('blockdev-del', { 'node-name': t });
     }
     // A protocol node of `was` that a stopped run had moved its format node off.

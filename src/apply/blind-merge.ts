@@ -21,6 +21,6 @@ export function withFigures(
 ): PlannedOperation {
   if (op.op !== 'delete') return op as PlannedOperation;
   const direction = op.merge === 'merge_commit' ? 'commit' : 'stream';
-  const now = chooseMerge(state, op.snap, direction, ctx.live);
+  const now = chooseMerge(state, op.snap, direction, ctx.sizing, ctx.live);
   return { ...op, commit_bytes: now.commitBytes, stream_bytes: now.streamBytes };
 }

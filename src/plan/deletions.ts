@@ -141,7 +141,7 @@ function planDelete(
   group: string | undefined,
 ): DiskState | undefined {
   const layer = layerAt(state, snapRef(snap)) as SimLayer;
-  const choice = chooseMerge(state, snap, sp.req.mergeDirection, sp.liveOf(state.disk));
+  const choice = chooseMerge(state, snap, sp.req.mergeDirection, sp.sizing, sp.liveOf(state.disk));
   // A forced direction still shows both figures: read them whenever one is missing.
   if (choice.commitBytes === null || choice.streamBytes === null) sp.needExtentsFor(state, snap);
   const costlier = forcedCostlier(choice, snapshotAddress(disk.name, snap));

@@ -4,7 +4,7 @@
  */
 import type { MergeDirection } from '../model/intent.js';
 import type { DiskState } from './state.js';
-import { layerAt } from './state.js';
+import { layerAt, streamWindowOf, type Sizing } from './state.js';
 import { snapRef, sameRef } from '../model/layer.js';
 import { commitCost, liveCommitCost, streamCost } from '../model/extents.js';
 import { liveMergeBlocker, type LiveContext } from './live.js';
@@ -32,6 +32,7 @@ export function chooseMerge(
   state: DiskState,
   snap: string,
   override: DirectionOverride,
+  sizing: Pick<Sizing, 'streamWindowBytes'>,
   live?: LiveContext,
 ): MergeChoice {
   const S = snapRef(snap);
@@ -44,7 +45,9 @@ export function chooseMerge(
       ? liveCommitCost(child.extents)
       : commitCost(child.extents)
     : null;
-  const streamBytes = layerS?.extents && child?.extents ? streamCost(layerS.extents, child.extents) : null;
+  const window = streamWindowOf(sizing, child?.virtualSize);
+  const streamBytes =
+    layerS?.extents && child?.extents ? streamCost(layerS.extents, child.extents, window) : null;
   const bound = (direction: MergeDirection) => {
     const known = direction === 'commit' ? commitBytes : streamBytes;
     const moved = (direction === 'commit' ? child : layerS)?.virtualSize;

@@ -66,7 +66,7 @@ export function planResume(
  */
 function resumeFigures(sp: StoragePlanner, state: DiskState, intent: Intent): MergeFigures {
   if (intent.op !== 'delete' || !layerAt(state, snapRef(intent.snap))) return {};
-  const choice = chooseMerge(state, intent.snap, intent.direction, sp.liveOf(state.disk));
+  const choice = chooseMerge(state, intent.snap, intent.direction, sp.sizing, sp.liveOf(state.disk));
   if (choice.commitBytes === null || choice.streamBytes === null) sp.needExtentsFor(state, intent.snap);
   return {
     ...(choice.commitBytes !== null ? { commitBytes: choice.commitBytes } : {}),

@@ -1,6 +1,7 @@
 /** Sizes the planner allocates with, from `qemu-img measure` and the storage's geometry. */
 import type { Measurement, ObservedStorage, ObservedVolumeGroup } from '../model/observed.js';
 import type { Sizing } from './state.js';
+import { STREAM_WINDOW_BYTES } from '../model/extents.js';
 
 const MiB = 1024 * 1024;
 
@@ -45,7 +46,9 @@ export function sizingFor(storage: ObservedStorage, missing?: Set<number>): Sizi
     }
     return m;
   };
-  return sizingOf(measure, storage.kind === 'lvm' ? storage.extentSize : undefined);
+  const sizing = sizingOf(measure, storage.kind === 'lvm' ? storage.extentSize : undefined);
+  // On LVM the stream is `qemu-img rebase`, which writes only what differs.
+  return storage.kind === 'dir' ? { ...sizing, streamWindowBytes: STREAM_WINDOW_BYTES } : sizing;
 }
 
 /**

@@ -9,7 +9,7 @@ import type { LayerMeta } from '../model/meta.js';
 import type { Extents } from '../model/extents.js';
 import type { Step } from '../model/plan.js';
 import type { Intent } from '../model/intent.js';
-import { afterCommit, afterStream, NO_EXTENTS } from '../model/extents.js';
+import { afterCommit, afterStream, NO_EXTENTS, type StreamWindow } from '../model/extents.js';
 
 export interface SimLayer {
   ref: LayerRef;
@@ -44,6 +44,18 @@ export interface Sizing {
   formattedBytes: (virtualSize: number) => number;
   /** The most an image of this size can ever occupy (`qemu-img measure` fully-allocated). */
   fullyAllocated: (virtualSize: number) => number;
+  /** The windows an offline stream copies in (model/extents.ts); absent where it copies exactly. */
+  streamWindowBytes?: number;
+}
+
+/** The stream windows of a child of this virtual size, on this storage. */
+export function streamWindowOf(
+  sizing: Pick<Sizing, 'streamWindowBytes'>,
+  virtualSize: number | undefined,
+): StreamWindow | undefined {
+  return sizing.streamWindowBytes !== undefined && virtualSize !== undefined
+    ? { bytes: sizing.streamWindowBytes, virtualSize }
+    : undefined;
 }
 
 export function layerAt(state: DiskState, ref: LayerRef): SimLayer | undefined {
@@ -135,7 +147,9 @@ export function applyStep(state: DiskState, step: Step, sizing: Sizing): DiskSta
     case 'stream': {
       const child = requireLayer(state, step.layer, step);
       const from = requireLayer(state, step.from, step);
-      const extents = from.extents && child.extents ? afterStream(from.extents, child.extents) : undefined;
+      const window = streamWindowOf(sizing, child.virtualSize);
+      const extents =
+        from.extents && child.extents ? afterStream(from.extents, child.extents, window) : undefined;
       const bytes = child.capacity === undefined ? child.bytes + step.bytes : child.bytes;
       return withLayer(state, { ...child, backing: step.onto, backingInferred: false, extents, bytes });
     }

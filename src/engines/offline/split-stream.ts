@@ -8,8 +8,8 @@
  */
 import type { CommandResult, Executor } from '../../exec/executor.js';
 import { ok } from '../../exec/executor.js';
-import { normalize, subtract, total, type Ranges } from '../../base/ranges.js';
-import { allocated } from '../../model/extents.js';
+import { subtract, total, type Ranges } from '../../base/ranges.js';
+import { allocated, STREAM_WINDOW_BYTES, windowed } from '../../model/extents.js';
 import { mapEnd, parseLayerMap } from '../../observe/qemu.js';
 
 /**
@@ -22,21 +22,11 @@ const READ_BYTES = 8 * 1024 * 1024;
  * Reads start and end on cluster boundaries: QEMU before 8.1 copies on read in whole clusters and
  * aborts (iov_from_buf_full assertion) on a read that starts inside a cluster the image has
  * partly written (measured with 7.2). lvchain's layers have 128 KiB clusters, Proxmox's 64 KiB;
- * a layer with larger clusters makes qemu-io abort before anything is switched.
- */
-const ALIGN = 128 * 1024;
-
-/**
- * The ranges to read: `ranges` widened to cluster boundaries, but never past `size`, the child's
- * virtual size: its last cluster may be partial, and a read past the end fails.
+ * a layer with larger clusters makes qemu-io abort before anything is switched. The plan counts
+ * these windows in what a stream copies (model/extents.ts).
  */
 export function clusterAligned(ranges: Ranges, size: number): Ranges {
-  return normalize(
-    ranges.map(([start, end]): [number, number] => [
-      Math.floor(start / ALIGN) * ALIGN,
-      Math.min(size, Math.ceil(end / ALIGN) * ALIGN),
-    ]),
-  );
+  return windowed(ranges, { bytes: STREAM_WINDOW_BYTES, virtualSize: size });
 }
 
 /**

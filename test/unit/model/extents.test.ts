@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { afterCommit, commitCost, liveCommitCost, streamCost } from '../../../src/model/extents.js';
+import {
+  afterCommit,
+  afterStream,
+  commitCost,
+  liveCommitCost,
+  streamCost,
+} from '../../../src/model/extents.js';
 
 const MiB = 1024 * 1024;
 
@@ -33,5 +39,27 @@ describe('merge costs', () => {
       [1 * MiB, 2 * MiB],
     ]);
     expect(after.zero).toEqual([[256 * KiB, 320 * KiB]]);
+  });
+
+  it('the directory stream copies whole 128 KiB windows where the child shadows nothing, zeros too', () => {
+    const KiB = 1024;
+    const window = { bytes: 128 * KiB, virtualSize: 1 * MiB + 64 * KiB };
+    // A 4 KiB write, a write across a window boundary, and one in the last, partial window.
+    const snapshot = {
+      data: [
+        [4 * KiB, 8 * KiB],
+        [252 * KiB, 260 * KiB],
+        [1 * MiB + 8 * KiB, 1 * MiB + 12 * KiB],
+      ] as [number, number][],
+      zero: [],
+    };
+    // The child holds the second half of the first window already.
+    const child = { data: [[64 * KiB, 128 * KiB]] as [number, number][], zero: [] };
+    expect(streamCost(snapshot, child)).toBe(16 * KiB);
+    expect(streamCost(snapshot, child, window)).toBe(64 * KiB + 256 * KiB + 64 * KiB);
+    expect(afterStream(snapshot, child, window).data).toEqual([
+      [0, 384 * KiB],
+      [1 * MiB, 1 * MiB + 64 * KiB],
+    ]);
   });
 });

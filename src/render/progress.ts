@@ -22,6 +22,9 @@ export interface ProgressFigures {
   etaSeconds?: number;
 }
 
+/** Four times the largest buffer a data move writes at once (qemu-img commit's 16 MiB). */
+export const SETTLED_BYTES = 64 * 1024 * 1024;
+
 export function progressFigures(p: StepProgress): ProgressFigures {
   const done = Math.min(1, Math.max(0, p.fraction));
   const f: ProgressFigures = { percent: Math.round(done * 100) };
@@ -30,12 +33,14 @@ export function progressFigures(p: StepProgress): ProgressFigures {
     f.bytes = bytes;
     f.bytesDone = Math.round(bytes * done);
   }
-  // No figure before 2 % is done, nor before a second has passed unless the step is done: QEMU
-  // moves its first buffer (16 MiB for a qemu-img commit) at once, before its rate limit bites,
-  // so a rate over the first few hundred ms reads as two or three times the limit. Once done, the
-  // average is honest however short: qemu-img reports a cached 1 GiB commit done in about 0.3 s
-  // (its flush follows), and a terminal should still show the rate.
-  const settled = done >= 1 ? p.elapsedMs >= 100 : p.elapsedMs >= 1000 && done >= 0.02;
+  // No figure before 2 % is done and a tenth of a second has passed, nor while what is done could
+  // be mostly QEMU's first buffer: a job moves one (16 MiB for a qemu-img commit) at once, before
+  // its rate limit bites, so over the first second a throttled merge read as two or three times
+  // its limit. Past four buffers, or past a second, or once done, the average is honest:
+  // qemu-img reports a cached 1 GiB commit done in about 0.3 s, and a terminal should show it.
+  const moved = bytes !== undefined ? bytes * done : 0;
+  const settled =
+    p.elapsedMs >= 100 && (done >= 1 || (done >= 0.02 && (p.elapsedMs >= 1000 || moved >= SETTLED_BYTES)));
   if (settled) {
     if (bytes !== undefined) f.bytesPerSecond = Math.round((bytes * done * 1000) / p.elapsedMs);
     if (done < 1) f.etaSeconds = Math.round((p.elapsedMs * (1 - done)) / done / 100) / 10;

@@ -19,7 +19,7 @@ describe('a step progress line', () => {
     );
   });
 
-  it('claims no rate or time before a second has passed or 2 % is done, and no time left once done', () => {
+  it('claims no rate or time before 2 % is done, nor while the first buffer QEMU moves could be most of it, and no time left once done', () => {
     // A burst at the start (QEMU's first buffer) is not a rate.
     expect(
       progressLine({ address: 'a', index: 0, count: 1, fraction: 0.5, elapsedMs: 990, bytes: MiB }),
@@ -30,7 +30,17 @@ describe('a step progress line', () => {
     expect(
       progressLine({ address: 'a', index: 0, count: 1, fraction: 0.5, elapsedMs: 1000, bytes: 4 * MiB }),
     ).toBe('a: [1/1] [##########..........] 50%  2 MiB of 4 MiB  2 MiB/s  about 1 s left');
-    // Done, the average is honest however short the step was.
+    // Past four such buffers (64 MiB) the average is honest before a second has passed…
+    expect(
+      progressLine({ address: 'a', index: 0, count: 1, fraction: 0.25, elapsedMs: 200, bytes: 256 * MiB }),
+    ).toBe('a: [1/1] [#####...............] 25%  64 MiB of 256 MiB  320 MiB/s  under a second left');
+    expect(
+      progressLine({ address: 'a', index: 0, count: 1, fraction: 0.24, elapsedMs: 200, bytes: 256 * MiB }),
+    ).toBe('a: [1/1] [#####...............] 24%  61.4 MiB of 256 MiB');
+    expect(
+      progressLine({ address: 'a', index: 0, count: 1, fraction: 0.25, elapsedMs: 90, bytes: 256 * MiB }),
+    ).toBe('a: [1/1] [#####...............] 25%  64 MiB of 256 MiB');
+    // …and once done, however short the step was.
     expect(
       progressLine({ address: 'a', index: 0, count: 1, fraction: 1, elapsedMs: 250, bytes: 4 * MiB }),
     ).toBe('a: [1/1] [####################] 100%  4 MiB of 4 MiB  16 MiB/s');

@@ -6,6 +6,7 @@
  */
 import type { Plan, PlannedOperation, ResourceChange, Step } from '../model/plan.js';
 import { liveBlocker, liveContext } from '../plan/live.js';
+import { proxmoxContext, proxmoxLockText } from '../plan/proxmox.js';
 import type { Observed, ObservedStorage } from '../model/observed.js';
 import type { Desired } from '../model/desired.js';
 import type { Realiser } from './realiser.js';
@@ -308,13 +309,17 @@ async function prepare(
   const live = backend.declaresVm(change.disk) ? await backend.judge(observed) : undefined;
   if (live?.kind === 'refused')
     throw new LvchainError('image_in_use', `${live.holders.join('; ')}. Nothing was done.`);
+  const locked = proxmoxLockText(live);
+  if (locked !== undefined) throw new LvchainError('vm_failed', `${locked}. Nothing was done.`);
   const liveCtx = liveContext(live);
+  const proxmoxCtx = proxmoxContext(live);
   const opCtx: OpContext = {
     sizing,
     ...storageFlags(ctx.desired.storages[change.storage]),
     topMeta: change.x_top_meta,
     ...(change.x_policy !== undefined ? { policy: change.x_policy } : {}),
     ...(liveCtx ? { live: liveCtx } : {}),
+    ...(proxmoxCtx ? { proxmox: proxmoxCtx } : {}),
   };
   const notLive = opCtx.live
     ? liveBlocker(change.operation as PlannedOperation, view.state, opCtx.live)

@@ -23,7 +23,8 @@ import { commitLive, describeCommit } from '../engines/qmp/commit.js';
 import { describeReattach, reattachLive } from '../engines/qmp/rename.js';
 import type { EngineStep, ImageEngine } from '../engines/engine.js';
 import { offlineEngine } from '../engines/offline/index.js';
-import { judgeLive, selectEngines } from '../engines/select.js';
+import { judgeLive, judgeProxmox, selectEngines } from '../engines/select.js';
+import { describeQm, runQm, type ProxmoxVms } from '../engines/proxmox/qm.js';
 import type { ObserveRequest, StorageDriver, StorageStep } from '../storage/driver.js';
 import { DirDriver } from '../storage/dir/index.js';
 import type { ProxmoxStorageLock } from '../storage/proxmox/cluster-lock.js';
@@ -45,6 +46,7 @@ const REALISED_BY: Record<StepKind, 'storage' | 'engine' | 'vm'> = {
   stream: 'engine',
   switch: 'vm',
   reattach: 'vm',
+  qm: 'vm',
 };
 
 function isEngineStep(step: Step): step is EngineStep {
@@ -64,6 +66,8 @@ export class Realiser {
     driver: StorageDriver,
     /** The VM each disk declares (`vm:` of its guest or itself). */
     private readonly vms: Readonly<Record<string, DesiredVm>> = {},
+    /** The Proxmox VE VM each disk belongs to (`vm: { proxmox }`), and how its node is reached. */
+    private readonly proxmox?: ProxmoxVms,
   ) {
     this.driver = driver;
   }
@@ -73,8 +77,12 @@ export class Realiser {
   /** Disks whose switch in this run froze the guest's file systems. */
   private readonly frozen = new Set<string>();
 
+  /** Each disk's last verdict. */
+  private readonly verdicts = new Map<string, EngineVerdict>();
+
   private judged(disks: readonly ObservedDisk[]): void {
     for (const d of disks) {
+      if (d.engine) this.verdicts.set(d.name, d.engine);
       if (d.engine?.kind === 'engine' && d.engine.engine === 'qmp') this.live.add(d.name);
       else this.live.delete(d.name);
     }
@@ -89,6 +97,7 @@ export class Realiser {
     const observed = await this.driver.observe(request);
     selectEngines(Object.values(observed.disks));
     await judgeLive(this.driver, Object.values(observed.disks), this.vms);
+    judgeProxmox(Object.values(observed.disks), this.proxmox?.vmids ?? {});
     this.judged(Object.values(observed.disks));
     return observed;
   }
@@ -99,6 +108,7 @@ export class Realiser {
     const judged = disks.flatMap((d) => observed.disks[d] ?? []);
     selectEngines(judged);
     await judgeLive(this.driver, judged, this.vms);
+    judgeProxmox(judged, this.proxmox?.vmids ?? {});
     this.judged(judged);
   }
 
@@ -148,14 +158,15 @@ export class Realiser {
     return this.driver.layersInUse(disk, layers);
   }
 
-  /** Whether this disk declares a VM: its verdict then comes from who holds it (judgeLive). */
+  /** Whether this disk declares a VM: its verdict then comes from who holds it, or from Proxmox. */
   declaresVm(disk: string): boolean {
-    return this.vms[disk] !== undefined;
+    return this.vms[disk] !== undefined || this.proxmox?.vmids[disk] !== undefined;
   }
 
-  /** The verdict on a disk that declares a VM, from who holds its layers now. */
+  /** The verdict on a disk that declares a VM, from who holds its layers now, or where its Proxmox VM is. */
   async judge(disk: ObservedDisk): Promise<EngineVerdict> {
     await judgeLive(this.driver, [disk], this.vms);
+    judgeProxmox([disk], this.proxmox?.vmids ?? {});
     this.judged([disk]);
     return disk.engine ?? { kind: 'engine', engine: 'offline' };
   }
@@ -188,6 +199,7 @@ export class Realiser {
       };
     if (isEngineStep(step)) return this.engine.describe(this.driver, disk, step);
     if (isStorageStep(step)) return this.driver.describe(disk, step);
+    if (step.kind === 'qm') return describeQm(step);
     return describeSwitch(this.driver, this.vmOf(disk), disk, step);
   }
 
@@ -240,6 +252,14 @@ export class Realiser {
     } else if (step.kind === 'rename' && this.reattaches(disk, step)) {
       await this.driver.execute(disk, step, onProgress);
       await reattachLive(this.driver, this.vmOf(disk), disk, step.from, step.to);
+    } else if (step.kind === 'qm') {
+      const verdict = this.verdicts.get(disk);
+      const here = verdict?.kind === 'engine' && verdict.engine === 'proxmox' && verdict.here;
+      await runQm(
+        step,
+        here ? this.driver.exec : this.proxmox?.reach(step.node),
+        this.proxmox?.done ?? new Set(),
+      );
     } else if (step.kind === 'reattach') {
       // Planned only for a disk a running VM holds; if it stopped since, no node is left to move.
       if (this.live.has(disk)) await reattachLive(this.driver, this.vmOf(disk), disk, step.was, step.layer);
@@ -305,11 +325,12 @@ export function createRealiser(
   vms: Readonly<Record<string, DesiredVm>> = {},
   clusterLock?: ProxmoxStorageLock,
   placements?: VmPlacements,
+  proxmox?: ProxmoxVms,
 ): Realiser {
   switch (storage.kind) {
     case 'dir':
       return new Realiser(new DirDriver(storage, exec), vms);
     case 'lvm':
-      return new Realiser(new LvmDriver(storage, exec, clusterLock, placements), vms);
+      return new Realiser(new LvmDriver(storage, exec, clusterLock, placements), vms, proxmox);
   }
 }

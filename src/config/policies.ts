@@ -54,6 +54,7 @@ export function policyOf(
     });
   }
   if (p.schedule !== undefined) policy.schedule = p.schedule;
+  if (p.adopt !== undefined) policy.adopt = p.adopt;
   if (p.schedule === undefined && Object.keys(retention).length === 0) {
     warnings.push({
       path,

@@ -10,6 +10,7 @@ import { hooks } from './schema-hooks.js';
 import { DURATION_PATTERN, SIZE_PATTERN, exactSize, parseDuration, parseSize } from '../base/units.js';
 import type { NameKind } from '../base/names.js';
 import { describeValue, typeError } from './schema-words.js';
+import { adoptPattern, periods } from './schema-policy-fields.js';
 import { vm } from './schema-vm.js';
 import { proxmoxNode } from './schema-proxmox.js';
 import {
@@ -275,11 +276,6 @@ const retention = z
   })
   .describe('A union of keep rules over the auto snapshots (DESIGN §7).');
 
-const periods = z
-  .number({ error: typeError('a number of schedule periods, e.g. 1.5') })
-  .min(1, { error: 'must be at least 1 (one schedule period)' })
-  .max(1000, { error: 'must be at most 1000' });
-
 const policy = z
   .strictObject({
     timezone: z
@@ -301,6 +297,7 @@ const policy = z
       .describe('Validate refuses a policy that can keep more snapshots than this (default 32).'),
     mergeWindow: mergeWindow.optional(),
     hooks: hooks.optional(),
+    adopt: adoptPattern.optional(),
     maxDeletesPerRun: z
       .number({ error: typeError('a whole number of at least 1') })
       .int({ error: 'must be a whole number of at least 1' })

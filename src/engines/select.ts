@@ -13,6 +13,7 @@ import type { Executor } from '../exec/executor.js';
 import { QmpClient } from './qmp/client.js';
 import { fileOf, qemuVersion, queryNodes } from './qmp/graph.js';
 import { describeHolder, probeHolders } from './qmp/holders.js';
+import { placementText } from '../model/proxmox.js';
 
 export function selectEngine(held: readonly string[]): EngineVerdict {
   if (held.length === 0 || offlineEngine.actsOnImagesInUse)
@@ -117,5 +118,29 @@ async function graphNames(
     };
   } finally {
     q.close();
+  }
+}
+
+/**
+ * For disks of a Proxmox VE VM: Proxmox changes them, on the VM's node, whoever holds them open;
+ * a VM whose state lvchain could not learn is not acted on. A config that does not list the disk
+ * keeps the verdict it had (validate reports it; the plan changes such a disk with nothing).
+ */
+export function judgeProxmox(disks: readonly ObservedDisk[], vmids: Readonly<Record<string, number>>): void {
+  for (const d of disks) {
+    const vmid = vmids[d.name];
+    const vm = vmid === undefined ? undefined : d.proxmoxVms?.find((v) => v.vmid === vmid);
+    if (vmid === undefined || !vm) continue;
+    d.engine =
+      vm.state === 'unknown'
+        ? { kind: 'refused', holders: [placementText(vm)] }
+        : {
+            kind: 'engine',
+            engine: 'proxmox',
+            vmid,
+            node: vm.node,
+            here: vm.here,
+            ...(vm.lock !== undefined ? { lock: vm.lock } : {}),
+          };
   }
 }

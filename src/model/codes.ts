@@ -40,6 +40,7 @@ export const diagnosticCodeSchema = z.enum([
   'running_elsewhere',
   'merge_history_unusable',
   'merge_direction_costlier',
+  'proxmox_locked',
 ]);
 
 export type ProblemCode = z.infer<typeof problemCodeSchema>;

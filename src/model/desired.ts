@@ -101,6 +101,8 @@ export interface DesiredPolicy {
   hooks?: SnapshotHooks;
   /** `check` thresholds: how many schedule periods old the newest snapshot may be. */
   check: { warn: number; crit: number };
+  /** Others' snapshots whose names match this regular expression (`u` flag) are the policy's. */
+  adopt?: string;
 }
 
 /** How lvchain reaches the running VM of a guest or disk (DESIGN §12). */

@@ -112,6 +112,19 @@ export type EngineVerdict =
       /** Whether it can pause its guest (`stop`): a storage daemon cannot, and a commit of the top needs it. */
       pauses: boolean;
     }
+  /**
+   * A Proxmox VE VM's disk (`vm: { proxmox }`): Proxmox's qm on the VM's node takes, deletes and
+   * rolls back its snapshots, running or not (DESIGN §13).
+   */
+  | {
+      kind: 'engine';
+      engine: 'proxmox';
+      vmid: number;
+      node: string;
+      here: boolean;
+      /** The VM config's `lock:`: Proxmox is busy with the VM, or an operation of its failed. */
+      lock?: string;
+    }
   | { kind: 'refused'; holders: string[] };
 
 export interface ForeignObject {

@@ -97,6 +97,20 @@ export interface PveVmPlacement {
   state: 'running' | 'stopped' | 'unknown';
   /** Why the state is unknown, for the plan. */
   why?: string;
+  /** The config's `lock:`: an operation of Proxmox's in progress, or one that failed. */
+  lock?: string;
+  /** The snapshots the VM config lists, by name. */
+  snapshots: Record<string, PveSnapshotFacts>;
+}
+
+/** What a VM config's `[snapshot]` section says of it. */
+export interface PveSnapshotFacts {
+  /** Seconds since the epoch. */
+  snaptime?: number;
+  parent?: string;
+  /** The volume with the saved RAM state (`storage:volname`). */
+  vmstate?: string;
+  description?: string;
 }
 
 /** The VM that keeps a disk from being changed from this node: one that runs (or may run) on another. */

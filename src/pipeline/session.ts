@@ -4,6 +4,7 @@
  */
 import type { Desired, ProxmoxNodeSetting } from '../model/desired.js';
 import { ProxmoxStorageLock } from '../storage/proxmox/cluster-lock.js';
+import type { ProxmoxVms } from '../engines/proxmox/qm.js';
 import { VmPlacements } from '../storage/proxmox/placement.js';
 import type { Realiser } from '../apply/realiser.js';
 import { createRealiser } from '../apply/realiser.js';
@@ -72,10 +73,26 @@ export class Session {
         placements = new VmPlacements(exec, setting, (node) => this.nodeExecutor(node));
         this.clusterLocks.set(storage, lock);
       }
-      b = createRealiser(s, exec, vms, lock, placements);
+      b = createRealiser(s, exec, vms, lock, placements, this.proxmoxVms());
       this.backends.set(storage, b);
     }
     return b;
+  }
+
+  private proxmox?: ProxmoxVms;
+
+  /** The run's Proxmox VMs (`vm: { proxmox }`), one for every storage: a VM's qm runs once for all its disks. */
+  private proxmoxVms(): ProxmoxVms {
+    this.proxmox ??= {
+      vmids: Object.fromEntries(
+        Object.values(this.desired.disks).flatMap((d) =>
+          d.proxmoxVm !== undefined ? [[d.name, d.proxmoxVm] as const] : [],
+        ),
+      ),
+      reach: (node) => this.nodeExecutor(node),
+      done: new Set(),
+    };
+    return this.proxmox;
   }
 
   /** Proxmox's cluster storage lock of an LVM storage (DESIGN §13), taken around its metadata changes. */

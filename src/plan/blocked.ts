@@ -1,6 +1,7 @@
 /** Disks the planner must leave alone, and the drift and warnings that say why. */
 import { placementText, runningElsewhere } from '../model/proxmox.js';
 import type { DiskView } from './interpret.js';
+import { proxmoxLockText } from './proxmox.js';
 import type { StoragePlanner } from './storage-planner.js';
 
 /** Disks of a VM running on another node, drift and in-use disks are reported and left alone. */
@@ -24,6 +25,12 @@ export function blockedReason(sp: StoragePlanner, view: DiskView, address: strin
     return summary;
   }
   const verdict = sp.observed.disks[view.state.disk]?.engine;
+  const locked = proxmoxLockText(verdict);
+  if (locked !== undefined) {
+    const summary = `${address} is left alone: ${locked}`;
+    sp.diagnostics.push({ severity: 'warning', code: 'proxmox_locked', summary, address });
+    return summary;
+  }
   if (verdict?.kind === 'refused') {
     const summary = `${address} is in use by another process (${verdict.holders.join('; ')}); lvchain changes a disk that is in use only through the VM its config declares (vm:)`;
     sp.diagnostics.push({ severity: 'warning', summary, address });

@@ -1,5 +1,5 @@
 /** Phase C of a group: pins no longer declared and retention, oldest first on each disk. */
-import type { DesiredDisk } from '../model/desired.js';
+import type { DesiredDisk, DesiredPolicy } from '../model/desired.js';
 import { groupSnapshotId } from '../model/address.js';
 import { snapRef } from '../model/layer.js';
 import type { DiskState, SimLayer } from './state.js';
@@ -36,7 +36,7 @@ export function planDeletions(
   const policy = group.policy;
   if (policy && sp.allowed.retention && Object.keys(policy.retention).length > 0 && blocked.length === 0) {
     const { req } = sp;
-    const result = decideRetention(groupStream(states, policy.name), policy.retention, {
+    const result = decideRetention(groupStream(states, policy), policy.retention, {
       timezone: policy.timezone,
       now: req.now,
       maxDeletesPerRun: policy.maxDeletesPerRun,
@@ -108,20 +108,29 @@ function deletionOrder(states: Map<string, DiskState>, toDelete: Map<string, Why
     .map(([snap]) => snap);
 }
 
-/** The group's snapshot stream for retention: names across its disks, complete where all disks have them. */
-export function groupStream(states: Map<string, DiskState>, policy: string): RetentionInput[] {
+/**
+ * The group's snapshot stream for retention: names across its disks, complete where all disks
+ * have them. Others' snapshots whose names the policy adopts count as its own.
+ */
+export function groupStream(
+  states: Map<string, DiskState>,
+  policy: Pick<DesiredPolicy, 'name' | 'adopt'>,
+): RetentionInput[] {
+  const adopt = policy.adopt !== undefined ? new RegExp(policy.adopt, 'u') : undefined;
   const byName = new Map<string, { created: number; kind: RetentionInput['kind']; count: number }>();
   for (const state of states.values()) {
     for (const l of Object.values(state.layers)) {
       if (l.ref.role !== 'snapshot' || !l.meta?.created) continue;
       const kind: RetentionInput['kind'] =
         l.meta.kind === 'auto'
-          ? l.meta.policy === policy
+          ? l.meta.policy === policy.name
             ? 'auto'
             : 'foreign'
           : l.meta.kind === 'pinned'
             ? 'pinned'
-            : 'foreign';
+            : l.meta.kind === 'external' && adopt?.test(l.ref.snap)
+              ? 'auto'
+              : 'foreign';
       const prev = byName.get(l.ref.snap);
       byName.set(l.ref.snap, { created: Date.parse(l.meta.created), kind, count: (prev?.count ?? 0) + 1 });
     }
@@ -141,10 +150,18 @@ function planDelete(
   group: string | undefined,
 ): DiskState | undefined {
   const layer = layerAt(state, snapRef(snap)) as SimLayer;
-  const choice = chooseMerge(state, snap, sp.req.mergeDirection, sp.sizing, sp.liveOf(state.disk));
+  const ctx = sp.ctx(disk.name, topMetaOf(disk), policy);
+  const choice = chooseMerge(
+    state,
+    snap,
+    sp.req.mergeDirection,
+    sp.sizing,
+    sp.liveOf(state.disk),
+    ctx.proxmox !== undefined,
+  );
   // A forced direction still shows both figures: read them whenever one is missing.
   if (choice.commitBytes === null || choice.streamBytes === null) sp.needExtentsFor(state, snap);
-  const costlier = forcedCostlier(choice, snapshotAddress(disk.name, snap));
+  const costlier = costlierChoice(choice, snapshotAddress(disk.name, snap));
   if (costlier) sp.diagnostics.push(costlier);
   return sp.plan(
     state,
@@ -163,23 +180,32 @@ function planDelete(
       why,
       ...(policy !== undefined ? { policy } : {}),
     },
-    sp.ctx(disk.name, topMetaOf(disk), policy),
+    ctx,
   );
 }
 
-/** --merge-direction forced the merge that copies more: say what it costs, before it is applied. */
-function forcedCostlier(choice: MergeChoice, address: string): Diagnostic | undefined {
+/**
+ * --merge-direction forced, or Proxmox chose, the merge that copies more: say what it costs,
+ * beside lvchain's optimum, before it is applied.
+ */
+function costlierChoice(choice: MergeChoice, address: string): Diagnostic | undefined {
   const { commitBytes, streamBytes } = choice;
-  if (choice.because !== 'forced' || commitBytes === null || streamBytes === null) return undefined;
+  if (choice.because !== 'forced' && choice.because !== 'proxmox') return undefined;
+  if (commitBytes === null || streamBytes === null) return undefined;
   const [forced, other] =
     choice.direction === 'commit' ? [commitBytes, streamBytes] : [streamBytes, commitBytes];
   if (forced <= other) return undefined;
   const otherWay = choice.direction === 'commit' ? 'stream' : 'commit';
+  const who =
+    choice.because === 'forced' ? `--merge-direction ${choice.direction}` : `Proxmox's ${choice.direction}`;
   return {
     severity: 'warning',
     code: 'merge_direction_costlier',
-    summary: `--merge-direction ${choice.direction} copies ${formatBytes(forced)} to merge ${address} away, where ${otherWay} would copy ${formatBytes(other)}`,
-    detail: 'Without --merge-direction, lvchain merges by whichever direction copies fewer bytes.',
+    summary: `${who} copies ${formatBytes(forced)} to merge ${address} away, where ${otherWay} would copy ${formatBytes(other)}`,
+    detail:
+      choice.because === 'forced'
+        ? 'Without --merge-direction, lvchain merges by whichever direction copies fewer bytes.'
+        : 'Proxmox commits the child into the oldest snapshot and streams any other into its child; lvchain cannot choose for a VM Proxmox manages.',
     address,
     figures: { forced_bytes: forced, other_bytes: other },
   };

@@ -8,6 +8,7 @@ import { layerAt, streamWindowOf, type Sizing } from './state.js';
 import { snapRef, sameRef } from '../model/layer.js';
 import { commitCost, liveCommitCost, streamCost } from '../model/extents.js';
 import { liveMergeBlocker, type LiveContext } from './live.js';
+import { proxmoxDirection } from './op-proxmox.js';
 
 export type DirectionOverride = 'auto' | MergeDirection;
 
@@ -15,7 +16,7 @@ export interface MergeChoice {
   direction: MergeDirection;
   commitBytes: number | null;
   streamBytes: number | null;
-  because: 'cheaper' | 'tie' | 'forced' | 'no_estimate' | 'live_engine';
+  because: 'cheaper' | 'tie' | 'forced' | 'no_estimate' | 'live_engine' | 'proxmox';
   /**
    * When the chosen direction's figure is unknown: the most it can copy, the virtual size of the
    * layer whose data moves (the child for a commit, the snapshot for a stream).
@@ -34,6 +35,8 @@ export function chooseMerge(
   override: DirectionOverride,
   sizing: Pick<Sizing, 'streamWindowBytes'>,
   live?: LiveContext,
+  /** Proxmox merges the disk (its VM's qm): its direction, whatever the override. */
+  proxmox = false,
 ): MergeChoice {
   const S = snapRef(snap);
   const layerS = layerAt(state, S);
@@ -53,6 +56,10 @@ export function chooseMerge(
     const moved = (direction === 'commit' ? child : layerS)?.virtualSize;
     return known === null && moved !== undefined ? { atMostBytes: moved } : {};
   };
+  if (proxmox) {
+    const direction = proxmoxDirection(state, snap);
+    return { direction, commitBytes, streamBytes, because: 'proxmox', ...bound(direction) };
+  }
   if (override !== 'auto')
     return { direction: override, commitBytes, streamBytes, because: 'forced', ...bound(override) };
   if (live) {
@@ -69,7 +76,7 @@ export function chooseMerge(
   if (commitBytes === null || streamBytes === null) {
     // Without figures, do what Proxmox does: the oldest snapshot is committed (streaming it
     // copies all its data), a snapshot with a parent is streamed.
-    const direction = layerS?.backing === null ? 'commit' : 'stream';
+    const direction = proxmoxDirection(state, snap);
     return { direction, commitBytes, streamBytes, because: 'no_estimate', ...bound(direction) };
   }
   // A tie streams: the child keeps its name and no layer is renamed.

@@ -24,6 +24,8 @@ export interface OpContext {
   live?: { topHeld: boolean; qemu: string; pauses: boolean };
   /** The storage's mergeRate (bytes per second), carried by every merge step. */
   mergeRate?: number;
+  /** The disk's Proxmox VE VM, whose qm (on `node`) takes, deletes and rolls back its snapshots. */
+  proxmox?: { vmid: number; node: string };
 }
 
 /** What a storage's config adds to every operation's steps: wipes and the merge rate. */

@@ -11,6 +11,7 @@ import type { OpContext, OpResult } from './op-steps.js';
 import type { MergeFigures } from './op-delete.js';
 import { updateTopMeta } from './op-disk.js';
 import { cleanupLeftovers, resume } from './ops.js';
+import { qmDelete, qmRollback, qmSnapshot } from './op-proxmox.js';
 
 export function stepsForOperation(
   op: PlannedOperation,
@@ -28,9 +29,22 @@ export function stepsForOperation(
       return { ok: true, steps: [{ kind: 'create_vg', devices: op.devices }] };
     case 'resume':
       return resume(state, op.intent, ctx, resumeFigures);
+    case 'snapshot':
+      if (ctx.proxmox) return qmSnapshot(state, op.snap, op.created, op.kind, ctx, ctx.proxmox);
+      break;
+    case 'delete':
+      if (ctx.proxmox) {
+        const bytes = op.merge === 'merge_commit' ? op.commit_bytes : op.stream_bytes;
+        return qmDelete(state, op.snap, bytes ?? op.at_most_bytes ?? 0, ctx.proxmox);
+      }
+      break;
+    case 'rollback':
+      if (ctx.proxmox) return qmRollback(state, op.snap, ctx, ctx.proxmox);
+      break;
     default:
-      return resume(state, intentOf(op), ctx, figuresOf(op), fallbackSize);
+      break;
   }
+  return resume(state, intentOf(op), ctx, figuresOf(op), fallbackSize);
 }
 
 function figuresOf(op: Operation): MergeFigures {

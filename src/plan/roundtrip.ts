@@ -13,6 +13,7 @@ import type { ProblemCode } from '../model/codes.js';
 import type { LayerMeta } from '../model/meta.js';
 import { describeRef, refKey } from '../model/layer.js';
 import { adoptDisk, isEstimate } from './adopt.js';
+import { snaptimesOf } from './proxmox.js';
 import { draftChange } from './change.js';
 import type { DiskView } from './interpret.js';
 import type { StoragePlanner } from './storage-planner.js';
@@ -78,7 +79,7 @@ export function planRoundTrip(
     return view;
   }
   if (!view.problems.every((p) => ROUND_TRIP.has(p.code))) return view;
-  const result = adoptDisk(disk, sp.sizing, declared?.disk);
+  const result = adoptDisk(disk, sp.sizing, declared?.disk, snaptimesOf(disk, declared?.disk.proxmoxVm));
   if (!result.ok) return view;
   const estimated = Object.entries(result.created).flatMap(([snap, f]) =>
     isEstimate(f) ? [{ snap, at: f.at, from: f.how as 'child_created' | 'modified' }] : [],

@@ -80,7 +80,7 @@ function dueSnapshots(sp: StoragePlanner, group: Group, states: Map<string, Disk
   const policy = group.policy;
   if (policy?.schedule === undefined || !sp.allowed.schedules) return out;
   const spec = { cron: policy.schedule, timezone: policy.timezone };
-  const stream = groupStream(states, policy.name);
+  const stream = groupStream(states, policy);
   // Only this policy's own complete snapshots satisfy its schedule; a pinned one does not.
   const due = isDue(
     spec,

@@ -4,7 +4,7 @@
  * expects is exactly the state the previous change leaves behind.
  */
 import type { LayerRef } from '../model/layer.js';
-import { refKey, sameRef } from '../model/layer.js';
+import { TOP, refKey, sameRef, snapRef } from '../model/layer.js';
 import type { LayerMeta } from '../model/meta.js';
 import type { Extents } from '../model/extents.js';
 import type { Step } from '../model/plan.js';
@@ -166,6 +166,58 @@ export function applyStep(state: DiskState, step: Step, sizing: Sizing): DiskSta
     case 'reattach':
       requireLayer(state, step.layer, step);
       return state;
+    case 'qm':
+      return afterQm(state, step, sizing);
+  }
+}
+
+/**
+ * What Proxmox's own steps leave (reference §4.1, §5.1, §6): a layer it renames keeps its tags,
+ * and a top it creates has none.
+ */
+function afterQm(state: DiskState, step: Extract<Step, { kind: 'qm' }>, sizing: Sizing): DiskState {
+  const S = snapRef(step.qm.snap);
+  const snap = step.qm.action === 'snapshot' ? requireLayer(state, TOP, step) : requireLayer(state, S, step);
+  const newTop = (s: DiskState): DiskState => {
+    const capacity = sizing.capacityFor?.(snap.virtualSize ?? 0);
+    return withLayer(s, {
+      ref: TOP,
+      formatted: true,
+      virtualSize: snap.virtualSize,
+      backing: S,
+      backingInferred: false,
+      extendedL2: true,
+      capacity,
+      bytes: capacity ?? sizing.formattedBytes(snap.virtualSize ?? 0),
+      extents: NO_EXTENTS,
+    });
+  };
+  switch (step.qm.action) {
+    case 'snapshot':
+      if (hasLayer(state, S)) throw new Error(`qm snapshot onto existing layer ${refKey(S)}`);
+      return newTop(withLayer(withoutLayer(state, TOP), { ...snap, ref: S }));
+    case 'rollback':
+      return newTop(withoutLayer(state, TOP));
+    case 'delsnapshot': {
+      const child = childOf(state, S);
+      if (!child) throw new Error(`qm delsnapshot ${step.qm.snap}: no child in ${state.disk}`);
+      if (step.qm.direction === 'stream') {
+        const window = streamWindowOf(sizing, child.virtualSize);
+        const extents =
+          snap.extents && child.extents ? afterStream(snap.extents, child.extents, window) : undefined;
+        const bytes = child.capacity === undefined ? child.bytes + step.qm.bytes : child.bytes;
+        return withLayer(withoutLayer(state, S), { ...child, backing: snap.backing, extents, bytes });
+      }
+      const extents = snap.extents && child.extents ? afterCommit(snap.extents, child.extents) : undefined;
+      const bytes = snap.capacity === undefined ? snap.bytes + step.qm.bytes : snap.bytes;
+      return withLayer(withoutLayer(withoutLayer(state, S), child.ref), {
+        ...snap,
+        ref: child.ref,
+        virtualSize: Math.max(snap.virtualSize ?? 0, child.virtualSize ?? 0) || undefined,
+        extents,
+        bytes,
+      });
+    }
   }
 }
 
@@ -249,6 +301,8 @@ export function layersChangedBy(steps: readonly Step[]): LayerRef[] {
   };
   for (const step of steps) {
     switch (step.kind) {
+      // Proxmox judges what it may change while its VM runs.
+      case 'qm':
       case 'set_meta':
       case 'create_vg':
         break;

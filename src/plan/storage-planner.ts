@@ -22,6 +22,7 @@ import type { Allowed, PlanRequest } from './request.js';
 import { allowedBy } from './request.js';
 import { sizingFor } from './sizing.js';
 import { declaredWorstCase } from './worst-case.js';
+import { proxmoxContext } from './proxmox.js';
 
 export class StoragePlanner {
   readonly changes: DraftChange[] = [];
@@ -59,6 +60,8 @@ export class StoragePlanner {
     if (policy !== undefined) c.policy = policy;
     const live = this.liveOf(disk);
     if (live) c.live = live;
+    const proxmox = proxmoxContext(this.observed.disks[disk]?.engine);
+    if (proxmox) c.proxmox = proxmox;
     return c;
   }
 

@@ -94,6 +94,7 @@ export function mergeLine(c: ResourceChange): string | undefined {
     forced: 'forced by --merge-direction',
     no_estimate: 'no estimate: the chain is not readable now',
     live_engine: 'the VM is running, and its QEMU can merge this one only this way',
+    proxmox: "Proxmox's choice: it merges the VM's snapshots",
   }[chosen_because];
   return `merge: ${chosen} (${why}); commit would copy ${fig(commit_bytes, 'commit')}, stream would copy ${fig(stream_bytes, 'stream')}`;
 }

@@ -7,7 +7,7 @@
  * headers tell the current state from the snapshots. A cluster's other VMs cost nothing, and a
  * config line lvchain could not parse stops a plan only if it names a declared disk.
  */
-import type { PveVmConfig, PveVmList } from '../../model/proxmox.js';
+import type { PveSnapshotFacts, PveVmConfig, PveVmList } from '../../model/proxmox.js';
 import { volumeDisk } from './ownership.js';
 import { parseVmConfig } from './vm-config.js';
 
@@ -22,6 +22,8 @@ export function configsArgv(root: string, disks: readonly string[]): string[] {
     '--include=*.conf',
     '-e',
     '[',
+    // What the Proxmox engine reads of a VM: its lock, and its snapshots' times, parents, saved states and descriptions.
+    ...['lock:', 'snaptime:', 'parent:', 'vmstate:', '#'].flatMap((k) => ['-e', k]),
     ...disks.flatMap((d) => ['-e', d]),
     `${root}/nodes`,
   ];
@@ -56,6 +58,8 @@ export function parseConfigListing(stdout: string, root: string): Map<string, Pv
 export interface DiskOwner {
   vmid: number;
   node: string;
+  lock?: string;
+  snapshots: Record<string, PveSnapshotFacts>;
 }
 
 /**
@@ -80,8 +84,12 @@ export function diskOwners(
         d.volume && storageIds.includes(d.volume.storage) ? [volumeDisk(d.volume.volname)] : [],
       ),
     );
+    const facts = {
+      ...(config.main.lock !== undefined ? { lock: config.main.lock } : {}),
+      snapshots: snapshotFacts(config),
+    };
     for (const disk of found)
-      if (wanted.has(disk)) (owners[disk] ??= []).push({ vmid: Number(vmid), node: entry.node });
+      if (wanted.has(disk)) (owners[disk] ??= []).push({ vmid: Number(vmid), node: entry.node, ...facts });
   }
   return owners;
 }
@@ -95,4 +103,17 @@ export function parseQmStatus(stdout: string): 'running' | 'stopped' | undefined
 /** Proxmox's node name is the host name up to its first dot. */
 export function nodeName(unameN: string): string {
   return unameN.trim().split('.')[0] ?? '';
+}
+
+function snapshotFacts(config: PveVmConfig): Record<string, PveSnapshotFacts> {
+  return Object.fromEntries(
+    Object.entries(config.snapshots).map(([name, s]) => {
+      const f: PveSnapshotFacts = {};
+      if (s.snaptime !== undefined) f.snaptime = s.snaptime;
+      if (s.parent !== undefined) f.parent = s.parent;
+      if (s.vmstate !== undefined) f.vmstate = s.vmstate;
+      if (s.description !== undefined) f.description = s.description;
+      return [name, f];
+    }),
+  );
 }

@@ -254,6 +254,7 @@ export class LvmDriver implements StorageDriver {
     if (vms?.some((v) => v.here && v.state !== 'stopped')) this.runHere.add(disk);
     this.declaredWith.set(disk, declared);
     let observed = await this.observeDiskOnly(disk, declared);
+    if (vms) observed.proxmoxVms = vms;
     // Its headers change in place (a stream's new backing) where lvs sees nothing.
     for (const l of observed.layers) this.backingsRead.delete(l.name);
     if (observed.layers.length === 0) return observed;
@@ -262,6 +263,7 @@ export class LvmDriver implements StorageDriver {
     if (inactive) {
       this.activated.add(disk);
       observed = await this.observeDiskOnly(disk, declared);
+      if (vms) observed.proxmoxVms = vms;
     }
     return observed;
   }

@@ -52,12 +52,35 @@ describe('VM placement on a Proxmox node', () => {
   it('finds the VMs whose current config lists each disk on the VG’s storage IDs', async () => {
     const configs = parseConfigListing(await listing(), root);
     const owners = diskOwners(DISKS, list(), configs, ['san1', 'san1-raw']);
+    // What the Proxmox engine reads of VM 101: its snapshots' times, parents, saved state and descriptions.
+    const vm101 = {
+      vmid: 101,
+      node: 'pve1',
+      snapshots: {
+        'first-boot': { snaptime: 1760003600, description: 'clean install' },
+        'before-upgrade': {
+          snaptime: 1764500000,
+          parent: 'first-boot',
+          vmstate: 'san1:vm-101-state-before-upgrade',
+          description: 'before the 9.1 upgrade\nwith RAM',
+        },
+      },
+    };
     expect(owners).toEqual({
-      'vm-101-disk-0': [{ vmid: 101, node: 'pve1' }],
+      'vm-101-disk-0': [vm101],
       // An unused disk still belongs to its VM.
-      'vm-101-disk-2': [{ vmid: 101, node: 'pve1' }],
-      'vm-201-disk-1': [{ vmid: 201, node: 'pve2' }],
+      'vm-101-disk-2': [vm101],
+      'vm-201-disk-1': [{ vmid: 201, node: 'pve2', snapshots: {} }],
     });
+    // The grep's lines give each snapshot the facts the whole file gives.
+    for (const [key, config] of configs) {
+      const [node, vmid] = key.split('/') as [string, string];
+      const whole = full(node, vmid);
+      for (const [name, s] of Object.entries(whole.snapshots))
+        for (const k of ['snaptime', 'parent', 'vmstate', 'description'] as const)
+          expect(config.snapshots[name]?.[k], `${key} [${name}] ${k}`).toBe(s[k]);
+      expect(config.main.lock, key).toBe(whole.main.lock);
+    }
     // vm-102-disk-1 is on the directory storage nfs-images, not on this VG.
     expect(diskOwners(['vm-102-disk-1'], list(), configs, ['san1'])).toEqual({});
   });
@@ -78,7 +101,7 @@ describe('VM placement on a Proxmox node', () => {
   });
 
   it('counts a VM on another node as blocking unless it is stopped, and says why', () => {
-    const base = { vmid: 201, node: 'pve2', here: false };
+    const base = { vmid: 201, node: 'pve2', here: false, snapshots: {} };
     expect(runningElsewhere([{ ...base, state: 'stopped' }])).toBeUndefined();
     expect(runningElsewhere([{ ...base, here: true, state: 'running' }])).toBeUndefined();
     const running = runningElsewhere([{ ...base, state: 'running' }]);

@@ -124,6 +124,8 @@ export function stepLine(step: Step): string {
       return `switch ${ref(step.layer)} on ${ref(step.backing)}`;
     case 'reattach':
       return `reattach ${ref(step.was)} → ${ref(step.layer)}`;
+    case 'qm':
+      return `qm ${step.qm.action} ${step.vmid} ${step.qm.snap} on ${step.node}${step.qm.action === 'delsnapshot' ? ` ${step.qm.direction}` : ''}`;
   }
 }
 

@@ -22,7 +22,7 @@ describe('disks of VMs on other Proxmox nodes', () => {
       'drift',
       {},
       undefined,
-      placed({ vmid: 130, node: 'pve2', here: false, state: 'stopped' }),
+      placed({ vmid: 130, node: 'pve2', here: false, snapshots: {}, state: 'stopped' }),
     );
     expect(changeLines(plan)).toContain('snapshot.vm-130-disk-0@s1: snapshot');
   });
@@ -32,7 +32,7 @@ describe('disks of VMs on other Proxmox nodes', () => {
       'drift',
       {},
       undefined,
-      placed({ vmid: 130, node: 'pve2', here: false, state: 'running' }),
+      placed({ vmid: 130, node: 'pve2', here: false, snapshots: {}, state: 'running' }),
     );
     expect(plan.resource_changes.filter((c) => c.disk === 'vm-130-disk-0')).toEqual([]);
     expect(plan.diagnostics).toContainEqual({
@@ -51,7 +51,7 @@ describe('disks of VMs on other Proxmox nodes', () => {
       'drift',
       {},
       undefined,
-      placed({ vmid: 130, node: 'pve3', here: false, state: 'unknown', why }),
+      placed({ vmid: 130, node: 'pve3', here: false, snapshots: {}, state: 'unknown', why }),
     );
     expect(plan.resource_changes.filter((c) => c.disk === 'vm-130-disk-0')).toEqual([]);
     expect(plan.diagnostics.find((d) => d.code === 'running_elsewhere')?.summary).toContain(
@@ -64,7 +64,7 @@ describe('disks of VMs on other Proxmox nodes', () => {
       'drift',
       {},
       undefined,
-      placed({ vmid: 130, node: 'pve1', here: true, state: 'running' }),
+      placed({ vmid: 130, node: 'pve1', here: true, snapshots: {}, state: 'running' }),
     );
     expect(changeLines(plan)).toContain('snapshot.vm-130-disk-0@s1: snapshot');
   });

@@ -34,6 +34,7 @@ describe('VmPlacements on this machine', () => {
           here: false,
           state: 'unknown',
           why: 'no host in the config is Proxmox node pve2 (hosts.<name>.proxmox.node), so lvchain cannot ask it',
+          snapshots: {},
         },
       ],
     });
@@ -49,6 +50,15 @@ describe('VmPlacements on this machine', () => {
         state: 'unknown',
         // This machine is no Proxmox node: it has no qm.
         why: 'cannot ask pve1 (local): qm is not installed on this machine',
+        snapshots: {
+          'first-boot': { snaptime: 1760003600, description: 'clean install' },
+          'before-upgrade': {
+            snaptime: 1764500000,
+            parent: 'first-boot',
+            vmstate: 'san1:vm-101-state-before-upgrade',
+            description: 'before the 9.1 upgrade\nwith RAM',
+          },
+        },
       },
     ]);
   });

@@ -1,6 +1,6 @@
 /** The counts a plan's summary line shows, Terraform-style, and the bytes its merges copy. */
 import type { Plan, ResourceChange } from './plan.js';
-import { isMergeStep, zeroedBytes } from './step-kinds.js';
+import { copiedBytes, zeroedBytes } from './step-kinds.js';
 
 /** A snapshot merged away (or the rest of an interrupted merge): its data is kept, nothing is destroyed. */
 export function mergesAway(c: ResourceChange): boolean {
@@ -39,7 +39,7 @@ export function summarize(changes: readonly ResourceChange[]): Plan['summary'] {
   for (const c of changes) {
     countChange(c, out);
     for (const { step } of c.x_steps) {
-      if (isMergeStep(step)) out.bytes_to_copy += step.bytes;
+      out.bytes_to_copy += copiedBytes(step);
       out.bytes_to_zero = (out.bytes_to_zero ?? 0) + zeroedBytes(step);
     }
     if (c.operation.op === 'delete') atMost += c.operation.at_most_bytes ?? 0;

@@ -17,3 +17,9 @@ export function zeroedBytes(step: Step): number {
   if (step.kind === 'wipe' || (step.kind === 'remove' && step.wipe)) return step.bytes ?? 0;
   return 0;
 }
+
+/** The bytes a step copies: a merge's, or Proxmox's own merge in a `qm delsnapshot`. */
+export function copiedBytes(step: Step): number {
+  if (isMergeStep(step)) return step.bytes;
+  return step.kind === 'qm' && step.qm.action === 'delsnapshot' ? step.qm.bytes : 0;
+}

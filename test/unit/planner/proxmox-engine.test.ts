@@ -60,6 +60,10 @@ describe('the Proxmox engine in plans', () => {
     expect(stepLines(plan, 'snapshot.vm-101-disk-0@s1')).toEqual(['qm delsnapshot 101 s1 on pve1 stream']);
     const op = c.operation as { commit_bytes: number; stream_bytes: number };
     expect(op.stream_bytes).toBeGreaterThan(op.commit_bytes);
+    // What Proxmox's merge copies counts in the plan's total, in place of lvchain's commit.
+    expect(plan.summary.bytes_to_copy - planFixture('chains').summary.bytes_to_copy).toBe(
+      op.stream_bytes - op.commit_bytes,
+    );
     expect(plan.diagnostics).toContainEqual(
       expect.objectContaining({
         code: 'merge_direction_costlier',

@@ -3,18 +3,26 @@
  * (`snapshot-as-volume-chain`), replayed command for command as the reference gives them
  * (../shared/reference/proxmox-ve9-volume-chain.md §4.1, §5.1, §6, activation §8), offline
  * and without saferemove: what `qm snapshot|delsnapshot|rollback` run on a stopped VM's disk.
- * Proxmox is not installed here; these are its argv, run on the real LVs of the lab VM, or its
- * file operations on a directory storage here. Its cluster storage lock is left out: nothing
- * else changes the storage while a test replays them.
+ * Proxmox is not installed here. On LVM these are the storage functions of the `qm` stand-in
+ * (test/lab/qm), run in its library mode on the real LVs of the lab VM, so the sequence is
+ * written once; the parent and child of a snapshot are read from the chain, as Proxmox reads
+ * them. Its cluster storage lock is left out: nothing else changes the storage while a test
+ * replays them (`qm` itself takes it). On a directory storage, its file operations here.
  */
+import { readFileSync } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import type { LabVm } from '../lab/vm.js';
-import { must } from './lvmlab.js';
 
 /** The options Proxmox formats every new top of a chain with. */
 const NEW_TOP_OPTIONS = 'extended_l2=on,cluster_size=128k,preallocation=metadata';
+
+/** The stand-in (too long for a command line: sent on stdin, then sourced). */
+const QM_STANDIN = join(dirname(fileURLToPath(import.meta.url)), '..', 'lab', 'qm');
+const QM_LIBRARY_RUN =
+  'f=$(mktemp) && cat > "$f" && QM_STANDIN_LIBRARY=1 && . "$f" && rm -f "$f" && fn=$1 && shift && "$fn" "$@" || { printf \'%s\\n\' "$ERR" >&2; exit 1; }';
 
 export class ProxmoxSequences {
   constructor(
@@ -24,135 +32,91 @@ export class ProxmoxSequences {
     private readonly name: string,
   ) {}
 
-  private get vmid(): string {
-    const m = /^vm-(\d+)-/.exec(this.name);
-    if (!m) throw new Error(`${this.name} is not a Proxmox volume name`);
-    return m[1] as string;
-  }
-
-  private lv(snap: string | 'current'): string {
-    return snap === 'current' ? `${this.name}.qcow2` : `snap_${this.name}_${snap}.qcow2`;
-  }
-
-  private dev(snap: string | 'current'): string {
-    return `/dev/${this.vg}/${this.lv(snap)}`;
-  }
-
-  /** §8 `activate_volume`: the whole chain by regex, then a refresh. */
-  async activate(): Promise<void> {
-    const select = `vg_name = "${this.vg}" && lv_name =~ '^(${this.name}|snap_${this.name}_.+)\\.qcow2$'`;
-    await must(this.vm, ['/sbin/lvchange', '-aey', '--select', select]);
-    await must(this.vm, ['/sbin/lvchange', '--refresh', '--select', select]);
-  }
-
-  /** `lvrename()`: `lvs` first, which must not find the target. */
-  private async lvrename(from: string, to: string): Promise<void> {
-    const exists = await this.vm.run(['/sbin/lvs', `${this.vg}/${to}`]);
-    if (exists.exitCode === 0) throw new Error(`Proxmox would refuse: ${to} exists`);
-    await must(this.vm, ['/sbin/lvrename', this.vg, from, to]);
-  }
-
-  /** `free_snap_image_locked` without saferemove. */
-  private async free(snap: string | 'current'): Promise<void> {
-    await must(this.vm, ['/sbin/lvremove', '-f', `${this.vg}/${this.lv(snap)}`]);
-  }
-
-  /** §4.1 step 3 `alloc_snap_image`: a new `current` LV sized by qemu-img measure, formatted on `snap`. */
-  private async allocCurrent(snap: string): Promise<void> {
-    const info = await must(this.vm, [
-      '/usr/bin/qemu-img',
-      'info',
-      '--output=json',
-      this.dev(snap),
-      '-f',
-      'qcow2',
-    ]);
-    const virtual = (JSON.parse(info.stdout) as { 'virtual-size': number })['virtual-size'];
-    const measured = await must(this.vm, [
-      '/usr/bin/qemu-img',
-      'measure',
-      '--output=json',
-      '--size',
-      `${virtual / 1024}K`,
-      '-O',
-      'qcow2',
-      '-o',
-      'extended_l2=on,cluster_size=128k',
-    ]);
-    const full = (JSON.parse(measured.stdout) as { 'fully-allocated': number })['fully-allocated'];
-    await must(this.vm, [
-      '/sbin/lvcreate',
-      '-aly',
-      '-Wy',
-      '--yes',
-      '--size',
-      `${full / 1024}k`,
-      '--name',
-      this.lv('current'),
-      '--setautoactivation',
-      'n',
-      '--addtag',
-      `pve-vm-${this.vmid}`,
-      '--addtag',
-      `@pve-${this.lv('current')}`,
-      this.vg,
-    ]);
-    await this.activate();
-    await must(this.vm, [
-      '/usr/bin/qemu-img',
-      'create',
-      '-F',
-      'qcow2',
-      '-b',
-      this.lv(snap),
-      '-f',
-      'qcow2',
-      this.dev('current'),
-      '-o',
-      NEW_TOP_OPTIONS,
-    ]);
+  /** One of the stand-in's `lvm_volume_snapshot*` functions on this disk; what it printed. */
+  private async run(fn: string, snap: string): Promise<string> {
+    const argv = ['sh', '-c', QM_LIBRARY_RUN, 'qm-library', fn, this.vg, `${this.name}.qcow2`, snap];
+    const r = await this.vm.run(argv, { input: readFileSync(QM_STANDIN, 'utf8') });
+    if (r.exitCode !== 0)
+      throw new Error(
+        `${fn} ${this.vg} ${this.name}.qcow2 ${snap} failed in the lab VM (${r.exitCode}): ${r.stderr}`,
+      );
+    return r.stdout;
   }
 
   /** §4.1 `volume_snapshot` offline: rename current to the snapshot, allocate a new current on it. */
   async snapshot(snap: string): Promise<void> {
-    await this.activate();
-    await this.lvrename(this.lv('current'), this.lv(snap));
-    await this.allocCurrent(snap);
+    await this.run('lvm_volume_snapshot', snap);
   }
 
   /**
    * §5.1 `volume_snapshot_delete` offline. `parent` undefined (the oldest snapshot): commit the
    * child into it, free the child, and rename the snapshot to the child's name. Otherwise:
-   * safe rebase of the child onto the parent, then free the snapshot. Sizes are equal here, so
+   * safe rebase of the child onto the parent, then free the snapshot. The stand-in finds parent
+   * and child in the chain; they must be the ones the caller expects. Sizes are equal here, so
    * #7094's resize does not run.
    */
   async deleteSnapshot(snap: string, parent: string | undefined, child: string | 'current'): Promise<void> {
-    await this.activate();
-    if (parent === undefined) {
-      await must(this.vm, ['/usr/bin/qemu-img', 'commit', this.dev(child)]);
-      await this.free(child);
-      await this.lvrename(this.lv(snap), this.lv(child));
-      return;
-    }
-    await must(this.vm, [
-      '/usr/bin/qemu-img',
-      'rebase',
-      '-b',
-      this.lv(parent),
-      '-F',
-      'qcow2',
-      '-f',
-      'qcow2',
-      this.dev(child),
-    ]);
-    await this.free(snap);
+    const out = await this.run('lvm_volume_snapshot_delete', snap);
+    const how =
+      parent === undefined
+        ? `deleting snapshot '${snap}' by commiting snapshot '${child}'`
+        : `deleting snapshot '${snap}' by rebasing '${child}' on top of '${parent}'`;
+    if (!out.includes(`${this.name}.qcow2: ${how}`))
+      throw new Error(`Proxmox's delete of ${snap} did not go as expected (${how}):\n${out}`);
   }
 
   /** §6 `volume_snapshot_rollback`: free current, then allocate it again on the snapshot. */
   async rollback(snap: string): Promise<void> {
-    await this.activate();
-    await this.free('current');
-    await this.allocCurrent(snap);
+    await this.run('lvm_volume_snapshot_rollback', snap);
+  }
+
+  /**
+   * A new disk as Proxmox allocates a qcow2 volume on LVM (`alloc_image`): an LV of qemu-img
+   * measure's size (default options) with Proxmox's tags, formatted without extended L2.
+   * Returns the KiB a new top of this size takes (with Proxmox's snapshot options).
+   */
+  async allocate(sizeKiB: number): Promise<number> {
+    const measure = async (...opts: string[]) => {
+      const argv = ['qemu-img', 'measure', '--output=json', '--size', `${sizeKiB}K`, '-O', 'qcow2', ...opts];
+      const r = await this.vm.run(argv);
+      if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} failed in the lab VM: ${r.stderr}`);
+      return (JSON.parse(r.stdout) as { 'fully-allocated': number })['fully-allocated'] / 1024;
+    };
+    const lv = `${this.name}.qcow2`;
+    const vmid = /^vm-(\d+)-/.exec(this.name)?.[1];
+    for (const argv of [
+      [
+        'lvcreate',
+        '-aly',
+        '-Wy',
+        '--yes',
+        '--size',
+        `${await measure()}k`,
+        '--name',
+        lv,
+        '--setautoactivation',
+        'n',
+        '--addtag',
+        `pve-vm-${vmid}`,
+        '--addtag',
+        `@pve-${lv}`,
+        this.vg,
+      ],
+      [
+        'qemu-img',
+        'create',
+        '-o',
+        'preallocation=metadata',
+        '-f',
+        'qcow2',
+        `/dev/${this.vg}/${lv}`,
+        `${sizeKiB}K`,
+      ],
+    ]) {
+      const r = await this.vm.run(argv);
+      if (r.exitCode !== 0) throw new Error(`${argv.join(' ')} failed in the lab VM: ${r.stderr}`);
+    }
+    return measure('-o', 'extended_l2=on,cluster_size=128k');
   }
 }
 

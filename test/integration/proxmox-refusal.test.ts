@@ -1,7 +1,8 @@
 /**
- * A guest that Proxmox VE manages (`vm: { proxmox: <vmid> }`) is changed only through Proxmox;
- * until lvchain has that engine, plan and apply refuse to change it instead of acting beside
- * Proxmox, and leave other disks plannable with --target.
+ * A guest that Proxmox VE manages (`vm: { proxmox: <vmid> }`) is changed only through Proxmox:
+ * its snapshots through qm (test/lvm/proxmox-engine.test.ts), and anything else, here creating
+ * its disk, not at all: plan and apply refuse instead of acting beside Proxmox, and leave other
+ * disks plannable with --target.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { DirLab } from '../helpers/dirlab.js';
 
-describe('vm: { proxmox } before the Proxmox engine exists', () => {
+describe('vm: { proxmox } for what only Proxmox does', () => {
   let l: DirLab;
   beforeAll(async () => {
     l = await DirLab.create();
@@ -32,8 +33,10 @@ describe('vm: { proxmox } before the Proxmox engine exists', () => {
     for (const args of [['plan'], ['apply', '--auto-approve']]) {
       const r = await l.run(args);
       expect(r.exitCode, r.stdout + r.stderr).not.toBe(0);
-      expect(r.stderr).toContain('the plan would change disks of Proxmox VE VM 101 (disk.vm-101-disk-0)');
-      expect(r.stderr).toContain('qm snapshot, qm delsnapshot, qm rollback');
+      expect(r.stderr).toContain(
+        'the plan would change disks of Proxmox VE VM 101 itself (disk.vm-101-disk-0: create)',
+      );
+      expect(r.stderr).toContain('Create, resize and remove the disks of a Proxmox VM with Proxmox');
     }
     // Only lvchain's own lock file: no image was made.
     expect((await readdir(l.storePath)).filter((n) => !n.startsWith('.lvchain'))).toEqual([]);

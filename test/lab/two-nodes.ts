@@ -28,7 +28,10 @@ async function must(vm: LabVm, argv: string[], input?: string): Promise<string> 
   return r.stdout;
 }
 
-/** Put the `qm` stand-in (status only) on a lab VM's PATH, where Proxmox has its qm. */
+/**
+ * Put the `qm` stand-in (status, and snapshot/delsnapshot/rollback of a stopped VM) on a lab
+ * VM's PATH, where Proxmox has its qm.
+ */
 export async function installQmStandIn(vm: LabVm): Promise<void> {
   await must(
     vm,

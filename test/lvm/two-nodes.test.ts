@@ -143,9 +143,17 @@ describe(
       expect(elsewhere.stderr).toContain(
         "Configuration file 'nodes/pve1/qemu-server/201.conf' does not exist",
       );
-      const unknown = await pve2.run(['qm', 'snapshot', '201', 's1']);
+      // VM 201 runs on pve2: the stand-in does snapshots of stopped VMs only.
+      const running = await pve2.run(['qm', 'snapshot', '201', 's1']);
+      expect(running.exitCode).toBe(2);
+      expect(running.stderr).toContain(
+        'qm stand-in (lvchain lab): VM 201 is running: the live path is not implemented by the stand-in',
+      );
+      const unknown = await pve2.run(['qm', 'clone', '201', '202']);
       expect(unknown.exitCode).toBe(2);
-      expect(unknown.stderr).toContain("only 'qm status <vmid>' is implemented");
+      expect(unknown.stderr).toContain(
+        "qm stand-in (lvchain lab): 'qm clone 201 202' is not implemented by the stand-in",
+      );
     });
 
     it('apply from pve1 left the new chains inactive on pve1 (a node deactivates after use)', async () => {

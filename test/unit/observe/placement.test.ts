@@ -3,6 +3,7 @@
  * the configs are read by the same `grep -r` a plan sends, run here on the fixture.
  */
 import { describe, expect, it } from 'vitest';
+import { VM101_SNAPSHOTS } from '../../helpers/proxmox-fixture.js';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -56,15 +57,7 @@ describe('VM placement on a Proxmox node', () => {
     const vm101 = {
       vmid: 101,
       node: 'pve1',
-      snapshots: {
-        'first-boot': { snaptime: 1760003600, description: 'clean install' },
-        'before-upgrade': {
-          snaptime: 1764500000,
-          parent: 'first-boot',
-          vmstate: 'san1:vm-101-state-before-upgrade',
-          description: 'before the 9.1 upgrade\nwith RAM',
-        },
-      },
+      snapshots: VM101_SNAPSHOTS,
     };
     expect(owners).toEqual({
       'vm-101-disk-0': [vm101],

@@ -4,6 +4,7 @@
  * the disks, and why each counts as running when lvchain cannot ask its node.
  */
 import { describe, expect, it } from 'vitest';
+import { VM101_SNAPSHOTS } from '../../helpers/proxmox-fixture.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,15 +51,7 @@ describe('VmPlacements on this machine', () => {
         state: 'unknown',
         // This machine is no Proxmox node: it has no qm.
         why: 'cannot ask pve1 (local): qm is not installed on this machine',
-        snapshots: {
-          'first-boot': { snaptime: 1760003600, description: 'clean install' },
-          'before-upgrade': {
-            snaptime: 1764500000,
-            parent: 'first-boot',
-            vmstate: 'san1:vm-101-state-before-upgrade',
-            description: 'before the 9.1 upgrade\nwith RAM',
-          },
-        },
+        snapshots: VM101_SNAPSHOTS,
       },
     ]);
   });

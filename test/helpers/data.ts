@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -76,10 +76,13 @@ export class ExpectedDisk {
 
 /**
  * Open an image read-write in a background qemu-io, which takes qemu's image locks as a running
- * VM does (the top for writing, its backing files shared for reading); resolves once qemu-img
- * sees the lock. Call release() in a finally block.
+ * VM does (the top for writing, its backing files shared for reading); resolves once the kernel
+ * lists a lock on the image's inode. Looking does not lock: a probe that took qemu's locks
+ * itself (qemu-img info) could make qemu-io's own open fail and leave nothing held. Call
+ * release() in a finally block.
  */
 export async function holdOpen(image: string): Promise<{ release: () => Promise<void> }> {
+  const { ino } = await stat(image);
   const child = execa('qemu-io', ['-f', 'qcow2', image], { stdin: 'pipe', reject: false });
   let exited = false;
   void child.finally(() => {
@@ -89,11 +92,17 @@ export async function holdOpen(image: string): Promise<{ release: () => Promise<
     child.kill();
     await child;
   };
+  // /proc/locks: "1: OFDLCK ADVISORY READ -1 08:01:<inode> 100 100"; the inode is decimal.
+  const locked = async () =>
+    (await readFile('/proc/locks', 'utf8'))
+      .split('\n')
+      .some((line) =>
+        line.split(/\s+/).some((f) => /^[0-9a-f]+:[0-9a-f]+:\d+$/.test(f) && f.endsWith(`:${ino}`)),
+      );
   // A deadline, not a count of tries: on a loaded 2-core machine qemu-io has taken over 5 s to start.
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline && !exited) {
-    const r = await execa('qemu-img', ['info', image], { reject: false });
-    if (r.exitCode !== 0 && /lock/i.test(String(r.stderr))) return { release };
+    if (await locked()) return { release };
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   const ended = exited ? await child : undefined;

@@ -163,6 +163,13 @@ function planDelete(
   if (choice.commitBytes === null || choice.streamBytes === null) sp.needExtentsFor(state, snap);
   const costlier = costlierChoice(choice, snapshotAddress(disk.name, snap));
   if (costlier) sp.diagnostics.push(costlier);
+  const vmstate = ctx.proxmox && savedState(sp, disk.name, ctx.proxmox.vmid, snap);
+  if (vmstate)
+    sp.diagnostics.push({
+      severity: 'info',
+      summary: `${snapshotAddress(disk.name, snap)} holds VM ${ctx.proxmox?.vmid}'s saved RAM state (${vmstate}): Proxmox removes that volume with the snapshot, which frees more than the plan counts`,
+      address: snapshotAddress(disk.name, snap),
+    });
   return sp.plan(
     state,
     {
@@ -209,4 +216,9 @@ function costlierChoice(choice: MergeChoice, address: string): Diagnostic | unde
     address,
     figures: { forced_bytes: forced, other_bytes: other },
   };
+}
+
+/** The volume holding a Proxmox snapshot's saved RAM state, as the VM config says. */
+function savedState(sp: StoragePlanner, disk: string, vmid: number, snap: string): string | undefined {
+  return sp.observed.disks[disk]?.proxmoxVms?.find((v) => v.vmid === vmid)?.snapshots[snap]?.vmstate;
 }

@@ -40,6 +40,13 @@ while [ ! -f /run/holder-stop ]; do
   else sleep 0.1; fi
 done`;
 
+// Proxmox's side for a storage that is not shared: its node-local flock, held for half a second
+// at a time and logged, until /run/holder-stop.
+const LOCAL_HOLDER = `f=/var/lock/pve-manager/pve-storage-labsan-raw; mkdir -p /var/lock/pve-manager
+while [ ! -f /run/holder-stop ]; do
+  flock "$f" sh -c 's=$(date +%s.%N); sleep 0.5; echo "proxmox $s $(date +%s.%N)" >> ${LOG}'; sleep 0.5
+done`;
+
 // A patient waiter that expires a lock not renewed for 120 s, as pmxcfs does; logs when it got it.
 const WAITER = `d=${LOCKS}/storage-labsan; end=$(( $(date +%s) + $1 ))
 while [ "$(date +%s)" -lt "$end" ]; do
@@ -309,5 +316,36 @@ describe("Proxmox's cluster storage lock around LVM changes (lab VM, a directory
     const samples = [...(two[0] ?? '').matchAll(/(\d+):(\d+)/g)].map((m) => Number(m[1]));
     expect(samples).toHaveLength(2);
     for (const bytes of samples) expect(bytes).toBeGreaterThanOrEqual(4 * 1024 * 1024);
+  }, 300_000);
+
+  it('locks a storage ID that is not shared as Proxmox does, with its node-local flock', async () => {
+    const local = STORAGE_CFG.replace(
+      'lvm: labsan-raw\n\tvgname vg_pve\n\tcontent images\n\tshared 1\n',
+      'lvm: labsan-raw\n\tvgname vg_pve\n\tcontent images\n',
+    );
+    expect(local, 'labsan-raw is not shared now').not.toBe(STORAGE_CFG);
+    const cfg = (text: string) =>
+      must(lab(), ['sh', '-c', `printf '%s' "$1" > ${ROOT}/storage.cfg`, 'cfg', text]);
+    await cfg(local);
+    await must(lab(), ['sh', '-c', `: > ${LOG}; rm -f /run/holder-stop`]);
+    await config(a, 'vm-504-disk-0', ['s1']);
+    const holder = lab().run(['sh', '-c', LOCAL_HOLDER]);
+    const r = await a.run(['apply', '--auto-approve', '--lock-timeout', '2m']).finally(async () => {
+      await must(lab(), ['touch', '/run/holder-stop']);
+      await holder;
+      await cfg(STORAGE_CFG);
+    });
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    const log = await intervals();
+    const ours = log.filter((i) => i.who.startsWith('lvchain:'));
+    expect(ours.length, 'the wrapped LVM tools ran').toBeGreaterThanOrEqual(3);
+    const span = { start: ours[0]?.start ?? 0, end: Math.max(...ours.map((i) => i.end)) };
+    expect(
+      log.filter((i) => i.who === 'proxmox' && i.start < span.end && i.end > span.start).length,
+      'Proxmox held its flock again and again while lvchain worked',
+    ).toBeGreaterThan(2);
+    expect(overlapsIn(log)).toEqual([]);
+    // labsan keeps its cluster lock; nothing is left behind.
+    expect((await must(lab(), ['ls', '-A', LOCKS])).stdout.trim()).toBe('');
   }, 300_000);
 });

@@ -1,15 +1,19 @@
 /**
- * Proxmox VE's cluster storage lock (`cfs_lock_storage`, DESIGN §13): the directory
- * `<root>/priv/lock/storage-<storeid>`, taken by `mkdir`, renewed by its holder with a newer
- * mtime, released by `rmdir`, and expired by pmxcfs 120 s after it was last seen renewed when
- * a waiter asks with `utime(0, 0)`. lvchain takes it for every storage ID whose `vgname` is the
- * VG, in name order, around each LVM metadata change, and renews it while a change runs.
+ * Proxmox VE's storage lock (`cluster_lock_storage`, DESIGN §13). For a `shared` storage it is
+ * the cluster lock (`cfs_lock_storage`): the directory `<root>/priv/lock/storage-<storeid>`,
+ * taken by `mkdir`, renewed by its holder with a newer mtime, released by `rmdir`, and expired
+ * by pmxcfs 120 s after it was last seen renewed when a waiter asks with `utime(0, 0)`. For a
+ * storage that is not shared it is a node-local flock on
+ * `/var/lock/pve-manager/pve-storage-<storeid>` (reference §8), held here by a small shell that
+ * lives as long as lvchain's pipe to it. lvchain takes the lock of every storage ID whose
+ * `vgname` is the VG, in name order, around each LVM metadata change, and renews a cluster lock
+ * while a change runs.
  *
  * On a root that is not pmxcfs (a plain directory, as in the tests), `utime(0, 0)` would only
  * set the mtime to 1970 and make a live lock look expired, so a waiter instead removes a lock
  * whose mtime is more than 120 s old, with one `find -delete` (stat and rmdir in one process).
  */
-import type { CommandResult, Executor } from '../../exec/executor.js';
+import type { CommandResult, Executor, LongRunning } from '../../exec/executor.js';
 import type { ProxmoxNodeSetting } from '../../model/desired.js';
 import type { PveLockHolder } from '../../model/proxmox.js';
 import { LvchainError } from '../../base/errors.js';
@@ -39,6 +43,19 @@ const ACQUIRE = [
   'echo "BUSY $((now - m))"',
 ].join('\n');
 
+/** Where Proxmox keeps the flock of a storage that is not shared. */
+export const PVE_LOCAL_LOCK_DIR = '/var/lock/pve-manager';
+
+// $1 lock file, $2 seconds to wait. Prints LOCKED once it holds the flock, then holds it until
+// its stdin closes; exits 1 if the wait ran out.
+const HOLD_LOCAL = [
+  'mkdir -p "${1%/*}" || exit 2',
+  'exec 9>>"$1" || exit 2',
+  'flock -w "$2" 9 || exit 1',
+  'echo LOCKED',
+  'exec cat >/dev/null',
+].join('\n');
+
 // $1 lock directory, $2 the mtime lvchain last gave it. GONE or MOVED: the lock is not ours any more.
 const CHECK = [
   'm=$(stat -c %Y "$1" 2>/dev/null) || { echo GONE; exit 0; }',
@@ -62,6 +79,8 @@ export interface Resolved {
   node: ProxmoxNode;
   /** The storage IDs on the VG, in the order their locks are taken. */
   ids: string[];
+  /** Those that are not `shared`: their lock is a node-local flock. */
+  local: string[];
 }
 
 interface Held {
@@ -103,7 +122,10 @@ export class ProxmoxStorageLock {
   }
 
   private resolved(node: ProxmoxNode | undefined): Resolved | undefined {
-    return node ? { node, ids: storageIdsOf(node, this.vg) } : undefined;
+    if (!node) return undefined;
+    const ids = storageIdsOf(node, this.vg);
+    const shared = new Set(node.storages.filter((x) => x.shared).map((x) => x.id));
+    return { node, ids, local: ids.filter((id) => !shared.has(id)) };
   }
 
   /** Run one LVM metadata change under the locks of every storage ID on the VG. */
@@ -111,9 +133,9 @@ export class ProxmoxStorageLock {
     if (this.lost !== undefined) throw this.lostError(this.lost, what, false);
     const resolved = await this.resolve();
     if (!resolved || resolved.ids.length === 0) return fn();
-    const paths = resolved.ids.map((id) => `${resolved.node.root}/priv/lock/storage-${id}`);
     // Renewed from the first lock taken: waiting for the next one can take longer than the expiry.
     const held: Held[] = [];
+    const holders: LongRunning[] = [];
     let stopped = false;
     let renewing = Promise.resolve();
     let timer: NodeJS.Timeout | undefined;
@@ -130,13 +152,33 @@ export class ProxmoxStorageLock {
     let result: T;
     try {
       const deadline = Date.now() + this.hooks.waitMs;
-      for (const path of paths) held.push(await this.acquireOne(path, resolved.node.pmxcfs, deadline, what));
+      for (const id of resolved.ids)
+        if (resolved.local.includes(id)) {
+          const path = `${PVE_LOCAL_LOCK_DIR}/pve-storage-${id}`;
+          const holder = await this.acquireLocal(path, deadline, what);
+          holders.push(holder);
+          void holder.exited.then(() => {
+            if (!stopped)
+              this.markLost(
+                `Proxmox's storage lock ${path} on ${this.exec.host} was released under lvchain: its holding shell ended`,
+              );
+          });
+        } else
+          held.push(
+            await this.acquireOne(
+              `${resolved.node.root}/priv/lock/storage-${id}`,
+              resolved.node.pmxcfs,
+              deadline,
+              what,
+            ),
+          );
       result = await fn();
     } finally {
       stopped = true;
       clearTimeout(timer);
       await renewing;
       await this.release(held);
+      for (const h of holders.reverse()) await h.stop();
     }
     // The change itself finished: the run stops after it, and apply resumes from here.
     if (this.lost !== undefined) throw this.lostError(this.lost, what, true);
@@ -180,6 +222,35 @@ export class ProxmoxStorageLock {
     }
   }
 
+  /** A node-local storage's flock, held by a shell until released; waits until the deadline. */
+  private async acquireLocal(path: string, deadline: number, what: string): Promise<LongRunning> {
+    const waitS = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
+    const holder = await this.exec.spawn(['sh', '-c', HOLD_LOCAL, 'lvchain-pve-flock', path, String(waitS)]);
+    let first: string | undefined;
+    try {
+      first = await holder.firstLine((waitS + 30) * 1000);
+    } catch {
+      first = undefined;
+    }
+    if (first === 'LOCKED') return holder;
+    const ended = await Promise.race([holder.exited, holder.stop().then(() => undefined)]);
+    if (ended?.exitCode === 1)
+      throw new LvchainError(
+        'lock_held',
+        `Proxmox's storage lock ${path} on ${this.exec.host} is held; gave up after ${Math.round(this.hooks.waitMs / 1000)}s, before ${what}`,
+        {
+          details: { path, host: this.exec.host },
+          hints: [
+            'Proxmox (or another tool) is changing this storage. The operation is recorded; run "lvchain apply" again to resume it.',
+          ],
+        },
+      );
+    throw new LvchainError(
+      'command_failed',
+      `cannot take Proxmox's storage lock ${path} on ${this.exec.host}: ${ended?.stderr.trim() || 'no answer'}`,
+    );
+  }
+
   private async renew(held: Held[]): Promise<void> {
     for (const h of [...held]) {
       if (this.lost !== undefined) return;
@@ -198,15 +269,20 @@ export class ProxmoxStorageLock {
   }
 
   private lose(h: Held | undefined, seen: string): void {
-    if (this.lost !== undefined || h === undefined) return;
+    if (h === undefined) return;
     const how =
       seen === 'GONE'
         ? 'was removed'
         : seen.startsWith('MOVED')
           ? 'was renewed by another holder'
           : `could not be checked (${seen})`;
-    this.lost = `Proxmox's storage lock ${h.path} on ${this.exec.host} ${how} while lvchain held it`;
-    this.hooks.onLost?.(this.lost);
+    this.markLost(`Proxmox's storage lock ${h.path} on ${this.exec.host} ${how} while lvchain held it`);
+  }
+
+  private markLost(why: string): void {
+    if (this.lost !== undefined) return;
+    this.lost = why;
+    this.hooks.onLost?.(why);
   }
 
   private lostError(why: string, what: string, ran: boolean): LvchainError {

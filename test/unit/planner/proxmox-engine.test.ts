@@ -142,4 +142,35 @@ describe('the Proxmox engine in plans', () => {
       }),
     );
   });
+
+  it('says when a snapshot it deletes holds a saved RAM state, which Proxmox removes with it', () => {
+    const snap = 'auto-20261120T0800Z';
+    const withState = (o: Observed): void => {
+      viaProxmox({ 'vm-111-disk-0': 111 })(o);
+      const d = o.storages.lab?.disks['vm-111-disk-0'];
+      if (d)
+        d.proxmoxVms = [
+          {
+            vmid: 111,
+            node: 'pve1',
+            here: true,
+            state: 'stopped',
+            snapshots: { [snap]: { vmstate: 'san1:vm-111-state-x' } },
+          },
+        ];
+    };
+    const plan = planFixture('retention', { allowMassDelete: true }, undefined, withState);
+    expect(plan.diagnostics).toContainEqual({
+      severity: 'info',
+      summary: `snapshot.vm-111-disk-0@${snap} holds VM 111's saved RAM state (san1:vm-111-state-x): Proxmox removes that volume with the snapshot, which frees more than the plan counts`,
+      address: `snapshot.vm-111-disk-0@${snap}`,
+    });
+    const without = planFixture(
+      'retention',
+      { allowMassDelete: true },
+      undefined,
+      viaProxmox({ 'vm-111-disk-0': 111 }),
+    );
+    expect(without.diagnostics.filter((d) => d.summary.includes('saved RAM state'))).toEqual([]);
+  });
 });

@@ -16,6 +16,7 @@ const root = join(__dirname, '../../fixtures/proxmox/node');
 const resolved = (at: string, pmxcfs: boolean): Resolved => ({
   node: { root: at, pmxcfs, storages: [], detected: false },
   ids: ['san1', 'san1-raw'],
+  local: [],
 });
 const placements = (at: string, node?: string) =>
   new VmPlacements(

@@ -1,11 +1,12 @@
 /**
  * Which Proxmox VMs list a disk, and on which node (DESIGN §13): the cluster's VM list says
  * where each VM's config lives, and the disk lines of that config's current state say which
- * volumes it uses. The configs arrive as one `grep -r` over `<root>/nodes`, each line prefixed
- * with its file, so a plan reads them in the same round trip as the VG. Only the lines that name
- * a declared disk and the section headers are sent: a disk line always names its volume, and the
- * headers tell the current state from the snapshots. A cluster's other VMs cost nothing, and a
- * config line lvchain could not parse stops a plan only if it names a declared disk.
+ * volumes it uses. The configs arrive as `grep -r` over `<root>/nodes`, each line prefixed with
+ * its file, so a plan reads them in the same round trip as the VG. Only the lines that name a
+ * declared disk and the section headers are sent: a disk line always names its volume, and the
+ * headers tell the current state from the snapshots. The snapshot facts come from the configs of
+ * the VMs the disks' names give (`factsArgv`). A cluster's other VMs cost a section header line
+ * each, and a config line lvchain could not parse stops a plan only if it names a declared disk.
  */
 import type { PveSnapshotFacts, PveVmConfig, PveVmList } from '../../model/proxmox.js';
 import { volumeDisk } from './ownership.js';
@@ -22,21 +23,39 @@ export function configsArgv(root: string, disks: readonly string[]): string[] {
     '--include=*.conf',
     '-e',
     '[',
-    // What the Proxmox engine reads of a VM: its lock, and its snapshots' times, parents, saved states and descriptions.
-    ...['lock:', 'snaptime:', 'parent:', 'vmstate:', '#'].flatMap((k) => ['-e', k]),
     ...disks.flatMap((d) => ['-e', d]),
     `${root}/nodes`,
   ];
 }
 
 /**
- * The VM configs of that listing by `<node>/<vmid>`, parsed from the lines it holds, each at its
- * own line number so messages name the real line (containers' configs are skipped).
+ * What the Proxmox engine and import read of the VMs that own the disks: their lock, and their
+ * snapshots' times, parents, saved states and descriptions. Proxmox names a VM's volumes
+ * `vm-<vmid>-…` (or `base-<vmid>-…`), so only those VMs' configs are read; none when no disk is so named.
  */
-export function parseConfigListing(stdout: string, root: string): Map<string, PveVmConfig> {
+export function factsArgv(root: string, disks: readonly string[]): string[] | undefined {
+  const vmids = [...new Set(disks.flatMap((d) => /^(?:vm|base)-([1-9]\d*)-/.exec(d)?.[1] ?? []))];
+  if (vmids.length === 0) return undefined;
+  return [
+    'grep',
+    '-r',
+    '-H',
+    '-n',
+    '-F',
+    ...vmids.map((id) => `--include=${id}.conf`),
+    ...['[', 'lock:', 'snaptime:', 'parent:', 'vmstate:', '#'].flatMap((k) => ['-e', k]),
+    `${root}/nodes`,
+  ];
+}
+
+/**
+ * The VM configs of those listings by `<node>/<vmid>`, parsed from the lines they hold, each at
+ * its own line number so messages name the real line (containers' configs are skipped).
+ */
+export function parseConfigListing(stdouts: readonly string[], root: string): Map<string, PveVmConfig> {
   const prefix = `${root}/nodes/`;
   const texts = new Map<string, string[]>();
-  for (const line of stdout.split('\n')) {
+  for (const line of stdouts.join('\n').split('\n')) {
     if (!line.startsWith(prefix)) continue;
     const m = /^([^/]+)\/qemu-server\/([1-9]\d*)\.conf:(\d+):(.*)$/.exec(line.slice(prefix.length));
     if (!m) continue;

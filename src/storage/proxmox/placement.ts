@@ -11,6 +11,7 @@ import { parseVmList } from '../../observe/proxmox/vmlist.js';
 import {
   configsArgv,
   diskOwners,
+  factsArgv,
   nodeName,
   parseConfigListing,
   parseQmStatus,
@@ -34,7 +35,8 @@ export class VmPlacements {
   probe(disks: readonly string[]): string[][] {
     if (this.setting.kind === 'off' || disks.length === 0) return [];
     const root = rootOf(this.setting);
-    return [['cat', `${root}/.vmlist`], configsArgv(root, disks), ['uname', '-n']];
+    const facts = factsArgv(root, disks);
+    return [['cat', `${root}/.vmlist`], ['uname', '-n'], configsArgv(root, disks), ...(facts ? [facts] : [])];
   }
 
   /** Read everything afresh (apply, before it activates a chain). */
@@ -53,8 +55,8 @@ export class VmPlacements {
     node: Resolved | undefined,
     disks: readonly string[],
   ): Promise<Record<string, PveVmPlacement[]>> {
-    const [vmlist, configs, uname] = results;
-    if (!node || !vmlist || !configs || !uname) return {};
+    const [vmlist, uname, ...configs] = results;
+    if (!node || !vmlist || !uname || configs.length === 0) return {};
     const root = node.node.root;
     const unreadable = (what: string, r: CommandResult) =>
       new LvchainError('command_failed', `cannot read ${what} on ${this.exec.host}: ${r.stderr.trim()}`, {
@@ -66,9 +68,18 @@ export class VmPlacements {
       return {};
     }
     // grep says 1 when no line matched; 2 is an error, and a config it could not read may own a disk.
-    if (configs.exitCode > 1) throw unreadable(`the VM configs under ${root}/nodes`, configs);
+    const failed = configs.find((c) => c.exitCode > 1);
+    if (failed) throw unreadable(`the VM configs under ${root}/nodes`, failed);
     const list = parseVmList(vmlist.stdout, `${root}/.vmlist on ${this.exec.host}`);
-    const owners = diskOwners(disks, list, parseConfigListing(configs.stdout, root), node.ids);
+    const owners = diskOwners(
+      disks,
+      list,
+      parseConfigListing(
+        configs.map((c) => c.stdout),
+        root,
+      ),
+      node.ids,
+    );
     const here = (this.setting.kind === 'declared' ? this.setting.node : undefined) ?? nodeName(uname.stdout);
     const byNode = new Map<string, DiskOwner[]>();
     for (const o of Object.values(owners).flat())

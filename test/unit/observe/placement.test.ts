@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import {
   configsArgv,
   diskOwners,
+  factsArgv,
   nodeName,
   parseConfigListing,
   parseQmStatus,
@@ -23,9 +24,12 @@ const list = () => parseVmList(readFileSync(join(root, '.vmlist'), 'utf8'), '.vm
 
 const DISKS = ['vm-101-disk-0', 'vm-101-disk-2', 'vm-201-disk-1', 'vm-102-disk-1', 'vm-999-disk-0'];
 
-async function listing(disks: readonly string[] = DISKS): Promise<string> {
-  const [cmd, ...args] = configsArgv(root, disks) as [string, ...string[]];
-  return (await execa(cmd, args, { reject: false })).stdout;
+/** What the plan's greps print: the disks' lines and every section header, then the owners' snapshot facts. */
+async function listing(disks: readonly string[] = DISKS): Promise<string[]> {
+  const argvs = [configsArgv(root, disks), factsArgv(root, disks)].filter((a) => a !== undefined);
+  return Promise.all(
+    argvs.map(async ([cmd, ...args]) => (await execa(cmd as string, args, { reject: false })).stdout),
+  );
 }
 
 const full = (node: string, vmid: string) => {
@@ -76,6 +80,18 @@ describe('VM placement on a Proxmox node', () => {
     }
     // vm-102-disk-1 is on the directory storage nfs-images, not on this VG.
     expect(diskOwners(['vm-102-disk-1'], list(), configs, ['san1'])).toEqual({});
+  });
+
+  it("reads snapshot facts and locks only from the configs of the VMs the disks' names give", async () => {
+    const configs = parseConfigListing(await listing(['vm-101-disk-0']), root);
+    expect(configs.get('pve1/101')?.snapshots['before-upgrade']?.snaptime).toBe(
+      VM101_SNAPSHOTS['before-upgrade'].snaptime,
+    );
+    // VM 102 is locked and has dated snapshots; none of it is sent for a plan of VM 101's disk.
+    expect(full('pve1', '102').main.lock).toBe('snapshot');
+    expect(configs.get('pve1/102')?.main.lock).toBeUndefined();
+    expect(configs.get('pve1/102')?.snapshots.nightly?.snaptime).toBeUndefined();
+    expect(factsArgv(root, ['data-disk'])).toBeUndefined();
   });
 
   it('reads a config only where the VM list places its VM', async () => {

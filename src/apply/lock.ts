@@ -102,7 +102,7 @@ export async function acquireLock(req: LockRequest): Promise<HeldLock> {
     ]);
     let first: string | undefined;
     try {
-      first = await holder.firstLine(30_000);
+      first = await holder.line(0, 30_000);
     } catch {
       first = undefined;
     }

@@ -65,8 +65,8 @@ export interface Executor {
 }
 
 export interface LongRunning {
-  /** Resolves with the first stdout line, or rejects if the process ends first. */
-  firstLine(timeoutMs: number): Promise<string>;
+  /** Resolves with stdout line `index` (0: the first), or rejects if the process ends first. */
+  line(index: number, timeoutMs: number): Promise<string>;
   /** Resolves when the process ends. */
   exited: Promise<CommandResult>;
   stop(): Promise<void>;

@@ -1,4 +1,4 @@
-/** A started long-lived process (a lock holder) as a handle: its first line, its end, its stop. */
+/** A started long-lived process (a lock holder) as a handle: its lines, its end, its stop. */
 import type { Readable, Writable } from 'node:stream';
 import type { LongRunning } from './executor.js';
 import { toCommandResult } from './result.js';
@@ -17,18 +17,36 @@ export function longRunning(
   children: Set<LongRunning>,
 ): LongRunning {
   let buffered = '';
-  const firstLine = new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString('utf8');
-      const nl = buffered.indexOf('\n');
-      if (nl >= 0) resolve(buffered.slice(0, nl));
-    });
-    void child.then((r) => reject(new Error(messages.endedEarly(String(r.stderr).trim()))));
+  const lines: string[] = [];
+  let ended: Error | undefined;
+  const waiting = new Set<() => void>();
+  child.stdout?.on('data', (chunk: Buffer) => {
+    buffered += chunk.toString('utf8');
+    for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
+      lines.push(buffered.slice(0, nl));
+      buffered = buffered.slice(nl + 1);
+    }
+    for (const wake of waiting) wake();
   });
-  firstLine.catch(() => undefined);
+  void child.then((r) => {
+    ended = new Error(messages.endedEarly(String(r.stderr).trim()));
+    for (const wake of waiting) wake();
+  });
+  const line = (index: number) =>
+    new Promise<string>((resolve, reject) => {
+      const wake = () => {
+        const l = lines[index];
+        if (l !== undefined) resolve(l);
+        else if (ended) reject(ended);
+        else return;
+        waiting.delete(wake);
+      };
+      waiting.add(wake);
+      wake();
+    });
   const exited = Promise.resolve(child.then((r) => toCommandResult(r, run)));
   const handle: LongRunning = {
-    firstLine: (ms) => withTimeout(firstLine, ms, messages.silent(ms)),
+    line: (index, ms) => withTimeout(line(index), ms, messages.silent(ms)),
     exited,
     stop: async () => {
       children.delete(handle);

@@ -78,7 +78,14 @@ export interface PveVmConfig {
 }
 
 /** What a lock request sees while someone else holds the lock. */
-export interface PveLockHolder {
+export type PveLockHolder =
+  | PveLockDirectory
+  /** The node-local flock of a storage that is not shared: no age, it ends with its holder. */
+  | { kind: 'flock'; path: string };
+
+/** The cluster lock directory of a shared storage, as a waiter sees it. */
+export interface PveLockDirectory {
+  kind: 'directory';
   path: string;
   /** Seconds since the holder last created or renewed it, by the host's clock. */
   ageSeconds: number;

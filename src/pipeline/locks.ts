@@ -52,7 +52,9 @@ export async function withStorageLocks<T>(
         waitMs: lock.timeoutMs,
         onWait: (holder, waitMs) =>
           io.err(
-            `Waiting up to ${Math.round(waitMs / 1000)}s for Proxmox's storage lock ${holder.path}: it is held, last renewed ${holder.ageSeconds}s ago (it expires ${PVE_LOCK_EXPIRY_S}s after its last renewal).`,
+            holder.kind === 'directory'
+              ? `Waiting up to ${Math.round(waitMs / 1000)}s for Proxmox's storage lock ${holder.path}: it is held, last renewed ${holder.ageSeconds}s ago (it expires ${PVE_LOCK_EXPIRY_S}s after its last renewal).`
+              : `Waiting up to ${Math.round(waitMs / 1000)}s for Proxmox's storage lock ${holder.path}: a process on the node holds this flock (Proxmox holds it while it changes the storage).`,
           ),
         onExpired: (holder) =>
           io.err(

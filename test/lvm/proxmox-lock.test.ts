@@ -40,9 +40,11 @@ while [ ! -f /run/holder-stop ]; do
   else sleep 0.1; fi
 done`;
 
-// Proxmox's side for a storage that is not shared: its node-local flock, held for half a second
-// at a time and logged, until /run/holder-stop.
+// Proxmox's side for a storage that is not shared: its node-local flock, held for 8 s at first
+// (lvchain's first change waits for it), then for half a second at a time, each hold logged,
+// until /run/holder-stop.
 const LOCAL_HOLDER = `f=/var/lock/pve-manager/pve-storage-labsan-raw; mkdir -p /var/lock/pve-manager
+flock "$f" sh -c 's=$(date +%s.%N); sleep 8; echo "proxmox $s $(date +%s.%N)" >> ${LOG}'
 while [ ! -f /run/holder-stop ]; do
   flock "$f" sh -c 's=$(date +%s.%N); sleep 0.5; echo "proxmox $s $(date +%s.%N)" >> ${LOG}'; sleep 0.5
 done`;
@@ -336,6 +338,9 @@ describe("Proxmox's cluster storage lock around LVM changes (lab VM, a directory
       await cfg(STORAGE_CFG);
     });
     expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.stderr).toContain(
+      "for Proxmox's storage lock /var/lock/pve-manager/pve-storage-labsan-raw: a process on the node holds this flock",
+    );
     const log = await intervals();
     const ours = log.filter((i) => i.who.startsWith('lvchain:'));
     expect(ours.length, 'the wrapped LVM tools ran').toBeGreaterThanOrEqual(3);

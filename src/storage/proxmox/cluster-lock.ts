@@ -15,7 +15,7 @@
  */
 import type { CommandResult, Executor, LongRunning } from '../../exec/executor.js';
 import type { ProxmoxNodeSetting } from '../../model/desired.js';
-import type { PveLockHolder } from '../../model/proxmox.js';
+import type { PveLockDirectory, PveLockHolder } from '../../model/proxmox.js';
 import { LvchainError } from '../../base/errors.js';
 import { nodeFromProbe, nodeProbe, readProxmoxNode, storageIdsOf, type ProxmoxNode } from './node.js';
 
@@ -46,12 +46,12 @@ const ACQUIRE = [
 /** Where Proxmox keeps the flock of a storage that is not shared. */
 export const PVE_LOCAL_LOCK_DIR = '/var/lock/pve-manager';
 
-// $1 lock file, $2 seconds to wait. Prints LOCKED once it holds the flock, then holds it until
-// its stdin closes; exits 1 if the wait ran out.
+// $1 lock file, $2 seconds to wait. Prints BUSY if it has to wait, LOCKED once it holds the
+// flock, then holds it until its stdin closes; exits 1 if the wait ran out.
 const HOLD_LOCAL = [
   'mkdir -p "${1%/*}" || exit 2',
   'exec 9>>"$1" || exit 2',
-  'flock -w "$2" 9 || exit 1',
+  'flock -n 9 || { echo BUSY; flock -w "$2" 9 || exit 1; }',
   'echo LOCKED',
   'exec cat >/dev/null',
 ].join('\n');
@@ -67,10 +67,10 @@ const RELEASE = `${CHECK}\nrmdir "$1" && echo RELEASED`;
 export interface ClusterLockHooks {
   /** How long to wait for a lock someone else holds (at least PVE_LOCK_MIN_WAIT_MS). */
   waitMs: number;
-  /** Told once per wait: who holds the lock, by how long ago it was last renewed. */
+  /** Told once per wait: which lock is held, and for a lock directory how long ago it was last renewed. */
   onWait?: (holder: PveLockHolder, waitMs: number) => void;
-  /** Told when a lock that was not renewed for longer than the expiry was taken over. */
-  onExpired?: (holder: PveLockHolder) => void;
+  /** Told when a lock directory that was not renewed for longer than the expiry was taken over. */
+  onExpired?: (holder: PveLockDirectory) => void;
   /** Told at once when a held lock is lost; the run should stop after the step in flight. */
   onLost?: (why: string) => void;
 }
@@ -200,10 +200,15 @@ export class ProxmoxStorageLock {
         );
       const lines = r.stdout.trim().split('\n');
       const expired = lines.find((l) => l.startsWith('EXPIRED '));
-      if (expired) this.hooks.onExpired?.({ path, ageSeconds: Number(expired.split(' ')[1]) });
+      if (expired)
+        this.hooks.onExpired?.({ kind: 'directory', path, ageSeconds: Number(expired.split(' ')[1]) });
       const taken = lines.find((l) => l.startsWith('TAKEN '));
       if (taken) return { path, mtime: taken.slice(6) };
-      const holder = { path, ageSeconds: Number(lines.find((l) => l.startsWith('BUSY '))?.slice(5)) };
+      const holder = {
+        kind: 'directory' as const,
+        path,
+        ageSeconds: Number(lines.find((l) => l.startsWith('BUSY '))?.slice(5)),
+      };
       if (Date.now() >= deadline)
         throw new LvchainError(
           'lock_held',
@@ -226,13 +231,17 @@ export class ProxmoxStorageLock {
   private async acquireLocal(path: string, deadline: number, what: string): Promise<LongRunning> {
     const waitS = Math.max(0, Math.ceil((deadline - Date.now()) / 1000));
     const holder = await this.exec.spawn(['sh', '-c', HOLD_LOCAL, 'lvchain-pve-flock', path, String(waitS)]);
-    let first: string | undefined;
+    let said: string | undefined;
     try {
-      first = await holder.firstLine((waitS + 30) * 1000);
+      said = await holder.line(0, 30_000);
+      if (said === 'BUSY') {
+        this.hooks.onWait?.({ kind: 'flock', path }, this.hooks.waitMs);
+        said = await holder.line(1, (waitS + 30) * 1000);
+      }
     } catch {
-      first = undefined;
+      said = undefined;
     }
-    if (first === 'LOCKED') return holder;
+    if (said === 'LOCKED') return holder;
     const ended = await Promise.race([holder.exited, holder.stop().then(() => undefined)]);
     if (ended?.exitCode === 1)
       throw new LvchainError(

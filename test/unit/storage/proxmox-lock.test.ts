@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { LocalExecutor } from '../../../src/exec/local.js';
 import { isLvchainError } from '../../../src/base/errors.js';
 import { PVE_LOCK_EXPIRY_S, ProxmoxStorageLock } from '../../../src/storage/proxmox/cluster-lock.js';
-import type { PveLockHolder } from '../../../src/model/proxmox.js';
+import type { PveLockDirectory, PveLockHolder } from '../../../src/model/proxmox.js';
 
 const FIXTURE = join(__dirname, '../../fixtures/proxmox/node');
 
@@ -82,7 +82,8 @@ describe("Proxmox's cluster storage lock on a plain directory", () => {
     );
     expect(ran).toBe(false);
     expect(waits).toHaveLength(1);
-    expect(waits[0]?.ageSeconds).toBeLessThan(5);
+    expect(waits[0]).toMatchObject({ kind: 'directory', ageSeconds: expect.any(Number) });
+    expect((waits[0] as PveLockDirectory).ageSeconds).toBeLessThan(5);
     // The lock it had taken first (name order) is released again; the holder's stays.
     expect(readdirSync(locks)).toEqual(['storage-san1-raw']);
   }, 30_000);
@@ -92,12 +93,12 @@ describe("Proxmox's cluster storage lock on a plain directory", () => {
     mkdirSync(stale, { recursive: true });
     const old = Date.now() / 1000 - PVE_LOCK_EXPIRY_S - 30;
     utimesSync(stale, old, old);
-    const expired: PveLockHolder[] = [];
+    const expired: PveLockDirectory[] = [];
     const lock = lockFor('vg_san1');
     lock.configure({ waitMs: 0, onExpired: (h) => expired.push(h) });
     const mtime = await lock.around('lvremove of d', async () => statSync(stale).mtimeMs / 1000);
     expect(mtime).toBeGreaterThan(old + PVE_LOCK_EXPIRY_S);
-    expect(expired).toEqual([{ path: stale, ageSeconds: expect.any(Number) }]);
+    expect(expired).toEqual([{ kind: 'directory', path: stale, ageSeconds: expect.any(Number) }]);
     expect(expired[0]?.ageSeconds).toBeGreaterThanOrEqual(PVE_LOCK_EXPIRY_S + 30);
     expect(readdirSync(locks)).toEqual([]);
   });

@@ -6,6 +6,9 @@ import { renderDiskTree } from '../render/tree.js';
 import { LvchainError } from '../base/errors.js';
 import { measureChainSizes } from '../apply/measure-chain.js';
 import { disksOn } from '../model/on-storage.js';
+import type { PveVmPlacement } from '../model/proxmox.js';
+import { savedStateOf } from '../plan/proxmox.js';
+import type { StateBytes } from '../render/tree.js';
 
 export async function showCommand(
   g: GlobalOptions,
@@ -26,6 +29,8 @@ export async function showCommand(
       await backend.readHeaders(observedStorage, [disk]);
       await measureChainSizes(backend, observedStorage, observed);
       const view = interpretDisk(observed, sizingFor(observedStorage));
+      const stateBytes = (vmid: number, snap: string) =>
+        savedStateOf(observedStorage, disk, vmid, snap)?.bytes;
       if (o.json)
         io.out(
           JSON.stringify(
@@ -36,6 +41,9 @@ export async function showCommand(
               verified: view.verified,
               problems: view.problems,
               layers: observed.layers,
+              ...(observed.proxmoxVms
+                ? { proxmox_vms: withStateBytes(observed.proxmoxVms, stateBytes) }
+                : {}),
             },
             null,
             2,
@@ -43,7 +51,12 @@ export async function showCommand(
         );
       else
         io.out(
-          renderDiskTree(observed, view, { storage: name, location: backend.location, style: io.style }),
+          renderDiskTree(observed, view, {
+            storage: name,
+            location: backend.location,
+            style: io.style,
+            stateBytes,
+          }),
         );
       return 0;
     }
@@ -55,4 +68,17 @@ export async function showCommand(
   } finally {
     await session.close();
   }
+}
+
+/** The VM configs' snapshot facts, each saved RAM state with its size where this storage holds it. */
+function withStateBytes(vms: readonly PveVmPlacement[], stateBytes: StateBytes) {
+  return vms.map((vm) => ({
+    ...vm,
+    snapshots: Object.fromEntries(
+      Object.entries(vm.snapshots).map(([name, f]) => {
+        const bytes = f.vmstate !== undefined ? stateBytes(vm.vmid, name) : undefined;
+        return [name, bytes !== undefined ? { ...f, vmstate_bytes: bytes } : f];
+      }),
+    ),
+  }));
 }

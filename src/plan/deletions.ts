@@ -15,6 +15,7 @@ import type { Why } from './change.js';
 import { topMetaOf } from './disk-changes.js';
 import type { StoragePlanner } from './storage-planner.js';
 import type { Group } from './group.js';
+import { savedStateOf } from './proxmox.js';
 
 export function planDeletions(
   sp: StoragePlanner,
@@ -163,11 +164,15 @@ function planDelete(
   if (choice.commitBytes === null || choice.streamBytes === null) sp.needExtentsFor(state, snap);
   const costlier = costlierChoice(choice, snapshotAddress(disk.name, snap));
   if (costlier) sp.diagnostics.push(costlier);
-  const vmstate = ctx.proxmox && savedState(sp, disk.name, ctx.proxmox.vmid, snap);
+  const vmstate = ctx.proxmox && savedStateOf(sp.observed, disk.name, ctx.proxmox.vmid, snap);
   if (vmstate)
     sp.diagnostics.push({
       severity: 'info',
-      summary: `${snapshotAddress(disk.name, snap)} holds VM ${ctx.proxmox?.vmid}'s saved RAM state (${vmstate}): Proxmox removes that volume with the snapshot, which frees more than the plan counts`,
+      summary: `${snapshotAddress(disk.name, snap)} holds VM ${ctx.proxmox?.vmid}'s saved RAM state (${vmstate.volume}${vmstate.bytes !== undefined ? `, ${formatBytes(vmstate.bytes)}` : ''}): Proxmox removes that volume with the snapshot`,
+      detail:
+        vmstate.bytes !== undefined
+          ? `The free space figures count the ${formatBytes(vmstate.bytes)} it frees on ${sp.storage.name}.`
+          : `lvchain found no such volume on ${sp.storage.name}, so the free space figures here do not count it.`,
       address: snapshotAddress(disk.name, snap),
     });
   return sp.plan(
@@ -216,9 +221,4 @@ function costlierChoice(choice: MergeChoice, address: string): Diagnostic | unde
     address,
     figures: { forced_bytes: forced, other_bytes: other },
   };
-}
-
-/** The volume holding a Proxmox snapshot's saved RAM state, as the VM config says. */
-function savedState(sp: StoragePlanner, disk: string, vmid: number, snap: string): string | undefined {
-  return sp.observed.disks[disk]?.proxmoxVms?.find((v) => v.vmid === vmid)?.snapshots[snap]?.vmstate;
 }

@@ -8,7 +8,7 @@
 import { LvchainError } from '../base/errors.js';
 import type { Desired } from '../model/desired.js';
 import type { Plan, ResourceChange } from '../model/plan.js';
-import type { EngineVerdict, ObservedDisk } from '../model/observed.js';
+import type { EngineVerdict, ObservedDisk, ObservedStorage } from '../model/observed.js';
 import { isoSeconds } from '../base/instants.js';
 import type { OpContext } from './op-steps.js';
 
@@ -70,4 +70,32 @@ export function snaptimesOf(disk: ObservedDisk, vmid: number | undefined): Recor
   for (const [name, f] of Object.entries(vm?.snapshots ?? {}))
     if (f.snaptime !== undefined) out[name] = isoSeconds(f.snaptime * 1000);
   return out;
+}
+
+/** A Proxmox snapshot's saved RAM state volume, and its size when it is an LV of this storage's VG. */
+export interface SavedState {
+  /** `storage:volname`, as the VM config writes it. */
+  volume: string;
+  /** The LV's size; absent when the volume is on another storage, or not found. */
+  bytes?: number;
+}
+
+/**
+ * The RAM state (`vmstate`) saved with a Proxmox snapshot, which `qm delsnapshot` frees with
+ * it: on one of this VG's storage IDs, its LV is one of the VG's foreign LVs (`vm-<vmid>-state-<snap>`).
+ */
+export function savedStateOf(
+  observed: ObservedStorage,
+  disk: string,
+  vmid: number,
+  snap: string,
+): SavedState | undefined {
+  const vm = observed.disks[disk]?.proxmoxVms?.find((v) => v.vmid === vmid);
+  const volume = vm?.snapshots[snap]?.vmstate;
+  if (volume === undefined) return undefined;
+  const colon = volume.indexOf(':');
+  const [sid, volname] = [volume.slice(0, colon), volume.slice(colon + 1)];
+  const ours = observed.kind === 'lvm' && (observed.proxmox?.storageIds ?? []).includes(sid);
+  const lv = ours ? observed.foreign.find((f) => f.name === volname) : undefined;
+  return lv ? { volume, bytes: lv.bytes } : { volume };
 }

@@ -2,7 +2,7 @@
 import { liveBlocker, liveContext, type LiveContext } from './live.js';
 import type { DesiredStorage } from '../model/desired.js';
 import type { ObservedStorage } from '../model/observed.js';
-import type { Diagnostic, Drift, PlannedOperation } from '../model/plan.js';
+import type { Diagnostic, Drift, PlannedOperation, Step } from '../model/plan.js';
 import type { LayerMeta } from '../model/meta.js';
 import type { DiskState, SimLayer, Sizing } from './state.js';
 import { applyStep, childOf, findIntents, layerAt, withSimulatedFigures } from './state.js';
@@ -22,7 +22,7 @@ import type { Allowed, PlanRequest } from './request.js';
 import { allowedBy } from './request.js';
 import { sizingFor } from './sizing.js';
 import { declaredWorstCase } from './worst-case.js';
-import { proxmoxContext } from './proxmox.js';
+import { proxmoxContext, savedStateOf } from './proxmox.js';
 
 export class StoragePlanner {
   readonly changes: DraftChange[] = [];
@@ -36,6 +36,8 @@ export class StoragePlanner {
   readonly needDependants = new Set<string>();
   readonly sizing: Sizing;
   readonly allowed: Allowed;
+  /** RAM state volumes a planned `qm delsnapshot` frees, counted once however many of the VM's disks plan it. */
+  private readonly freedStates = new Set<string>();
 
   constructor(
     readonly req: PlanRequest,
@@ -123,7 +125,7 @@ export class StoragePlanner {
     try {
       for (const step of result.steps) {
         const next = applyStep(cur, step, ctx.sizing);
-        deltas.push(deltaBetween(cur, next));
+        deltas.push(this.withFreedState(deltaBetween(cur, next), state.disk, step));
         cur = next;
       }
     } catch (e) {
@@ -143,6 +145,15 @@ export class StoragePlanner {
       steps: withSimulatedFigures(state, result.steps, ctx.sizing),
     });
     return cur;
+  }
+
+  /** `qm delsnapshot` also frees the snapshot's RAM state, when it is an LV of this VG. */
+  private withFreedState(delta: SpaceDelta, disk: string, step: Step): SpaceDelta {
+    if (step.kind !== 'qm' || step.qm.action !== 'delsnapshot') return delta;
+    const saved = savedStateOf(this.observed, disk, step.vmid, step.qm.snap);
+    if (saved?.bytes === undefined || this.freedStates.has(saved.volume)) return delta;
+    this.freedStates.add(saved.volume);
+    return { bytes: delta.bytes - saved.bytes, lvs: delta.lvs - 1 };
   }
 
   /** The space deltas of the kept changes only, in plan order. */

@@ -1,16 +1,21 @@
 /** `lvchain show <disk>`: the chain as a tree, top first, down to the base. */
 import type { ObservedDisk, ObservedLayer } from '../model/observed.js';
+import type { PveVmPlacement } from '../model/proxmox.js';
 import type { ChainView } from '../model/chain-view.js';
 import { diskAddress } from '../model/address.js';
 import { refKey } from '../model/layer.js';
 import { formatBytes } from '../base/units.js';
+import { isoSeconds } from '../base/instants.js';
 import type { Style } from './style.js';
-import { termText } from './escape.js';
+import { termLines, termText } from './escape.js';
+
+/** The size of a snapshot's saved RAM state volume, where the storage holds it. */
+export type StateBytes = (vmid: number, snap: string) => number | undefined;
 
 export function renderDiskTree(
   disk: ObservedDisk,
   view: ChainView,
-  opts: { storage: string; location: string; style: Style },
+  opts: { storage: string; location: string; style: Style; stateBytes: StateBytes },
 ): string {
   const st = opts.style;
   const byKey = new Map(disk.layers.map((l) => [refKey(l.ref), l]));
@@ -50,6 +55,7 @@ export function renderDiskTree(
       .map((c, i) => (i === r.length - 1 ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number)))
       .join('  ');
   lines.push(st.dim(fmt(head)), ...rows.map(fmt));
+  for (const vm of disk.proxmoxVms ?? []) lines.push(...proxmoxLines(vm, opts.stateBytes, st));
   for (const p of view.problems)
     lines.push(st.yellow(`problem: ${termText(p.code)}: ${termText(p.message)}`));
   return lines.join('\n');
@@ -60,4 +66,26 @@ function kindOf(l: ObservedLayer): string {
   if (!l.meta) return 'not owned';
   const kind = l.meta.kind ?? '';
   return l.meta.consistency ? `${kind} (${l.meta.consistency}-consistent)` : kind;
+}
+
+/**
+ * What the Proxmox VM config that lists the disk says of its snapshots, oldest first: when
+ * Proxmox took each, the RAM state saved with it (and its size), and its description.
+ */
+function proxmoxLines(vm: PveVmPlacement, stateBytes: StateBytes, st: Style): string[] {
+  const where = `${termText(vm.node)}${vm.here ? ' (this node)' : ''}`;
+  const lock = vm.lock !== undefined ? st.yellow(`, locked (${termText(vm.lock)})`) : '';
+  const out = [`Proxmox VE VM ${vm.vmid} on ${where}, ${vm.state}${lock}`];
+  const snaps = Object.entries(vm.snapshots).sort(([, a], [, b]) => (a.snaptime ?? 0) - (b.snaptime ?? 0));
+  for (const [name, f] of snaps) {
+    const parts = [`  [${termText(name)}]`];
+    if (f.snaptime !== undefined) parts.push(isoSeconds(f.snaptime * 1000));
+    if (f.vmstate !== undefined) {
+      const bytes = stateBytes(vm.vmid, name);
+      parts.push(`RAM state ${termText(f.vmstate)}${bytes !== undefined ? ` (${formatBytes(bytes)})` : ''}`);
+    }
+    out.push(parts.join('  '));
+    for (const line of f.description ? termLines(f.description) : []) out.push(st.dim(`    ${line}`));
+  }
+  return out;
 }

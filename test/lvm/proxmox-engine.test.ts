@@ -6,8 +6,11 @@
  * lvchain imported. lvchain's scheduled snapshots go through `qm snapshot`, retention through
  * `qm delsnapshot` (one of cv4pve-autosnap's, adopted by `adopt: "^autohourly"`, committed by
  * Proxmox), a rollback through `qm rollback`; a run that stopped right after qm is finished by
- * the next one; a VM config Proxmox locked keeps the disk alone. After each: the VM config's
- * sections, the LVs and their tags, and what every snapshot and the top read.
+ * the next one; a VM config Proxmox locked keeps the disk alone; a snapshot's saved RAM state
+ * is shown, counted as freed by its delete and removed by qm; lvchain killed while qm runs waits
+ * for Proxmox, then finishes. After each: the VM config's sections, the LVs and their tags, and
+ * what every snapshot and the top read. The interruption cases write their section of
+ * docs/reliability.md.
  * The lab VM's clock is set to each step's instant, so Proxmox's `snaptime` and lvchain's
  * `--now` agree as on a real node.
  */
@@ -18,6 +21,9 @@ import { useLab } from '../lab/vm.js';
 import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
 import { installQmStandIn } from '../lab/two-nodes.js';
 import { ProxmoxSequences } from '../helpers/proxmox-sequences.js';
+import { CLI } from '../helpers/cli.js';
+import { generatedBy, writeSection } from '../helpers/reliability.js';
+import { execa } from 'execa';
 import type { Plan } from '../../src/model/plan.js';
 
 const VG = 'vg_san1';
@@ -144,7 +150,24 @@ describe('the Proxmox engine, against the qm stand-in on real LVM', () => {
     expect(imported.exitCode, imported.stdout + imported.stderr).toBe(0);
     await write(0x11, 0);
   }, 600_000);
-  afterAll(async () => lvm?.dispose());
+  /** One line per interruption case that passed, for docs/reliability.md. */
+  const facts = new Map<string, string>();
+  afterAll(async () => {
+    await lvm?.dispose();
+    if (facts.size < 3) return;
+    writeSection(
+      'proxmox:lvm',
+      [
+        '## Interrupted runs through the Proxmox engine: thick LVM over ssh (lab VM, qm stand-in)',
+        '',
+        generatedBy('test/lvm/proxmox-engine.test.ts'),
+        '',
+        "Snapshots and deletes of a Proxmox VM go through `qm` (here the stand-in test/lab/qm, not Proxmox's qm); lvchain records no intent for them, the VM config is the record.",
+        '',
+        ...[...facts.values()].map((f) => `- ${f}`),
+      ].join('\n'),
+    );
+  });
 
   it("takes the policy's snapshot with qm snapshot: the VM config lists it, and lvchain's tags are on Proxmox's layers", async () => {
     const { plan: p, text } = await plan(1, 'snapshot');
@@ -265,6 +288,10 @@ describe('the Proxmox engine, against the qm stand-in on real LVM', () => {
       policy: 'hourly',
       created: isoOf(await snaptimeOf(slot(2))),
     });
+    facts.set(
+      'after-qm',
+      "A run stopped right after `qm snapshot` (only the qm command ran): the next plan re-derives the snapshot's metadata from the VM config (`snaptime`, the scheduled name), takes no second snapshot, and apply converges.",
+    );
   });
 
   it('rolls back through qm rollback to the newest snapshot', async () => {
@@ -293,6 +320,122 @@ describe('the Proxmox engine, against the qm stand-in on real LVM', () => {
     await must(lab(), ['sed', '-i', '/^lock: backup$/d', CONF]);
     expect((await plan(181, 'unlocked')).plan.resource_changes.map((c) => c.operation.op)).toContain(
       'snapshot',
+    );
+    facts.set(
+      'locked',
+      'A VM config with a `lock:` line (Proxmox busy with the VM, or a failed operation of its): plan leaves the disk alone (`proxmox_locked`) and apply changes no LV; once the line is gone, the due snapshot is planned again.',
+    );
+  });
+
+  it('counts the RAM state saved with a snapshot: show lists it, the plan counts what qm delsnapshot frees, apply removes it', async () => {
+    const snap = slot(1);
+    const state = `vm-${VMID}-state-${snap}`;
+    const without = (await plan(181, 'without-state')).plan;
+    // The state volume as Proxmox's vdisk_alloc makes one (reference §1.1), holding some bytes.
+    await must(lab(), [
+      'lvcreate',
+      '-aly',
+      '-Wy',
+      '--yes',
+      '--size',
+      `${32 * 1024}k`,
+      '--name',
+      state,
+      '--setautoactivation',
+      'n',
+      '--addtag',
+      `pve-vm-${VMID}`,
+      VG,
+    ]);
+    await must(lab(), [
+      'dd',
+      'if=/dev/urandom',
+      `of=/dev/${VG}/${state}`,
+      'bs=1M',
+      'count=4',
+      'oflag=direct',
+    ]);
+    // Keys sorted as Proxmox writes them: vmstate after snaptime.
+    const text = await conf();
+    const section = text.indexOf(`[${snap}]\n`);
+    const after = text.indexOf('\n', text.indexOf('\nsnaptime: ', section) + 1) + 1;
+    const edited = `${text.slice(0, after)}vmstate: san1:${state}\n${text.slice(after)}`;
+    await must(lab(), ['sh', '-c', 'printf "%s" "$2" > "$1"', 'w', CONF, edited]);
+
+    const shown = await lvm.run(['show', DISK]);
+    expect(shown.exitCode, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(new RegExp(`\\[${snap}\\]  \\S+  RAM state san1:${state} \\(32 MiB\\)`));
+    expect(shown.stdout).toContain(`lvchain: policy hourly, planned for ${at(61)}`);
+
+    const { plan: withState, text: shownPlan } = await plan(181, 'with-state');
+    const del = withState.resource_changes.find((c) => c.address === `snapshot.${DISK}@${snap}`);
+    expect(del?.x_steps[0]?.step).toMatchObject({ kind: 'qm', qm: { action: 'delsnapshot', snap } });
+    expect(shownPlan).toContain(`holds VM ${VMID}'s saved RAM state (san1:${state}, 32 MiB)`);
+    const net = (p: Plan) => {
+      const c = p.capacity.find((r) => r.storage === VG);
+      if (!c) throw new Error(`no capacity report for ${VG}`);
+      return c.free_after - c.free_before;
+    };
+    expect(net(withState) - net(without)).toBe(32 * MiB);
+
+    views.set(slot(3), views.get('current') as string);
+    await apply(181);
+    expect((await lvm.lvs()).has(state)).toBe(false);
+    expect(await sections()).not.toContain(snap);
+    expect(await conf()).not.toContain('vmstate:');
+    const free = Number(
+      (
+        await must(lab(), ['vgs', '--noheadings', '--units', 'b', '--nosuffix', '-o', 'vg_free', VG])
+      ).stdout.trim(),
+    );
+    expect(free, 'the VG frees what the plan said').toBe(
+      withState.capacity.find((r) => r.storage === VG)?.free_after,
+    );
+    await expectViews([slot(2)]);
+  });
+
+  it('survives lvchain killed while qm snapshot runs: the disk waits while Proxmox holds the VM, then the run is finished', async () => {
+    const lock = '/etc/pve/priv/lock/storage-san1';
+    await clock(241);
+    views.set(slot(4), views.get('current') as string);
+    // A Proxmox operation elsewhere holds the storage: qm snapshot locks the VM, then waits for it.
+    await must(lab(), ['mkdir', lock]);
+    const run = execa('node', [CLI, '-c', lvm.configPath, 'apply', '--auto-approve', '--now', at(241)], {
+      cwd: lvm.dir,
+      env: { NO_COLOR: '1' },
+      reject: false,
+      detached: true,
+      stdin: 'ignore',
+    });
+    let ended: string | undefined;
+    void run.then((r) => (ended = r.stdout + r.stderr));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!/^lock: snapshot$/m.test(await conf())) {
+        expect(ended, 'apply ended before qm locked the VM').toBeUndefined();
+        expect(Date.now() < deadline, 'qm snapshot never locked the VM').toBe(true);
+      }
+      process.kill(-(run.pid as number), 'SIGKILL');
+      expect((await run).signal).toBe('SIGKILL');
+      const { plan: p, text } = await plan(241, 'inside-qm');
+      expect(p.resource_changes, text).toEqual([]);
+      expect(text).toContain(`VM ${VMID} is locked by Proxmox (lock: snapshot)`);
+    } finally {
+      await must(lab(), ['rm', '-rf', lock]);
+    }
+    // qm, which outlived lvchain on the node, takes the storage lock and finishes.
+    const deadline = Date.now() + 60_000;
+    while (/^lock:/m.test(await conf()))
+      expect(Date.now() < deadline, 'qm snapshot never finished').toBe(true);
+    expect(await sections()).toContain(slot(4));
+    const { plan: p } = await plan(242, 'after-qm');
+    expect(p.resource_changes.map((c) => c.operation.op)).toContain('rederive');
+    await apply(242);
+    expect(await tags(slot(4))).toMatchObject({ snap: slot(4), kind: 'auto', policy: 'hourly' });
+    await expectViews([slot(3), slot(4)]);
+    facts.set(
+      'killed',
+      'lvchain SIGKILLed while `qm snapshot` waited for the storage lock with the VM config locked (`lock: snapshot`): the plan made then leaves the disk alone ("VM 401 is locked by Proxmox (lock: snapshot)"); qm, which outlived lvchain on the node (lvchain runs it with its output to files there, so Proxmox\'s CLI does not end its task when the connection drops), finished once the lock was free; the next plan re-derived the metadata of the snapshot Proxmox took, apply converged, and every snapshot and the top read their data.',
     );
   });
 });

@@ -7,7 +7,8 @@
  * (priv/lock/storage-san1) was held then, so every command sequence is checked against the
  * reference's (§4.1, §5.1, §6), lock included. After each command: the VM config's text, the
  * LVs, each layer's backing file, and what each snapshot and the top read. Refusals exit 2 and
- * change nothing.
+ * change nothing. Last, `qm delsnapshot` of a snapshot with a saved RAM state (`vmstate:`, a raw
+ * LV): the state LV is freed first, under the lock, and its config line goes before the disks'.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useLab } from '../lab/vm.js';
@@ -23,6 +24,8 @@ const CALLS = '/run/qm-calls';
 const PIDFILE = '/var/run/qemu-server/101.pid';
 const MiB = 1024 * 1024;
 const PREFIX = 'qm stand-in (lvchain lab): ';
+/** Where the wrapped tools log the config's lock, snapstate and vmstate lines, when asked to. */
+const WATCHED = '/run/qm-watched';
 
 const STORAGE_CFG =
   `lvm: san1\n\tvgname ${VG}\n\tcontent images\n\tshared 1\n\tsnapshot-as-volume-chain 1\n\n` +
@@ -44,14 +47,43 @@ const LVS = `held lvs --separator : --noheadings --units b --unbuffered --nosuff
 const VGS =
   'held vgs --separator : --noheadings --units b --unbuffered --nosuffix --options vg_name,vg_size,vg_free,lv_count';
 
+/**
+ * The RAM state of a snapshot s7, as `__snapshot_save_vmstate` allocates it with `vdisk_alloc`
+ * on this storage: a raw LV `vm-<vmid>-state-<snap>` of (2 × memory + 500 MiB), here 2 × 512 +
+ * 500 MiB, created with `LVMPlugin::lvcreate`'s argv (reference §1.1) and only the VM's tag (the
+ * volume-name tag is for qcow2 only). The section gets `vmstate:` and what QEMU ran with.
+ */
+const STATE = 'vm-101-state-s7';
+const STATE_KiB = (2 * 512 + 500) * 1024;
+const STATE_LVCREATE = [
+  'lvcreate',
+  '-aly',
+  '-Wy',
+  '--yes',
+  '--size',
+  `${STATE_KiB}k`,
+  '--name',
+  STATE,
+  '--setautoactivation',
+  'n',
+  '--addtag',
+  'pve-vm-101',
+  VG,
+];
+const RUNNING =
+  'runningcpu: qemu64,+aes,enforce,+kvm_pv_eoi,+kvm_pv_unhalt,+pni,+popcnt,+sse4.1,+sse4.2,+ssse3\nrunningmachine: pc-i440fx-10.0+pve0\n';
+
 const lv = (snap: string) => (snap === 'current' ? `${DISK}.qcow2` : `snap_${DISK}_${snap}.qcow2`);
 const dev = (snap: string) => `/dev/${VG}/${lv(snap)}`;
 
 // Each wrapped tool logs "<held|free> <tool> <argv>" and runs the real one (lvm is multi-call).
+// With $QM_WATCH (a VM config) set, it also logs "<tool>: " and that config's lock, snapstate
+// and vmstate lines then.
 const WRAPPER = (real: string) => `#!/bin/sh
 t=\${0##*/}
 if [ -d ${LOCK} ]; then h=held; else h=free; fi
 echo "$h $t $*" >> ${CALLS}
+[ -z "\${QM_WATCH:-}" ] || echo "$t: $(grep -E '^(lock|snapstate|vmstate):' "$QM_WATCH" | tr '\\n' ' ')" >> ${WATCHED}
 exec ${real} "$@"
 `;
 const WRAP = `set -e
@@ -62,7 +94,8 @@ mv /usr/bin/qemu-img /usr/bin/qemu-img.real
 printf '%s' "$2" > /usr/bin/qemu-img; chmod 755 /usr/bin/qemu-img`;
 
 describe('the qm stand-in: snapshot, delsnapshot and rollback of a stopped VM on real LVM', () => {
-  const lab = useLab({ disks: [{ sizeMiB: 512 }] });
+  // Room for the RAM state LV (1524 MiB) beside the chain; the disk file is sparse.
+  const lab = useLab({ disks: [{ sizeMiB: 2048 }] });
   let conf: string;
   /** The LV size Proxmox gives every new top of this 16 MiB disk (qemu-img measure, KiB). */
   let topKiB: number;
@@ -421,5 +454,123 @@ describe('the qm stand-in: snapshot, delsnapshot and rollback of a stopped VM on
     } finally {
       await sh(`rmdir ${LOCK}`);
     }
+  });
+
+  // Both cases below: s7 (on s5) with a RAM state; the config without and with it.
+  const withoutState = async () => {
+    const text = await config();
+    const [t2, t4, t5] = [snaptimeOf(text, 's2'), snaptimeOf(text, 's4'), snaptimeOf(text, 's5')];
+    return section('s2', t2) + section('s4', t4, 's2') + section('s5', t5, 's4');
+  };
+  const s7WithState = (t7: number, vmstate: string) =>
+    `${section('s7', t7, 's5').replace('scsi0:', `${RUNNING}scsi0:`)}vmstate: ${vmstate}\n`;
+
+  it('refuses a vmstate it cannot free, and a rollback to a snapshot with one, with exit 2 and no change', async () => {
+    await write(0x77, 6);
+    views.set('s5', await view('s5'));
+    await snapshot('s7');
+    await write(0x88, 7);
+    views.set('current', await view('current'));
+    const text = await config();
+    const t7 = snaptimeOf(text, 's7');
+    const older = await withoutState();
+    expect(text).toBe(main('s7') + older + section('s7', t7, 's5'));
+    // The state LV, as vdisk_alloc makes it, with the RAM state's first MiB in it.
+    await must(lab(), STATE_LVCREATE);
+    await must(lab(), ['qemu-io', '-f', 'raw', '-c', `write -P 0x99 0 ${MiB}`, `/dev/${VG}/${STATE}`]);
+    const stateBytes = async () =>
+      Number((await sh(`head -c ${MiB} /dev/${VG}/${STATE} | tr -dc '\\231' | wc -c`)).stdout.trim());
+    expect(await stateBytes()).toBe(MiB);
+
+    const refused = async (vmstate: string, args: string[], message: string) => {
+      await sh('printf "%s" "$2" > "$1"', conf, main('s7') + older + s7WithState(t7, vmstate));
+      const was = { config: await config(), lvs: await lvs() };
+      const r = await qm(...args);
+      expect(r.exitCode, `qm ${args.join(' ')} with vmstate ${vmstate}: ${r.stdout}${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain(PREFIX + message);
+      expect({ config: await config(), lvs: await lvs() }, `qm ${args.join(' ')} changed nothing`).toEqual(
+        was,
+      );
+    };
+    const del = ['delsnapshot', '101', 's7'];
+    await refused(`nas:${STATE}`, del, `vmstate (nas:${STATE}): storage 'nas' does not exist`);
+    await refused(
+      `local:101/${STATE}.raw`,
+      del,
+      `vmstate (local:101/${STATE}.raw): storage 'local' is not an 'lvm' storage: not implemented by the stand-in`,
+    );
+    // A vm-101-* name Proxmox would free too, with its whole chain: never by the stand-in.
+    await refused(
+      `san1:${DISK}.qcow2`,
+      del,
+      `vmstate (san1:${DISK}.qcow2) is not a raw LV vm-101-state-<name>: not implemented by the stand-in`,
+    );
+    // s7 is the newest snapshot: only its RAM state stops the rollback (it needs a running VM).
+    await refused(`san1:${STATE}`, ['rollback', '101', 's7'], "snapshot 's7' has a vmstate: not implemented");
+    expect(await stateBytes()).toBe(MiB);
+    await expectViews(['s7', 's5']);
+  });
+
+  it('qm delsnapshot s7 with a RAM state: its LV goes first under the lock, its vmstate line before the disk’s layer', async () => {
+    const text = await config();
+    const t7 = snaptimeOf(text, 's7');
+    const older = await withoutState();
+    expect(text, 'the config the last case left').toBe(main('s7') + older + s7WithState(t7, `san1:${STATE}`));
+    const before = await lvs();
+    expect(before).toHaveProperty([STATE]);
+
+    await sh(`: > ${CALLS}; : > ${WATCHED}`);
+    const r = await lab().run([
+      'env',
+      `QM_STANDIN_ROOT=${ROOT}`,
+      `QM_WATCH=${conf}`,
+      'qm',
+      'delsnapshot',
+      '101',
+      's7',
+    ]);
+    const log = async (file: string) => (await sh(`cat ${file}`)).stdout.trim().split('\n').filter(Boolean);
+    const [calls, watched] = [await log(CALLS), (await log(WATCHED)).map((l) => l.trim())];
+    expect(r.exitCode, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(
+      `${lv('current')}: deleting snapshot 's7' by rebasing 'current' on top of 's5'`,
+    );
+    // vdisk_free of the raw state LV: activate_storage's vgs outside the lock, lvremove in it
+    // (no activation, no saferemove); then the disk's snapshot as for any middle one (§5.1).
+    expect(calls).toEqual([
+      VGS.replace(/^held/, 'free'),
+      `held lvremove -f ${VG}/${STATE}`,
+      ...activate('free'),
+      `free qemu-img info --output=json ${dev('current')} --backing-chain`,
+      `free qemu-img rebase -b ${lv('s5')} -F qcow2 -f qcow2 ${dev('current')}`,
+      `held lvremove -f ${VG}/${lv('s7')}`,
+    ]);
+    // The config meanwhile: locked and `snapstate: delete` throughout; the vmstate line is still
+    // there while its LV is freed, and gone before the disk's layer is touched.
+    const locked = 'lock: snapshot-delete snapstate: delete';
+    const withVmstate = `${locked} vmstate: san1:${STATE}`;
+    expect(watched).toEqual([
+      `vgs: ${withVmstate}`,
+      `lvremove: ${withVmstate}`,
+      `lvchange: ${locked}`,
+      `lvchange: ${locked}`,
+      `qemu-img: ${locked}`,
+      `qemu-img: ${locked}`,
+      `lvremove: ${locked}`,
+    ]);
+    // No trace of s7: s5 is the main section's parent again.
+    expect(await config()).toBe(main('s5') + older);
+    await expectNoLockLeft();
+    const { [STATE]: _state, [lv('s7')]: _s7, ...kept } = before;
+    expect(await lvs()).toEqual(kept);
+    expect(await chainOf(['s5', 's4', 's2'])).toEqual({
+      current: `${lv('s5')} (qcow2)`,
+      s5: `${lv('s4')} (qcow2)`,
+      s4: `${lv('s2')} (qcow2)`,
+      s2: undefined,
+    });
+    // What s7 held (0x77) was copied into the top by the rebase.
+    await expectViews(['s2', 's4', 's5']);
+    expect((await remoteView(lab(), dev('current'), 0x77)).markers).toBe(MiB);
   });
 });

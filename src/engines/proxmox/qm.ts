@@ -6,6 +6,7 @@
  */
 import type { Executor } from '../../exec/executor.js';
 import { CommandError } from '../../exec/executor.js';
+import { displayArgv } from '../../base/quote.js';
 import { LvchainError } from '../../base/errors.js';
 import type { PlannedCommand, PlannedStep, Step } from '../../model/plan.js';
 
@@ -46,6 +47,23 @@ export function describeQm(step: QmStep): Pick<PlannedStep, 'description' | 'com
   };
 }
 
+/**
+ * qm's output goes to files on the node, and back only once it ended. Proxmox's CLI copies its
+ * task's output to its stdout and kills the task when that pipe breaks (RESTEnvironment's
+ * tee_worker), so over ssh an lvchain killed in the middle would end Proxmox's operation half
+ * done. This way the task finishes whatever happens to lvchain, and the next plan finds the
+ * chain and the VM config as Proxmox left them.
+ */
+const OUTLIVE = [
+  'o=$(mktemp) && e=$(mktemp) || exit 125',
+  '"$@" >"$o" 2>"$e" </dev/null',
+  'rc=$?',
+  'cat "$o"',
+  'cat "$e" >&2',
+  'rm -f "$o" "$e"',
+  'exit $rc',
+].join('\n');
+
 /** Run the step's qm on its node, once per run for the VM. */
 export async function runQm(step: QmStep, exec: Executor | undefined, done: Set<string>): Promise<void> {
   const key = `${step.vmid}/${step.qm.action}/${step.qm.snap}`;
@@ -56,9 +74,9 @@ export async function runQm(step: QmStep, exec: Executor | undefined, done: Set<
       `VM ${step.vmid} is on Proxmox node ${step.node}, which no host in the config is (hosts.<name>.proxmox.node); nothing was done`,
     );
   // No time limit: Proxmox's delete merges a whole layer, as long as that takes.
-  const r = await exec.run(qmArgv(step), { ownConnection: true });
+  const r = await exec.run(['sh', '-c', OUTLIVE, 'lvchain-qm', ...qmArgv(step)], { ownConnection: true });
   if (r.failed)
-    throw new LvchainError('vm_failed', new CommandError(r).message, {
+    throw new LvchainError('vm_failed', new CommandError(r, displayArgv(qmArgv(step))).message, {
       details: { vmid: step.vmid, node: step.node, argv: r.argv },
       hints: [
         `Proxmox may have left VM ${step.vmid} locked ("lock:" in its config); see "qm config ${step.vmid}" on ${step.node}, finish or undo its operation there, then plan again.`,

@@ -12,20 +12,23 @@ import type { PveSnapshotFacts, PveVmConfig, PveVmList } from '../../model/proxm
 import { volumeDisk } from './ownership.js';
 import { parseVmConfig } from './vm-config.js';
 
-/** The lines of the VM configs under `<root>/nodes` that name one of the disks or open a section, prefixed with their file. */
-export function configsArgv(root: string, disks: readonly string[]): string[] {
+/** `grep` of the lines holding any of `patterns` in the VM configs under `<root>/nodes` that `include` names, each prefixed with its file and line number. */
+function grepConfigs(root: string, include: readonly string[], patterns: readonly string[]): string[] {
   return [
     'grep',
     '-r',
     '-H',
     '-n',
     '-F',
-    '--include=*.conf',
-    '-e',
-    '[',
-    ...disks.flatMap((d) => ['-e', d]),
+    ...include.map((glob) => `--include=${glob}`),
+    ...patterns.flatMap((p) => ['-e', p]),
     `${root}/nodes`,
   ];
+}
+
+/** The lines of the VM configs under `<root>/nodes` that name one of the disks or open a section, prefixed with their file. */
+export function configsArgv(root: string, disks: readonly string[]): string[] {
+  return grepConfigs(root, ['*.conf'], ['[', ...disks]);
 }
 
 /**
@@ -36,16 +39,11 @@ export function configsArgv(root: string, disks: readonly string[]): string[] {
 export function factsArgv(root: string, disks: readonly string[]): string[] | undefined {
   const vmids = [...new Set(disks.flatMap((d) => /^(?:vm|base)-([1-9]\d*)-/.exec(d)?.[1] ?? []))];
   if (vmids.length === 0) return undefined;
-  return [
-    'grep',
-    '-r',
-    '-H',
-    '-n',
-    '-F',
-    ...vmids.map((id) => `--include=${id}.conf`),
-    ...['[', 'lock:', 'snaptime:', 'parent:', 'vmstate:', '#'].flatMap((k) => ['-e', k]),
-    `${root}/nodes`,
-  ];
+  return grepConfigs(
+    root,
+    vmids.map((id) => `${id}.conf`),
+    ['[', 'lock:', 'snaptime:', 'parent:', 'vmstate:', '#'],
+  );
 }
 
 /**

@@ -142,9 +142,9 @@ describe("Proxmox's cluster storage lock around LVM changes (lab VM, a directory
     expect(node.stdout.split(note)).toHaveLength(2);
     expect(none.stdout).not.toContain('is on a Proxmox VE node');
     expect(node.trips).toBe(none.trips);
-    // stat of the root and cat of its storage.cfg; the VM list, the configs' lines about the
-    // declared disks and the node's name (where VMs run).
-    expect(node.first).toBe(none.first + 5);
+    // stat of the root and cat of its storage.cfg; the VM list, the node's name, the configs'
+    // lines about the declared disks and their VMs' snapshot facts (where VMs run).
+    expect(node.first).toBe(none.first + 6);
   });
 
   // Two applies that wait up to 2m for each other's and the holder's locks, under TCG: the

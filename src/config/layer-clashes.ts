@@ -85,8 +85,11 @@ export function sharedLayerNames(
       storage.kind === 'dir'
         ? `images/${folderOf(l.disk)}/${layerFileName(l.disk, l.ref)}`
         : lvName(l.disk, l.ref);
+    // A name is read against the disks that share its folder, as the storage reads it.
+    const peersIn = new Map<string, Set<string>>();
+    for (const d of disksHere) peersIn.set(folderOf(d), (peersIn.get(folderOf(d)) ?? new Set()).add(d));
     const parse = (l: NamedLayer) => {
-      const peers = disksHere.filter((d) => folderOf(d) === folderOf(l.disk));
+      const peers = peersIn.get(folderOf(l.disk)) ?? new Set();
       return storage.kind === 'dir'
         ? parseLayerFileName(layerFileName(l.disk, l.ref), peers)
         : parseLvName(lvName(l.disk, l.ref), peers);

@@ -44,6 +44,19 @@ export interface CommandEvent {
   commands?: string[][];
 }
 
+/**
+ * A command of a batch. With `ifDirectory` it runs only when that directory exists on the host,
+ * which a remote shell decides with its builtin `test`: probing a host for what it may lack (a
+ * Proxmox node's /etc/pve) then costs no process where it is absent. Skipped, it fails with
+ * exit code 1 and no output.
+ */
+export type BatchCommand =
+  readonly string[] | { readonly argv: readonly string[]; readonly ifDirectory: string };
+
+export function batchArgv(command: BatchCommand): readonly string[] {
+  return 'argv' in command ? command.argv : command;
+}
+
 export interface Executor {
   /** "local", or the ssh destination. */
   readonly host: string;
@@ -52,7 +65,7 @@ export interface Executor {
    * Run several independent commands. Remote executors send them in one round trip, so a
    * plan's command count grows with hosts and storages, not with disks (DESIGN §5).
    */
-  runBatch(argvs: readonly (readonly string[])[]): Promise<CommandResult[]>;
+  runBatch(commands: readonly BatchCommand[]): Promise<CommandResult[]>;
   /** Start a long-lived process (lock holders); it dies with its handle or its parent. */
   spawn(argv: readonly string[]): Promise<LongRunning>;
   /**

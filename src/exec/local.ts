@@ -1,8 +1,16 @@
 import type { Duplex } from 'node:stream';
 import { execa } from 'execa';
-import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } from './executor.js';
+import { stat } from 'node:fs/promises';
+import type {
+  BatchCommand,
+  CommandEvent,
+  CommandResult,
+  Executor,
+  LongRunning,
+  RunOptions,
+} from './executor.js';
 import { LvchainError } from '../base/errors.js';
-import { missingUnderStdbuf, packageFor } from './executor.js';
+import { batchArgv, missingUnderStdbuf, packageFor } from './executor.js';
 import { programMissing, shielded, track } from './lifetime.js';
 import { boundOf } from './bounds.js';
 import { toCommandResult } from './result.js';
@@ -56,14 +64,26 @@ export class LocalExecutor implements Executor {
     return result;
   }
 
-  async runBatch(argvs: readonly (readonly string[])[]): Promise<CommandResult[]> {
+  async runBatch(commands: readonly BatchCommand[]): Promise<CommandResult[]> {
     // Locally there is no round trip to save; a small pool keeps both cores busy.
-    const results: CommandResult[] = new Array(argvs.length);
+    const results: CommandResult[] = new Array(commands.length);
     let next = 0;
     const worker = async (): Promise<void> => {
-      while (next < argvs.length) {
+      while (next < commands.length) {
         const i = next++;
-        results[i] = await this.run(argvs[i] as readonly string[]);
+        const c = commands[i] as BatchCommand;
+        results[i] =
+          'ifDirectory' in c && !(await isDirectory(c.ifDirectory))
+            ? {
+                argv: [...c.argv],
+                host: this.host,
+                exitCode: 1,
+                stdout: '',
+                stderr: '',
+                durationMs: 0,
+                failed: true,
+              }
+            : await this.run(batchArgv(c));
       }
     };
     await Promise.all([worker(), worker(), worker(), worker()]);
@@ -100,4 +120,11 @@ export class LocalExecutor implements Executor {
   async close(): Promise<void> {
     await Promise.all([...this.children].map((c) => c.stop()));
   }
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return stat(path).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
 }

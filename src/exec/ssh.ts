@@ -10,8 +10,15 @@ import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import { execa } from 'execa';
 import type { SshTarget } from '../model/desired.js';
-import type { CommandEvent, CommandResult, Executor, LongRunning, RunOptions } from './executor.js';
-import { missingUnderStdbuf, packageFor } from './executor.js';
+import type {
+  BatchCommand,
+  CommandEvent,
+  CommandResult,
+  Executor,
+  LongRunning,
+  RunOptions,
+} from './executor.js';
+import { batchArgv, missingUnderStdbuf, packageFor } from './executor.js';
 import { shellCommand } from '../base/quote.js';
 import { framesToResults, newBatch, parseBatch } from './batch.js';
 import { LvchainError } from '../base/errors.js';
@@ -121,12 +128,18 @@ export class SshExecutor implements Executor {
     return result;
   }
 
-  async runBatch(argvs: readonly (readonly string[])[]): Promise<CommandResult[]> {
-    if (argvs.length === 0) return [];
-    if (argvs.length === 1) return [await this.run(argvs[0] as readonly string[])];
+  async runBatch(commands: readonly BatchCommand[]): Promise<CommandResult[]> {
+    if (commands.length === 0) return [];
+    const argvs = commands.map(batchArgv);
+    const [only] = commands;
+    if (commands.length === 1 && only && !('ifDirectory' in only)) return [await this.run(batchArgv(only))];
     const started = performance.now();
     const batch = newBatch();
-    const remote = shellCommand([...batch.shellArgv, ...argvs.map((a) => shellCommand(a))]);
+    const line = (c: BatchCommand) =>
+      'ifDirectory' in c
+        ? `${shellCommand(['test', '-d', c.ifDirectory])} && ${shellCommand(c.argv)}`
+        : shellCommand(c);
+    const remote = shellCommand([...batch.shellArgv, ...commands.map(line)]);
     // One round trip: bounded as a whole when every command in it is (a header read is).
     const bounds = argvs.map(boundOf);
     const bound = bounds.every((b) => b !== undefined) ? bounds.reduce((a, b) => a + b, 0) : undefined;

@@ -23,24 +23,23 @@ export function lvName(disk: string, ref: LayerRef): string {
   }
 }
 
-/** Which disk and layer an LV name is; snapshot names are parsed against known disks, longest first (fix #6587). */
-export function parseLvName(
-  name: string,
-  knownDisks: readonly string[],
-): { disk: string; ref: LayerRef } | undefined {
-  const disks = [...knownDisks].sort((a, b) => b.length - a.length);
-  if (name.startsWith('del-')) {
-    const inner = parseLvName(name.slice(4), disks);
-    if (!inner || inner.ref.role === 'trash') return undefined;
-    return { disk: inner.disk, ref: { role: 'trash', of: inner.ref } };
-  }
-  for (const disk of disks) {
-    if (name === `${disk}.qcow2`) return { disk, ref: { role: 'top' } };
-    const prefix = `snap_${disk}_`;
-    if (name.startsWith(prefix) && name.endsWith('.qcow2')) {
-      const snap = name.slice(prefix.length, -'.qcow2'.length);
-      if (SNAPSHOT_NAME.test(snap)) return { disk, ref: { role: 'snapshot', snap } };
-    }
+/**
+ * Which disk and layer an LV name is; snapshot names are parsed against known disks, longest
+ * first (fix #6587). A disk name may hold `_`, so each `_` is a place the disk's name could end:
+ * tried from the right, which tries the longest disk first, each a set lookup (a plan parses
+ * every LV of a VG against every declared disk).
+ */
+export function parseLvName(name: string, known: ReadonlySet<string>): ParsedLayerName | undefined {
+  if (name.startsWith('del-')) return asTrash(parseLvName(name.slice(4), known));
+  if (!name.endsWith(QCOW2)) return undefined;
+  const stem = name.slice(0, -QCOW2.length);
+  // The top's disk name is the whole stem: longer than any snapshot's could be.
+  if (known.has(stem)) return { disk: stem, ref: { role: 'top' } };
+  if (!stem.startsWith('snap_')) return undefined;
+  for (let end = stem.lastIndexOf('_'); end > 5; end = stem.lastIndexOf('_', end - 1)) {
+    const disk = stem.slice(5, end);
+    const snap = stem.slice(end + 1);
+    if (known.has(disk) && SNAPSHOT_NAME.test(snap)) return { disk, ref: { role: 'snapshot', snap } };
   }
   return undefined;
 }
@@ -61,24 +60,31 @@ export function layerFileName(disk: string, ref: LayerRef): string {
   }
 }
 
-/** Which disk and layer a file name is; known disks are tried longest first. */
-export function parseLayerFileName(
-  name: string,
-  knownDisks: readonly string[],
-): { disk: string; ref: LayerRef } | undefined {
-  const disks = [...knownDisks].sort((a, b) => b.length - a.length);
-  if (name.startsWith('del-')) {
-    const inner = parseLayerFileName(name.slice(4), disks);
-    if (!inner || inner.ref.role === 'trash') return undefined;
-    return { disk: inner.disk, ref: { role: 'trash', of: inner.ref } };
-  }
-  for (const disk of disks) {
-    if (name === `${disk}.qcow2`) return { disk, ref: { role: 'top' } };
-    const suffix = `-${disk}.qcow2`;
-    if (name.startsWith('snap-') && name.endsWith(suffix)) {
-      const snap = name.slice(5, name.length - suffix.length);
-      if (SNAPSHOT_NAME.test(snap)) return { disk, ref: { role: 'snapshot', snap } };
-    }
+/** Which disk and layer a file name is; known disks are tried longest first, as in parseLvName. */
+export function parseLayerFileName(name: string, known: ReadonlySet<string>): ParsedLayerName | undefined {
+  if (name.startsWith('del-')) return asTrash(parseLayerFileName(name.slice(4), known));
+  if (!name.endsWith(QCOW2)) return undefined;
+  const stem = name.slice(0, -QCOW2.length);
+  if (known.has(stem)) return { disk: stem, ref: { role: 'top' } };
+  if (!stem.startsWith('snap-')) return undefined;
+  // `snap-<snap>-<disk>`: the disk's name starts after some `-`; the leftmost gives the longest.
+  for (let start = stem.indexOf('-', 5); start >= 0; start = stem.indexOf('-', start + 1)) {
+    const snap = stem.slice(5, start);
+    const disk = stem.slice(start + 1);
+    if (known.has(disk) && SNAPSHOT_NAME.test(snap)) return { disk, ref: { role: 'snapshot', snap } };
   }
   return undefined;
+}
+
+export interface ParsedLayerName {
+  disk: string;
+  ref: LayerRef;
+}
+
+const QCOW2 = '.qcow2';
+
+/** `del-<name>`: the layer renamed aside; a trash layer of a trash layer is no name lvchain gives. */
+function asTrash(inner: ParsedLayerName | undefined): ParsedLayerName | undefined {
+  if (!inner || inner.ref.role === 'trash') return undefined;
+  return { disk: inner.disk, ref: { role: 'trash', of: inner.ref } };
 }

@@ -118,7 +118,7 @@ export function resolveBacking(
 /** How a storage names its layers, for reading their headers. */
 export interface HeaderSite {
   path(disk: string, ref: LayerRef): string;
-  parseName(name: string, known: readonly string[]): { disk: string; ref: LayerRef } | undefined;
+  parseName(name: string, known: ReadonlySet<string>): { disk: string; ref: LayerRef } | undefined;
 }
 
 /** Read the headers of the disks' `wanted` layers, each backing resolved against the disk's names. */
@@ -143,7 +143,7 @@ export async function fillHeaders(
       if (!h) continue;
       l.header =
         h.state === 'read'
-          ? { ...h, backing: resolveBacking(h.header, (n) => site.parseName(n, [d.name]), d.name) }
+          ? { ...h, backing: resolveBacking(h.header, (n) => site.parseName(n, new Set([d.name])), d.name) }
           : h;
     }
   }

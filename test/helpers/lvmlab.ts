@@ -109,6 +109,19 @@ export async function must(vm: LabVm, argv: string[]): Promise<{ stdout: string;
   return r;
 }
 
+/** Write one MiB of `pattern` at `offsetMiB` through qemu-io inside the VM (the whole chain, as a guest would). */
+export function remoteWriteMiB(vm: LabVm, image: string, pattern: number, offsetMiB: number) {
+  const MiB = 1024 * 1024;
+  return must(vm, [
+    'qemu-io',
+    '-f',
+    'qcow2',
+    '-c',
+    `write -P 0x${pattern.toString(16)} ${offsetMiB * MiB} ${MiB}`,
+    image,
+  ]);
+}
+
 /** sha256 of what an image shows, and how many bytes of it equal `marker`, read inside the VM. */
 export async function remoteView(
   vm: LabVm,

@@ -53,6 +53,19 @@ describe('LVM plans over ssh', () => {
           [7, 'out\n', 'err\n'],
         ]);
         expect((await ex.run(['test', '-e', '/tmp/pwned'])).exitCode, 'nothing was executed').toBe(1);
+        // A command bound to a directory runs only where that directory is.
+        const guarded = await ex.runBatch([
+          { argv: ['touch', '/tmp/guard-ran'], ifDirectory: "/no such dir's" },
+          { argv: ['printf', '%s', 'ran'], ifDirectory: '/tmp' },
+        ]);
+        expect(guarded.map((r) => [r.exitCode, r.stdout, r.stderr])).toEqual([
+          [1, '', ''],
+          [0, 'ran', ''],
+        ]);
+        expect(
+          (await ex.run(['test', '-e', '/tmp/guard-ran'])).exitCode,
+          'the guarded touch did not run',
+        ).toBe(1);
       } finally {
         await ex.close();
       }

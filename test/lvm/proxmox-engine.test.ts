@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { useLab } from '../lab/vm.js';
-import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
+import { LvmLab, must, remoteView, remoteWriteMiB } from '../helpers/lvmlab.js';
 import { installQmStandIn } from '../lab/two-nodes.js';
 import { ProxmoxSequences } from '../helpers/proxmox-sequences.js';
 import { CLI } from '../helpers/cli.js';
@@ -60,14 +60,7 @@ describe('the Proxmox engine, against the qm stand-in on real LVM', () => {
   };
   const write = async (pattern: number, offsetMiB: number) => {
     await activate();
-    return must(lab(), [
-      'qemu-io',
-      '-f',
-      'qcow2',
-      '-c',
-      `write -P ${pattern} ${offsetMiB * MiB} ${MiB}`,
-      lvm.dev(lvOf('current')),
-    ]);
+    return remoteWriteMiB(lab(), lvm.dev(lvOf('current')), pattern, offsetMiB);
   };
   const clock = (minutes: number) => must(lab(), ['date', '-u', '-s', `@${(T0 + minutes * 60_000) / 1000}`]);
   const conf = async () => (await must(lab(), ['cat', CONF])).stdout;

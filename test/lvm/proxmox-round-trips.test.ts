@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { useLab } from '../lab/vm.js';
-import { LvmLab, must, remoteView } from '../helpers/lvmlab.js';
+import { LvmLab, must, remoteView, remoteWriteMiB } from '../helpers/lvmlab.js';
 import { ProxmoxSequences } from '../helpers/proxmox-sequences.js';
 import { installQmStandIn } from '../lab/two-nodes.js';
 import type { Plan } from '../../src/model/plan.js';
@@ -34,14 +34,7 @@ describe('Proxmox round trips on a disk lvchain made', () => {
   const lvOf = (snap: string) => (snap === 'current' ? `${DISK}.qcow2` : `snap_${DISK}_${snap}.qcow2`);
   const viewOf = async (snap: string) => (await remoteView(lab(), lvm.dev(lvOf(snap)), 0)).digest;
   const write = (pattern: number, offsetMiB: number) =>
-    must(lab(), [
-      'qemu-io',
-      '-f',
-      'qcow2',
-      '-c',
-      `write -P 0x${pattern.toString(16)} ${offsetMiB * MiB} ${MiB}`,
-      lvm.dev(lvOf('current')),
-    ]);
+    remoteWriteMiB(lab(), lvm.dev(lvOf('current')), pattern, offsetMiB);
   const config = (snapshots: string[]) =>
     lvm.writeConfig({
       disks: {

@@ -12,7 +12,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useLab } from '../lab/vm.js';
-import { must, remoteView } from '../helpers/lvmlab.js';
+import { must, remoteView, remoteWriteMiB } from '../helpers/lvmlab.js';
 import { installQmStandIn } from '../lab/two-nodes.js';
 import { ProxmoxSequences } from '../helpers/proxmox-sequences.js';
 
@@ -114,14 +114,7 @@ describe('the qm stand-in: snapshot, delsnapshot and rollback of a stopped VM on
   const vmTime = async () => Number((await sh('date +%s')).stdout.trim());
   const config = async () => (await sh('cat "$1"', conf)).stdout;
   const write = (pattern: number, offsetMiB: number) =>
-    must(lab(), [
-      'qemu-io',
-      '-f',
-      'qcow2',
-      '-c',
-      `write -P 0x${pattern.toString(16)} ${offsetMiB * MiB} ${MiB}`,
-      dev('current'),
-    ]);
+    remoteWriteMiB(lab(), dev('current'), pattern, offsetMiB);
   const view = async (snap: string) => (await remoteView(lab(), dev(snap), 0)).digest;
   /** name → uuid of the disk's LVs. */
   const lvs = async () => {

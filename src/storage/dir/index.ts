@@ -146,7 +146,7 @@ export class DirDriver implements StorageDriver {
     const foreign: ForeignObject[] = [];
     for (const e of entries) {
       if (e.name.endsWith(SIDECAR_SUFFIX) || e.name.includes(`${SIDECAR_SUFFIX}.tmp-`)) continue;
-      const parsed = parseLayerFileName(e.name, names);
+      const parsed = parseLayerFileName(e.name, known);
       if (!parsed) {
         if (e.kind === 'file')
           foreign.push({

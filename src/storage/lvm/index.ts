@@ -1,10 +1,10 @@
 /**
  * Thick LVM volume groups (DESIGN §3): one qcow2 per LV, Proxmox VE 9 names and tags,
- * lvchain's metadata in LV tags. Observation runs one `vgs` and one `lvs` per VG plus a
- * batch of header reads for active LVs; plan never activates anything.
+ * lvchain's metadata in LV tags. Observation runs one `pvs` report per VG plus a batch of
+ * header reads for active LVs; plan never activates anything.
  */
 import type { CommandResult, Executor } from '../../exec/executor.js';
-import { ok } from '../../exec/executor.js';
+import { CommandError, ok } from '../../exec/executor.js';
 import type { DesiredVolumeGroup } from '../../model/desired.js';
 import type {
   ObservedDisk,
@@ -23,16 +23,16 @@ import { executeLvmStep } from './execute.js';
 import { lvName, parseLvName } from './layout.js';
 import {
   LVS_FIELDS,
-  LVS_WITH_VG_FIELDS,
   VGS_FIELDS,
+  type VgReport,
   parseLvs,
-  parseVgs,
+  parseVgReport,
   parseWipefs,
   pvOwnerArgv,
   pvOwners,
   reportArgv,
-  vgFromLvs,
   vgLockPath,
+  vgReportArgv,
 } from './report.js';
 import { disksFromRows } from './rows.js';
 import { describeLvmStep } from './steps.js';
@@ -93,29 +93,24 @@ export class LvmDriver implements StorageDriver {
   }
 
   /**
-   * One `lvs` that also reports the VG's fields; `vgs` only when the VG has no LVs. Each LVM
-   * process costs a fixed startup, which dominates on busy hosts: planning from names and
-   * tags keeps a plan close to the cost of that one call (issue: bench:lvm).
+   * One `pvs` that reports the VG's devices, its fields and its LVs (report.ts): a plan costs
+   * one LVM process per VG. Each LVM process costs a fixed startup, which dominates on busy
+   * hosts: planning from names and tags keeps a plan close to the cost of that one call
+   * (issue: bench:lvm). `lvs` follows only for a VG with LVs that have no PV segment.
    */
   async observe(request: ObserveRequest): Promise<ObservedStorage> {
     // The lock probe rides in the same round trip: a plan costs one remote command.
     // So does the look at whether the host is a Proxmox node (DESIGN §13).
     const node = this.clusterLock?.probe() ?? [];
     const vms = node.length > 0 ? (this.placements?.probe(request.disks) ?? []) : [];
-    const [lvs, probe, ...rest] = (await this.exec.runBatch([
-      reportArgv('lvs', LVS_WITH_VG_FIELDS, this.vg),
+    const [reported, probe, ...rest] = (await this.exec.runBatch([
+      vgReportArgv(this.vg),
       probeArgv(this.lockTarget().path),
       ...node,
       ...vms,
-      ...this.pvs.map(pvOwnerArgv),
     ])) as [CommandResult, CommandResult, ...CommandResult[]];
     const found = node.length > 0 ? this.clusterLock?.prime(rest.slice(0, node.length)) : undefined;
-    const placed = await this.placements?.locate(
-      rest.slice(node.length, node.length + vms.length),
-      found,
-      request.disks,
-    );
-    const members = rest.slice(node.length + vms.length);
+    const placed = await this.placements?.locate(rest.slice(node.length), found, request.disks);
     const proxmox = found && {
       proxmox: {
         root: found.node.root,
@@ -124,24 +119,16 @@ export class LvmDriver implements StorageDriver {
         storageIds: found.ids,
       },
     };
-    if (lvs.failed) {
-      if (/not found/i.test(lvs.stderr)) return this.absentVg();
-      ok(lvs, `lvs ${this.vg}`);
-    }
-    let row = vgFromLvs(lvs.stdout);
-    if (!row) {
-      const vgs = ok(await this.exec.run(reportArgv('vgs', VGS_FIELDS, this.vg)), `vgs ${this.vg}`);
-      row = parseVgs(vgs.stdout)[0];
-    }
-    if (!row)
-      throw new LvchainError(
-        'command_failed',
-        `lvs/vgs ${this.vg} on ${this.exec.host} returned no volume group`,
-      );
-    const { disks, foreign } = disksFromRows(this.storage, parseLvs(lvs.stdout), request.disks);
+    const report = await this.vgReport(reported);
+    if (!report) return this.absentVg();
+    const row = report.vg;
+    const rows =
+      report.lvs ??
+      parseLvs(ok(await this.exec.run(reportArgv('lvs', LVS_FIELDS, this.vg)), `lvs ${this.vg}`).stdout);
+    const { disks, foreign } = disksFromRows(this.storage, rows, request.disks);
     for (const [name, where] of Object.entries(placed ?? {}))
       if (disks[name]) (disks[name] as ObservedDisk).proxmoxVms = where;
-    const notMembers = pvOwners(this.pvs, members).filter((m) => m.vg !== this.vg);
+    const notMembers = await this.notMembers(report.pvs);
     return {
       kind: 'lvm',
       name: this.storage,
@@ -162,6 +149,29 @@ export class LvmDriver implements StorageDriver {
       ...(notMembers.length > 0 ? { notMembers } : {}),
       ...proxmox,
     } satisfies ObservedVolumeGroup;
+  }
+
+  /** Declared devices the VG is not on, with the VG each is in, if any: asked only when there are some. */
+  private async notMembers(members: readonly string[]): Promise<{ path: string; vg?: string }[]> {
+    const others = this.pvs.filter((p) => !members.includes(p));
+    if (others.length === 0) return [];
+    const owners = pvOwners(others, await this.exec.runBatch(others.map(pvOwnerArgv)));
+    // A device named by another path (a /dev/disk/by-id link) may be one of its PVs after all.
+    return owners.filter((m) => m.vg !== this.vg);
+  }
+
+  /**
+   * The VG's report, or undefined when the VG is not there. `pvs` reads every VG to select this
+   * one and fails when another VG cannot be read; rows of this one mean it was read. Without
+   * rows, `vgs` of this VG alone tells a missing VG from a failure, and names the failure.
+   */
+  private async vgReport(reported: CommandResult): Promise<VgReport | undefined> {
+    const report = reported.stdout.trim() === '' ? undefined : parseVgReport(reported.stdout);
+    if (report || !reported.failed) return report;
+    const vgs = await this.exec.run(reportArgv('vgs', VGS_FIELDS, this.vg));
+    if (vgs.failed && /not found/i.test(vgs.stderr)) return undefined;
+    ok(vgs, `vgs ${this.vg}`);
+    throw new CommandError(reported, `pvs --select vg_name=${this.vg}`);
   }
 
   lockTarget(): { exec: Executor; path: string } {

@@ -30,7 +30,7 @@ const lvRow = z.looseObject({
 export type VgRow = z.output<typeof vgRow>;
 export type LvRow = z.output<typeof lvRow>;
 
-const report = <T extends z.ZodType>(key: 'vg' | 'lv', row: T) =>
+const report = <T extends z.ZodType>(key: 'vg' | 'lv' | 'pv', row: T) =>
   z.looseObject({ report: z.array(z.looseObject({ [key]: z.array(row) })) });
 
 export function parseVgs(stdout: string): VgRow[] {
@@ -76,10 +76,64 @@ export function vgLockPath(vg: string): string {
   return `/run/lock/lvchain/${vg}.lock`;
 }
 
-/** The VG's fields from the first row of an `lvs` that asked for them. */
-export function vgFromLvs(stdout: string): VgRow | undefined {
-  const r = report('lv', vgRow).parse(JSON.parse(stdout));
-  return r.report.flatMap((x) => (x as { lv: VgRow[] }).lv)[0];
+/**
+ * A plan's one LVM process for a VG: `pvs` can report LV and VG fields on each PV segment, so
+ * one call says which devices the VG is on, its fields and its LVs, where `lvs` plus a `pvs`
+ * per declared device cost two LVM start-ups (issue 14: plan over ssh). `vg_name` is checked
+ * by the config's schema to be an LVM name, so the selection needs no quoting.
+ */
+export const VG_REPORT_FIELDS = `pv_name,${LVS_WITH_VG_FIELDS}`;
+
+export function vgReportArgv(vg: string): string[] {
+  return [
+    'pvs',
+    '--reportformat',
+    'json',
+    '--units',
+    'b',
+    '--nosuffix',
+    '-o',
+    VG_REPORT_FIELDS,
+    '--select',
+    `vg_name=${vg}`,
+  ];
+}
+
+const segmentRow = z.looseObject({ pv_name: z.string(), lv_uuid: z.string() });
+
+export interface VgReport {
+  vg: VgRow;
+  /** The devices the VG is on. */
+  pvs: string[];
+  /**
+   * Its visible LVs, sorted by name as `lvs` prints them; undefined when some have no segment
+   * on a PV (thin volumes, virtual LVs), which only `lvs` lists: the VG's `lv_count` tells.
+   */
+  lvs?: LvRow[];
+}
+
+/** What a `vgReportArgv` printed; undefined when no PV is in the VG (it does not exist). */
+export function parseVgReport(stdout: string): VgReport | undefined {
+  const rows = report('pv', z.unknown())
+    .parse(JSON.parse(stdout))
+    .report.flatMap((x) => (x as { pv: unknown[] }).pv);
+  const first = rows[0];
+  if (first === undefined) return undefined;
+  const vg = vgRow.parse(first);
+  const pvs = new Set<string>();
+  const lvs = new Map<string, LvRow>();
+  for (const raw of rows) {
+    const seg = segmentRow.parse(raw);
+    pvs.add(seg.pv_name);
+    if (seg.lv_uuid === '') continue; // free space
+    const lv = lvRow.parse(raw);
+    // Hidden LVs (a thin pool's data, a mirror's images) are shown in brackets; lvs leaves them out.
+    if (!lv.lv_name.startsWith('[')) lvs.set(seg.lv_uuid, lv);
+  }
+  const sorted = [...lvs.values()].sort((a, b) =>
+    a.lv_name < b.lv_name ? -1 : a.lv_name > b.lv_name ? 1 : 0,
+  );
+  return { vg, pvs: [...pvs], ...(sorted.length === vg.lv_count ? { lvs: sorted } : {}) };
 }
 
 export function splitTags(text: string): string[] {

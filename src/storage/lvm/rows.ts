@@ -12,12 +12,11 @@ export function disksFromRows(
   const tagged = new Set(declared);
   const parsedTags = rows.map((r) => tagsToMeta(splitTags(r.lv_tags)));
   for (const t of parsedTags) if (t.meta) tagged.add(t.meta.disk);
-  const known = [...tagged];
   const disks: Record<string, ObservedDisk> = {};
   const foreign: ForeignObject[] = [];
   rows.forEach((r, i) => {
     const tags = parsedTags[i] as ReturnType<typeof tagsToMeta>;
-    const parsed = parseLvName(r.lv_name, known);
+    const parsed = parseLvName(r.lv_name, tagged);
     if (!parsed || (tags.meta && tags.meta.disk !== parsed.disk)) {
       if (tags.meta) {
         const d = (disks[tags.meta.disk] ??= { name: tags.meta.disk, storage, layers: [] });

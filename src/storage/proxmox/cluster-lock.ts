@@ -13,7 +13,7 @@
  * set the mtime to 1970 and make a live lock look expired, so a waiter instead removes a lock
  * whose mtime is more than 120 s old, with one `find -delete` (stat and rmdir in one process).
  */
-import type { CommandResult, Executor, LongRunning } from '../../exec/executor.js';
+import type { BatchCommand, CommandResult, Executor, LongRunning } from '../../exec/executor.js';
 import type { ProxmoxNodeSetting } from '../../model/desired.js';
 import type { PveLockDirectory, PveLockHolder } from '../../model/proxmox.js';
 import { LvchainError } from '../../base/errors.js';
@@ -110,7 +110,7 @@ export class ProxmoxStorageLock {
   }
 
   /** The commands that find the node, for the VG's observation to send in its own round trip. */
-  probe(): string[][] {
+  probe(): BatchCommand[] {
     return nodeProbe(this.setting);
   }
 

@@ -4,7 +4,7 @@
  * it exists) and `storage.cfg`, sent with the VG's observation so a plan still costs one round
  * trip.
  */
-import type { CommandResult, Executor } from '../../exec/executor.js';
+import type { BatchCommand, CommandResult, Executor } from '../../exec/executor.js';
 import type { ProxmoxNodeSetting } from '../../model/desired.js';
 import { PROXMOX_ROOT } from '../../model/desired.js';
 import type { PveStorage } from '../../model/proxmox.js';
@@ -23,13 +23,18 @@ export interface ProxmoxNode {
 /** pmxcfs is a FUSE file system; `stat -f` names its type so. */
 const FUSE = /^fuse/;
 
-/** The commands that tell whether a host is a node and read its storage.cfg; none when it is declared not to be. */
-export function nodeProbe(setting: ProxmoxNodeSetting): string[][] {
+/**
+ * The commands that tell whether a host is a node and read its storage.cfg; none when it is
+ * declared not to be. They run only where the root is: a host that is no node pays no process.
+ * A declared node's root is stat'ed regardless, so that its absence is explained.
+ */
+export function nodeProbe(setting: ProxmoxNodeSetting): BatchCommand[] {
   if (setting.kind === 'off') return [];
   const root = rootOf(setting);
+  const type = ['stat', '-f', '-c', '%T', root];
   return [
-    ['stat', '-f', '-c', '%T', root],
-    ['cat', `${root}/storage.cfg`],
+    setting.kind === 'declared' ? type : { argv: type, ifDirectory: root },
+    { argv: ['cat', `${root}/storage.cfg`], ifDirectory: root },
   ];
 }
 

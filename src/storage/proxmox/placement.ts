@@ -4,7 +4,7 @@
  * one round trip per node, over the executor of the declared host that is that node
  * (`hosts.<h>.proxmox.node`). A VM whose node lvchain cannot ask counts as running.
  */
-import type { CommandResult, Executor } from '../../exec/executor.js';
+import type { BatchCommand, CommandResult, Executor } from '../../exec/executor.js';
 import type { ProxmoxNodeSetting } from '../../model/desired.js';
 import type { PveVmPlacement } from '../../model/proxmox.js';
 import { parseVmList } from '../../observe/proxmox/vmlist.js';
@@ -31,12 +31,18 @@ export class VmPlacements {
     private readonly reach: NodeReach,
   ) {}
 
-  /** The commands that read the VM list, the configs' lines about these disks and this node's name; none off Proxmox. */
-  probe(disks: readonly string[]): string[][] {
+  /** The commands that read the VM list, the configs' lines about these disks and this node's name; none off Proxmox, and none run where the root is absent. */
+  probe(disks: readonly string[]): BatchCommand[] {
     if (this.setting.kind === 'off' || disks.length === 0) return [];
     const root = rootOf(this.setting);
     const facts = factsArgv(root, disks);
-    return [['cat', `${root}/.vmlist`], ['uname', '-n'], configsArgv(root, disks), ...(facts ? [facts] : [])];
+    const argvs = [
+      ['cat', `${root}/.vmlist`],
+      ['uname', '-n'],
+      configsArgv(root, disks),
+      ...(facts ? [facts] : []),
+    ];
+    return argvs.map((argv) => ({ argv, ifDirectory: root }));
   }
 
   /** Read everything afresh (apply, before it activates a chain). */

@@ -5,13 +5,14 @@ import fc from 'fast-check';
 import {
   lvTimeIso,
   parseLvs,
+  parseVgReport,
   parseVgs,
   parseWipefs,
   splitTags,
-  vgFromLvs,
 } from '../../../src/storage/lvm/report.js';
 import { metaToTags, tagDiff, tagsToMeta } from '../../../src/storage/lvm/tags.js';
 import { lvName, parseLvName, proxmoxTags } from '../../../src/storage/lvm/layout.js';
+import { layerFileName, parseLayerFileName } from '../../../src/model/layer-names.js';
 import type { LayerMeta } from '../../../src/model/meta.js';
 import type { LayerRef } from '../../../src/model/layer.js';
 
@@ -42,16 +43,31 @@ describe('LVM report parsers (fixtures captured in the lab VM by test/fixtures/l
     expect(lvTimeIso('2026-11-21 23:44:41 +0100')).toBe('2026-11-21T22:44:41Z');
   });
 
-  it('reads an empty report for a missing VG, and no VG row from lvs without VG fields', () => {
+  it('reads an empty report for a missing VG', () => {
     expect(parseVgs(fixture('vgs-missing.json'))).toEqual([]);
     expect(fixture('vgs-missing.stderr.txt')).toMatch(/^exit 5\n.*Volume group "vg_absent" not found/);
-    // The one lvs a plan runs also carries the VG's fields.
-    expect(vgFromLvs(fixture('lvs-with-vg.json'))).toMatchObject({
-      vg_name: 'vg_fix',
-      vg_extent_size: 4194304,
-      lv_count: 4,
-    });
-    expect(parseLvs(fixture('lvs-with-vg.json'))).toHaveLength(4);
+  });
+
+  it("reads the plan's one pvs report: the VG's devices, fields and LVs, as lvs lists them", () => {
+    const report = parseVgReport(fixture('pvs-report.json'));
+    expect(report?.vg).toMatchObject({ vg_name: 'vg_fix', vg_extent_size: 4194304, lv_count: 4 });
+    expect(report?.pvs).toEqual(['/dev/vda']);
+    // foreign-data has two segments, the free space a row of its own: each LV once, as lvs has them.
+    const withoutPv = (row: object) =>
+      Object.fromEntries(Object.entries(row).filter(([k]) => k !== 'pv_name'));
+    expect(report?.lvs?.map(withoutPv)).toEqual(parseLvs(fixture('lvs-with-vg.json')));
+    expect(report?.lvs?.find((l) => l.lv_name === 'foreign-data')?.lv_size).toBe(12 * 1024 ** 2);
+  });
+
+  it('leaves the LVs to lvs when one has no PV segment, and reads a VG without LVs and a missing one', () => {
+    const virtual = parseVgReport(fixture('pvs-report-virtual.json'));
+    expect(virtual?.vg.lv_count).toBe(5);
+    expect(virtual?.pvs).toEqual(['/dev/vda']);
+    expect(virtual?.lvs, 'the error-type LV is on no PV: lvs must list the LVs').toBeUndefined();
+    const empty = parseVgReport(fixture('pvs-report-empty.json'));
+    expect(empty).toMatchObject({ vg: { vg_name: 'vg_empty', lv_count: 0 }, pvs: ['/dev/vdb'], lvs: [] });
+    expect(parseVgReport(fixture('pvs-report-absent.json'))).toBeUndefined();
+    expect(fixture('pvs-report-absent.exit.txt')).toBe('exit 0\n');
   });
 
   it('reads wipefs signatures; a blank device has none', () => {
@@ -147,7 +163,7 @@ describe('Proxmox VE 9 LV names', () => {
       { role: 'trash', of: { role: 'snapshot', snap: 's1' } },
     ];
     for (const ref of refs)
-      expect(parseLvName(lvName('vm-401-disk-0', ref), ['vm-401-disk-0'])).toEqual({
+      expect(parseLvName(lvName('vm-401-disk-0', ref), new Set(['vm-401-disk-0']))).toEqual({
         disk: 'vm-401-disk-0',
         ref,
       });
@@ -155,11 +171,56 @@ describe('Proxmox VE 9 LV names', () => {
   });
 
   it('parses against the longest known disk first', () => {
-    expect(parseLvName('snap_vm-1-disk-0_x_y.qcow2', ['vm-1-disk-0', 'vm-1-disk-0_x'])).toEqual({
+    expect(parseLvName('snap_vm-1-disk-0_x_y.qcow2', new Set(['vm-1-disk-0', 'vm-1-disk-0_x']))).toEqual({
       disk: 'vm-1-disk-0_x',
       ref: { role: 'snapshot', snap: 'y' },
     });
-    expect(parseLvName('foreign-data', ['vm-1-disk-0'])).toBeUndefined();
+    expect(parseLvName('foreign-data', new Set(['vm-1-disk-0']))).toBeUndefined();
+  });
+
+  it('parses every name as the longest known disk that gives exactly that name, on both storages', () => {
+    // The oracle: try each known disk, longest first, with each layer its name could be.
+    const brute = (name: string, disks: string[], nameOf: (d: string, r: LayerRef) => string) => {
+      const byLength = [...disks].sort((a, b) => b.length - a.length);
+      const layersNamedIn = (inner: string): LayerRef[] => {
+        const refs: LayerRef[] = [{ role: 'top' }];
+        for (let i = 0; i < inner.length; i++)
+          for (let j = i + 1; j <= inner.length; j++) {
+            const snap = inner.slice(i, j);
+            if (/^[A-Za-z][A-Za-z0-9_-]*$/.test(snap)) refs.push({ role: 'snapshot', snap });
+          }
+        return refs;
+      };
+      const trash = name.startsWith('del-');
+      const inner = trash ? name.slice(4) : name;
+      for (const d of byLength)
+        for (const ref of layersNamedIn(inner))
+          if (nameOf(d, ref) === inner)
+            return { disk: d, ref: trash ? { role: 'trash' as const, of: ref } : ref };
+      return undefined;
+    };
+    const part = fc.stringMatching(/^[a-z][a-z_-]{0,3}$/);
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(part, { minLength: 1, maxLength: 5 }),
+        fc.nat(4),
+        part.filter((x) => /^[A-Za-z]/.test(x)),
+        fc.constantFrom('top', 'snapshot', 'trash'),
+        (disks, pick, snap, role) => {
+          const disk = disks[pick % disks.length] as string;
+          const base: LayerRef = role === 'top' ? { role: 'top' } : { role: 'snapshot', snap };
+          const ref: LayerRef = role === 'trash' ? { role: 'trash', of: base } : base;
+          for (const [nameOf, parse] of [
+            [lvName, parseLvName],
+            [layerFileName, parseLayerFileName],
+          ] as const) {
+            const name = nameOf(disk, ref);
+            expect(parse(name, new Set(disks))).toEqual(brute(name, disks, nameOf));
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 
   it("carries Proxmox's tags for vm- disks only", () => {

@@ -49,9 +49,12 @@ export const LVS_FIELDS = 'lv_name,lv_uuid,lv_size,lv_tags,lv_attr,lv_active,lv_
 /** lvs can report its VG's fields on every row: one LVM process instead of two. */
 export const LVS_WITH_VG_FIELDS = `${LVS_FIELDS},${VGS_FIELDS}`;
 
-/** A JSON report of `fields` for one VG, sizes in bytes without suffix, as the parsers expect. */
+/** A JSON report, sizes in bytes without suffix, as the parsers expect. */
+const REPORT_FORMAT = ['--reportformat', 'json', '--units', 'b', '--nosuffix'];
+
+/** A report of `fields` for one VG. */
 export function reportArgv(command: 'lvs' | 'vgs', fields: string, vg: string): string[] {
-  return [command, '--reportformat', 'json', '--units', 'b', '--nosuffix', '-o', fields, vg];
+  return [command, ...REPORT_FORMAT, '-o', fields, vg];
 }
 
 /** The VG a device is a PV of: its name, empty for a PV in no VG; fails if it is no PV. */
@@ -79,24 +82,14 @@ export function vgLockPath(vg: string): string {
 /**
  * A plan's one LVM process for a VG: `pvs` can report LV and VG fields on each PV segment, so
  * one call says which devices the VG is on, its fields and its LVs, where `lvs` plus a `pvs`
- * per declared device cost two LVM start-ups (issue 14: plan over ssh). `vg_name` is checked
- * by the config's schema to be an LVM name, so the selection needs no quoting.
+ * per declared device cost two LVM start-ups (issue 14: plan over ssh). The VG's name is an LVM
+ * name (the config's schema checks it): none of its characters ends an unquoted selection value,
+ * which only a space or a logical operator does.
  */
 export const VG_REPORT_FIELDS = `pv_name,${LVS_WITH_VG_FIELDS}`;
 
 export function vgReportArgv(vg: string): string[] {
-  return [
-    'pvs',
-    '--reportformat',
-    'json',
-    '--units',
-    'b',
-    '--nosuffix',
-    '-o',
-    VG_REPORT_FIELDS,
-    '--select',
-    `vg_name=${vg}`,
-  ];
+  return ['pvs', ...REPORT_FORMAT, '-o', VG_REPORT_FIELDS, '--select', `vg_name=${vg}`];
 }
 
 const segmentRow = z.looseObject({ pv_name: z.string(), lv_uuid: z.string() });
